@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Linkstamp",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Linkstamp", targets: ["Linkstamp"]),
+        .executable(name: "linkstamp", targets: ["linkstamp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]
+        ),
+        .target(name: "SMTPAPI", swiftSettings: strict),
+        .target(name: "MIME", swiftSettings: strict),
+        .target(name: "HTMLRewrite", swiftSettings: strict),
+        .target(name: "CSSInline", dependencies: ["CLibXML2"], swiftSettings: strict),
+        .target(
+            name: "Tracking",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Linkstamp",
+            dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "linkstamp",
+            dependencies: ["Linkstamp", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI"], swiftSettings: strict),
+        .testTarget(name: "MIMETests", dependencies: ["MIME"], swiftSettings: strict),
+        .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite"], swiftSettings: strict),
+        .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline"], swiftSettings: strict),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking"], swiftSettings: strict),
+        .testTarget(name: "LinkstampTests", dependencies: ["Linkstamp"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,3 @@
+import Testing
+@testable import HTMLRewrite
+@Test func moduleBuilds() {}

@@ -1,0 +1,3 @@
+import Testing
+@testable import MIME
+@Test func moduleBuilds() {}
