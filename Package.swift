@@ -36,7 +36,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "linkstamp",
-            dependencies: ["Linkstamp", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI"], swiftSettings: strict),
@@ -44,6 +47,10 @@ let package = Package(
         .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite"], swiftSettings: strict),
         .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline"], swiftSettings: strict),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking"], swiftSettings: strict),
-        .testTarget(name: "LinkstampTests", dependencies: ["Linkstamp"], swiftSettings: strict),
+        .testTarget(
+            name: "LinkstampTests",
+            dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite"],
+            swiftSettings: strict
+        ),
     ]
 )

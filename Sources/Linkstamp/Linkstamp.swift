@@ -1,1 +1,20 @@
-// Placeholder; replaced by the module's implementation.
+/// # Linkstamp
+///
+/// The pipeline a relay runs on every outgoing message. It owns:
+/// - `Transmission`: one incoming message prepared ONCE — header block split, `X-MSYS-API`
+///   validated and removed, recipients expanded and de-duplicated, body parts decoded, CSS
+///   inlined, links and pixel points found, tokens' per-message parts computed, and everything
+///   laid out as wire-ready segments with holes.
+/// - rendering a copy: the per-recipient token and header fields spliced into those segments,
+///   written to a caller-supplied sink (`render(_:into:)`).
+/// - the filter's outputs: Batch SMTP (RFC 2442), one file per copy with `envelopes.jsonl`,
+///   injection events in SparkPost's webhook shape.
+///
+/// It must never re-serialize what it has no reason to change: every byte outside the fields and
+/// parts it owns is copied from the input as it came. Parsing of each concern lives in its own
+/// module (`SMTPAPI`, `MIME`, `HTMLRewrite`, `CSSInline`, `Tracking`); this module only wires
+/// them and decides.
+public enum LinkstampVersion {
+    /// The version printed by `linkstamp --version`.
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,192 @@
+import CSSInline
+import HTMLRewrite
+import MIME
+import SMTPAPI
+import Tracking
+
+/// Rewrites the tracked body parts of one message, once: decodes the part, inlines CSS, finds
+/// links and pixel points, computes the per-message link tokens, and re-encodes the result as
+/// pieces with holes for the recipient token.
+struct BodyRewriter {
+    struct Result {
+        var edits: [Edit] = []
+        /// Fields to add to the top-level header when the rewritten part is the message itself.
+        var topHeaderAddition: [UInt8] = []
+    }
+
+    let input: [UInt8]
+    let engine: Engine
+    let options: EffectiveOptions
+    let transmissionID: UInt64
+    let lineEnding: [UInt8]
+    /// Link indexes are unique across the message's parts.
+    var nextLinkIndex = 0
+
+    init(input: [UInt8], engine: Engine, options: EffectiveOptions, transmissionID: UInt64, lineEnding: [UInt8]) {
+        self.input = input
+        self.engine = engine
+        self.options = options
+        self.transmissionID = transmissionID
+        self.lineEnding = lineEnding
+    }
+
+    /// The opening of SparkPost's `initial_open` block, up to the pixel URL.
+    static let initialPixelHead = Array(
+        ("<div style=\"color:transparent;visibility:hidden;opacity:0;font-size:0px;border:0;max-height:1px;"
+            + "width:1px;margin:0px;padding:0px;border-width:0px!important;display:none!important;"
+            + "line-height:0px!important;\"><img border=\"0\" width=\"1\" height=\"1\" src=\"").utf8)
+    static let initialPixelTail = Array("\" alt=\"\"/></div>".utf8)
+    static let openPixelHead = Array("<img border=\"0\" width=\"1\" height=\"1\" alt=\"\" src=\"".utf8)
+    static let openPixelTail = Array("\">".utf8)
+
+    /// Charsets whose bytes are not ASCII-compatible: links cannot be found at byte level, so
+    /// such parts are left alone.
+    static func isASCIICompatible(_ charset: String?) -> Bool {
+        guard let charset = charset?.lowercased() else { return true }
+        return !(charset.hasPrefix("utf-16") || charset.hasPrefix("utf-32") || charset.hasPrefix("ucs-2")
+            || charset.hasPrefix("ucs-4") || charset == "utf16" || charset == "utf32")
+    }
+
+    mutating func rewrite(_ part: MIMEPart, isHTML: Bool) throws(SMTPReply) -> Result {
+        let click = options.clickTracking && (isHTML || engine.configuration.textTracking)
+        let open = options.openTracking && isHTML
+        let inline = options.inlineCSS && isHTML
+        guard click || open || inline else { return Result() }
+        guard Transmission.isRewritable(part.transferEncoding), BodyRewriter.isASCIICompatible(part.contentType.charset) else {
+            return Result()
+        }
+        let decoded = TransferCoding.decode(input[part.bodyRange], part.transferEncoding)
+        var content = decoded
+        if inline {
+            // A stylesheet the inliner cannot handle must not bounce the mail: it goes out as written.
+            if let inlined = try? CSSInliner(limits: engine.limits.css).inline(decoded) { content = inlined }
+        }
+
+        var edits: [(range: Range<Int>, pieces: [Piece])] = []
+        if isHTML {
+            let scan = HTMLLinkScanner.scan(content, limits: engine.limits.scan)
+            if open, options.initialPixel, let offset = scan.initialPixelOffset {
+                edits.append((offset..<offset, [.bytes(Self.initialPixelHead + engine.urls.initialOpenURLPrefix.utf8), .bodyToken(softBreak: nil), .bytes(Self.initialPixelTail)]))
+            }
+            if click {
+                for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
+            }
+            if open {
+                let offset = scan.openPixelOffset
+                edits.append((offset..<offset, [.bytes(Self.openPixelHead + engine.urls.openURLPrefix.utf8), .bodyToken(softBreak: nil), .bytes(Self.openPixelTail)]))
+            }
+        } else if click {
+            let scan = TextLinkScanner.scan(content, limits: engine.limits.scan)
+            for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
+            for removal in scan.removals { edits.append((removal, [])) }
+        }
+        if edits.isEmpty && content == decoded { return Result() }
+
+        // The part's new decoded content, as literal bytes and token holes.
+        edits.sort { $0.range.lowerBound < $1.range.lowerBound }
+        var pieces: [Piece] = []
+        var cursor = 0
+        for edit in edits where edit.range.lowerBound >= cursor {
+            if edit.range.lowerBound > cursor { pieces.append(.bytes(Array(content[cursor..<edit.range.lowerBound]))) }
+            pieces += edit.pieces
+            cursor = edit.range.upperBound
+        }
+        if cursor < content.count { pieces.append(.bytes(Array(content[cursor...]))) }
+
+        var result = Result()
+        let keepsEncoding = keepsIdentityEncoding(part.transferEncoding, pieces: pieces, original: decoded)
+        let body: [Piece] = keepsEncoding ? pieces : quotedPrintable(pieces, lineEnding: part.header.lineEnding)
+        result.edits.append(Edit(range: part.bodyRange, pieces: body))
+        if !keepsEncoding {
+            let field = Array("Content-Transfer-Encoding: quoted-printable".utf8) + lineEnding
+            if let existing = part.header.first("content-transfer-encoding", in: input) {
+                result.edits.append(Edit(range: existing.range, pieces: [.bytes(field)]))
+            } else if part.index == 0 {
+                result.topHeaderAddition = field
+            } else {
+                let end = part.header.range.upperBound
+                let lacksBreak = end > 0 && input[end - 1] != 0x0A
+                result.edits.append(Edit(range: end..<end, pieces: [.bytes((lacksBreak ? lineEnding : []) + field)]))
+            }
+        }
+        return result
+    }
+
+    /// `https://<domain>/f/a/<link token>/` followed by the recipient's token.
+    mutating func clickPieces(for link: FoundLink) throws(SMTPReply) -> [Piece] {
+        let info = LinkInfo(
+            transmissionID: transmissionID, index: nextLinkIndex, target: link.target, name: link.name,
+            isUnsubscribe: link.isUnsubscribe, sublink: link.sublink)
+        nextLinkIndex += 1
+        let token: String
+        do { token = try engine.urls.linkToken(info) } catch {
+            throw Engine.internalError("tracking token encryption failed: \(error)")
+        }
+        let prefix = engine.urls.clickURLPrefix(linkToken: token, sublink: link.sublink)
+        return [.bytes(Array(prefix.utf8)), .bodyToken(softBreak: nil)]
+    }
+
+    /// 7bit, 8bit and binary parts keep their encoding while every line, with the longest
+    /// possible token in each hole, stays within 998 octets (RFC 5322 §2.1.1) and a 7bit part
+    /// gains no 8-bit byte. Otherwise (and always for quoted-printable and base64 parts) the part
+    /// is written quoted-printable.
+    func keepsIdentityEncoding(_ encoding: TransferEncoding, pieces: [Piece], original: [UInt8]) -> Bool {
+        switch encoding {
+        case .sevenBit, .eightBit, .binary: break
+        default: return false
+        }
+        let tokenLength = engine.maxRecipientTokenLength
+        var lineLength = 0
+        var hasEightBit = false
+        for piece in pieces {
+            switch piece {
+            case .bytes(let bytes):
+                for byte in bytes {
+                    if byte == 0x0A {
+                        lineLength = 0
+                    } else {
+                        if byte >= 0x80 { hasEightBit = true }
+                        if byte != 0x0D { lineLength += 1 }
+                        if lineLength > 998 { return false }
+                    }
+                }
+            case .bodyToken:
+                lineLength += tokenLength
+                if lineLength > 998 { return false }
+            case .copyHeaders: break
+            }
+        }
+        if encoding == .sevenBit, hasEightBit, !original.contains(where: { $0 >= 0x80 }) { return false }
+        return true
+    }
+
+    /// Encodes literal pieces quoted-printable; each hole starts on a fresh line and the token is
+    /// cut into soft-broken lines when rendered, so no token can break the 76-octet limit.
+    func quotedPrintable(_ pieces: [Piece], lineEnding: LineEnding) -> [Piece] {
+        var encoder = QuotedPrintableEncoder(lineEnding: lineEnding)
+        var out: [Piece] = []
+        let softBreak: [UInt8] = [UInt8(ascii: "=")] + (lineEnding == .crlf ? [0x0D, 0x0A] : [0x0A])
+        for piece in pieces {
+            switch piece {
+            case .bytes(let bytes): encoder.append(bytes[...])
+            case .bodyToken:
+                encoder.softBreak()
+                out.append(.bytes(encoder.takeOutput()))
+                out.append(.bodyToken(softBreak: softBreak))
+            case .copyHeaders: break
+            }
+        }
+        encoder.finish()
+        out.append(.bytes(encoder.takeOutput()))
+        return out
+    }
+}
+
+extension Transmission {
+    static func isRewritable(_ encoding: TransferEncoding) -> Bool {
+        switch encoding {
+        case .sevenBit, .eightBit, .binary, .quotedPrintable, .base64: return true
+        case .other: return false
+        }
+    }
+}

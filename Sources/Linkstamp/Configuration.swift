@@ -1,0 +1,154 @@
+import Foundation
+import Tracking
+
+/// What an operator configures once for a relay. Every field has a default, so the filter
+/// works with no configuration at all.
+///
+/// The file format is one `key = value` per line; `#` starts a comment; booleans are
+/// `true`/`false`/`yes`/`no`/`on`/`off`/`1`/`0`. Unknown keys are an error (a typo must not
+/// silently disable tracking). Keys:
+///
+/// | key | default | meaning |
+/// | --- | --- | --- |
+/// | `tracking_domain` | `links.linkstamp.invalid` | host of every tracked URL (a placeholder: set yours) |
+/// | `key_ring` | `$XDG_CONFIG_HOME/linkstamp/keys` | token keys; created on first use, mode 0600 |
+/// | `open_tracking` | `false` | default when the message does not say (SparkPost's default) |
+/// | `click_tracking` | `false` | default when the message does not say |
+/// | `transactional` | `false` | default when the message does not say |
+/// | `initial_open_pixel` | `true` | also insert the pixel right after `<body>` |
+/// | `text_tracking` | `true` | track URLs in text/plain parts (`false` = SparkPost's "htmlonly") |
+/// | `unsubscribe_https` | `true` | one-click `https://<tracking_domain>/u/…` List-Unsubscribe |
+/// | `unsubscribe_mailto` | none | address for a `mailto:` List-Unsubscribe |
+/// | `suppression_list` | none | file of suppressed addresses (see `SuppressionList`) |
+/// | `sandbox_domain` | none | when set, `sandbox` messages must come From this domain |
+/// | `token_lifetime_days` | `365` | how long tracked URLs stay valid |
+public struct Configuration: Sendable, Hashable {
+    /// The host of every tracked URL.
+    public var trackingDomain: String = Configuration.placeholderTrackingDomain
+    /// Path of the key ring file.
+    public var keyRingPath: String = Configuration.defaultKeyRingPath()
+    /// Open tracking when the message does not say.
+    public var openTracking: Bool = false
+    /// Click tracking when the message does not say.
+    public var clickTracking: Bool = false
+    /// Transactional when the message does not say.
+    public var transactional: Bool = false
+    /// Insert the `initial_open` pixel after `<body>` (when there are `<html>` and `<body>` tags).
+    public var initialOpenPixel: Bool = true
+    /// Track URLs in text/plain body parts.
+    public var textTracking: Bool = true
+    /// Add an https one-click List-Unsubscribe on the tracking domain.
+    public var unsubscribeHTTPS: Bool = true
+    /// Address for a `mailto:` List-Unsubscribe, if any.
+    public var unsubscribeMailto: String?
+    /// Path of the suppression list file, if any.
+    public var suppressionListPath: String?
+    /// Domain `sandbox` messages must be sent from, if any.
+    public var sandboxDomain: String?
+    /// Lifetime of tracked URLs, in days.
+    public var tokenLifetimeDays: Int = 365
+
+    /// The documented placeholder used until an operator sets `tracking_domain`.
+    public static let placeholderTrackingDomain = "links.linkstamp.invalid"
+
+    /// The built-in defaults.
+    public init() {}
+
+    /// `$XDG_CONFIG_HOME/linkstamp/keys`, or `~/.config/linkstamp/keys`.
+    public static func defaultKeyRingPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
+            return xdg + "/linkstamp/keys"
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.config/linkstamp/keys"
+    }
+
+    /// Parses a configuration file's text. Relative paths are taken relative to `baseDirectory`.
+    public init(parsing text: String, baseDirectory: String? = nil) throws(ConfigurationError) {
+        self.init()
+        var lineNumber = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var line = Substring(rawLine)
+            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let equals = trimmed.firstIndex(of: "=") else {
+                throw ConfigurationError(line: lineNumber, message: "expected 'key = value'")
+            }
+            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.first == "\"", value.last == "\"" {
+                value = String(value.dropFirst().dropLast())
+            }
+            func flag() throws(ConfigurationError) -> Bool {
+                switch value.lowercased() {
+                case "true", "yes", "on", "1": return true
+                case "false", "no", "off", "0": return false
+                default: throw ConfigurationError(line: lineNumber, message: "'\(key)' must be true or false, not '\(value)'")
+                }
+            }
+            func path() -> String {
+                if value.hasPrefix("/") || baseDirectory == nil { return value }
+                return (baseDirectory ?? ".") + "/" + value
+            }
+            switch key {
+            case "tracking_domain":
+                guard Configuration.isValidHost(value) else {
+                    throw ConfigurationError(line: lineNumber, message: "'tracking_domain' must be a host name, not '\(value)'")
+                }
+                trackingDomain = value.lowercased()
+            case "key_ring": keyRingPath = path()
+            case "open_tracking": openTracking = try flag()
+            case "click_tracking": clickTracking = try flag()
+            case "transactional": transactional = try flag()
+            case "initial_open_pixel": initialOpenPixel = try flag()
+            case "text_tracking": textTracking = try flag()
+            case "htmlonly": textTracking = try !flag()
+            case "unsubscribe_https": unsubscribeHTTPS = try flag()
+            case "unsubscribe_mailto": unsubscribeMailto = value.isEmpty ? nil : value
+            case "suppression_list": suppressionListPath = value.isEmpty ? nil : path()
+            case "sandbox_domain": sandboxDomain = value.isEmpty ? nil : value.lowercased()
+            case "token_lifetime_days":
+                guard let days = Int(value), days > 0, days <= 3650 else {
+                    throw ConfigurationError(line: lineNumber, message: "'token_lifetime_days' must be a whole number from 1 to 3650")
+                }
+                tokenLifetimeDays = days
+            default:
+                throw ConfigurationError(line: lineNumber, message: "unknown key '\(key)'")
+            }
+        }
+    }
+
+    /// Reads and parses a configuration file.
+    public init(contentsOf path: String) throws(ConfigurationError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(line: 0, message: "cannot read configuration file '\(path)'")
+        }
+        let base = (path as NSString).deletingLastPathComponent
+        try self.init(parsing: String(decoding: data, as: UTF8.self), baseDirectory: base.isEmpty ? nil : base)
+    }
+
+    static func isValidHost(_ host: String) -> Bool {
+        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        for label in labels {
+            guard !label.isEmpty, label.utf8.count <= 63 else { return false }
+            for byte in label.utf8 {
+                let ok = (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D
+                if !ok { return false }
+            }
+        }
+        return true
+    }
+}
+
+/// A configuration file that cannot be used, with the line at fault.
+public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// 1-based line number; 0 when the file itself is at fault.
+    public var line: Int
+    /// What is wrong.
+    public var message: String
+    /// `line N: message`.
+    public var description: String { line > 0 ? "configuration line \(line): \(message)" : message }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import SMTPAPI
+import Tracking
+
+/// What stays the same from one message to the next: configuration, keys, suppression list and
+/// limits. Build one per process (or per configuration reload) and prepare every message with it.
+public struct Engine: Sendable {
+    /// The operator's configuration.
+    public let configuration: Configuration
+    /// Keys that sign and encrypt tracking tokens.
+    public let keyRing: KeyRing
+    /// Suppressed addresses.
+    public let suppressionList: SuppressionList
+    /// Limits applied to every message.
+    public let limits: Limits
+    let urls: TrackingURLBuilder
+    /// Longest recipient token this engine can produce, so prepared lines can be checked
+    /// against the 998-octet limit before any recipient is known.
+    let maxRecipientTokenLength: Int
+
+    /// An engine over already-loaded configuration, keys and suppression list.
+    public init(
+        configuration: Configuration,
+        keyRing: KeyRing,
+        suppressionList: SuppressionList = SuppressionList(),
+        limits: Limits = Limits()
+    ) throws(SMTPReply) {
+        self.configuration = configuration
+        self.keyRing = keyRing
+        self.suppressionList = suppressionList
+        self.limits = limits
+        self.urls = TrackingURLBuilder(domain: configuration.trackingDomain, keyRing: keyRing)
+        let longest = RecipientInfo(
+            transmissionID: UInt64.max,
+            messageID: String(repeating: "f", count: 32),
+            rcptTo: String(repeating: "x", count: limits.maxAddressBytes),
+            rcptType: .archive,
+            expires: Int64(Int32.max) * 4
+        )
+        do {
+            self.maxRecipientTokenLength = try urls.recipientToken(longest).utf8.count
+        } catch {
+            throw Engine.internalError("tracking token encryption failed: \(error)")
+        }
+    }
+
+    /// Loads the configuration file (when given), the key ring (created on first use) and the
+    /// suppression list it names. Failures are temporary (`451 4.3.5`): the relay should keep
+    /// the message queued while the operator fixes the configuration.
+    public static func load(configurationPath: String?, limits: Limits = Limits()) throws(SMTPReply) -> Engine {
+        var configuration = Configuration()
+        if let configurationPath {
+            do { configuration = try Configuration(contentsOf: configurationPath) } catch {
+                throw SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)")
+            }
+        }
+        let keyRing: KeyRing
+        do { keyRing = try KeyRing.loadOrCreate(at: configuration.keyRingPath) } catch {
+            throw SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp key ring: \(error)")
+        }
+        var suppression = SuppressionList()
+        if let path = configuration.suppressionListPath {
+            do { suppression = try SuppressionList(contentsOf: path) } catch {
+                throw SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)")
+            }
+        }
+        return try Engine(configuration: configuration, keyRing: keyRing, suppressionList: suppression, limits: limits)
+    }
+
+    static func internalError(_ text: String) -> SMTPReply {
+        SMTPReply(code: 451, enhancedStatus: "4.3.0", text: "[internal] \(text)")
+    }
+
+    /// Prepares one message: everything that does not depend on the recipient is done here,
+    /// once. Throws the SMTP reply the relay must give when the message is refused.
+    public func prepare(
+        message: [UInt8],
+        envelope: Envelope,
+        now: Date = Date(),
+        transmissionID: UInt64? = nil
+    ) throws(SMTPReply) -> Transmission {
+        try Transmission(engine: self, message: message, envelope: envelope, now: now, transmissionID: transmissionID)
+    }
+}
+
+/// Makes time-ordered 63-bit transmission ids: milliseconds since 2020-01-01 (41 bits), the
+/// process id (10 bits) and 12 random bits, so concurrent filter processes on one relay do not
+/// collide.
+enum TransmissionIDGenerator {
+    static let epochMilliseconds: Int64 = 1_577_836_800_000
+
+    static func make(now: Date) throws(SMTPReply) -> UInt64 {
+        let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded(.down)) - epochMilliseconds
+        guard milliseconds > 0, milliseconds < (1 << 41) else { throw SMTPReply.uniqueIDFailure }
+        let pid = UInt64(UInt32(truncatingIfNeeded: ProcessInfo.processInfo.processIdentifier)) & 0x3FF
+        var generator = SystemRandomNumberGenerator()
+        let random = generator.next() & 0xFFF
+        return (UInt64(milliseconds) << 22) | (pid << 12) | random
+    }
+}

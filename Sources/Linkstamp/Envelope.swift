@@ -1,0 +1,33 @@
+import SMTPAPI
+import Tracking
+
+/// The SMTP envelope of an incoming message, as the relay received it.
+public struct Envelope: Sendable, Hashable {
+    /// MAIL FROM reverse path without angle brackets; empty for the null sender (`<>`).
+    public var sender: String
+    /// RCPT TO addresses without angle brackets, in the order received.
+    public var recipients: [String]
+
+    /// An envelope.
+    public init(sender: String, recipients: [String]) {
+        self.sender = sender
+        self.recipients = recipients
+    }
+}
+
+/// One copy of a message: who receives it and why.
+public struct Copy: Sendable, Hashable {
+    /// Position among the message's copies (0-based, suppressed recipients included).
+    public var index: Int
+    /// The address as written by the envelope or the `X-MSYS-API` list.
+    public var address: String
+    /// Display name from the `X-MSYS-API` list, if any.
+    public var name: String?
+    /// `nil` for envelope recipients; `.cc`, `.bcc` or `.archive` otherwise.
+    public var rcptType: RecipientType?
+    /// This copy's own `message_id` (events and tokens).
+    public var messageID: String
+
+    /// The address lower-cased, as events report it in `rcpt_to`.
+    public var normalizedAddress: String { address.lowercased() }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import SMTPAPI
+
+/// Events in SparkPost's webhook shape, one JSON object per line:
+/// `{"msys":{"message_event":{"type":"injection",…}}}`.
+public enum Events {
+    /// The injection event of one delivered copy. `messageSize` is the copy's size in bytes.
+    public static func injection(_ transmission: Transmission, copy: Copy, messageSize: Int) -> String {
+        var fields = common(transmission, copy: copy, type: "injection")
+        fields.append(("msg_size", .string(String(messageSize))))
+        return wrap(fields)
+    }
+
+    /// The `policy_rejection` event of a recipient left out by the suppression list.
+    public static func policyRejection(_ transmission: Transmission, copy: Copy) -> String {
+        var fields = common(transmission, copy: copy, type: "policy_rejection")
+        fields.append(("error_code", .string("554")))
+        fields.append(("reason", .string("554 5.7.1 recipient address was suppressed due to customer policy")))
+        fields.append(("raw_reason", .string("554 5.7.1 recipient address was suppressed due to customer policy")))
+        return wrap(fields)
+    }
+
+    static func common(_ transmission: Transmission, copy: Copy, type: String) -> [(String, JSONValue)] {
+        let options = transmission.options
+        let api = transmission.api
+        let seconds = Int64(transmission.injectionTime.timeIntervalSince1970)
+        var fields: [(String, JSONValue)] = [
+            ("type", .string(type)),
+            ("transmission_id", .string(transmission.transmissionIDString)),
+            ("message_id", .string(copy.messageID)),
+            ("rcpt_to", .string(copy.normalizedAddress)),
+            ("raw_rcpt_to", .string(copy.address)),
+        ]
+        if let rcptType = copy.rcptType { fields.append(("rcpt_type", .string(rcptType.rawValue))) }
+        if let campaign = api.campaignID { fields.append(("campaign_id", .string(campaign))) }
+        fields.append(("rcpt_meta", .object(api.metadata ?? [])))
+        fields.append(("rcpt_tags", .array(api.tags.map { .string($0) })))
+        if let pool = options.ipPool { fields.append(("ip_pool", .string(pool))) }
+        fields += [
+            ("click_tracking", .bool(options.clickTracking)),
+            ("open_tracking", .bool(options.openTracking)),
+            ("initial_pixel", .bool(options.initialPixel)),
+            ("transactional", .string(options.transactional ? "1" : "0")),
+            ("sandbox", .bool(options.sandbox)),
+            ("msg_from", .string(transmission.envelope.sender)),
+        ]
+        if let subject = transmission.subject { fields.append(("subject", .string(subject))) }
+        fields.append(("timestamp", .string(String(seconds))))
+        fields.append(("injection_time", .string(iso8601(transmission.injectionTime))))
+        return fields
+    }
+
+    static func wrap(_ fields: [(String, JSONValue)]) -> String {
+        let event = JSONValue.object(fields.map { JSONMember(key: $0.0, value: $0.1) })
+        let envelope = JSONValue.object([
+            JSONMember(key: "msys", value: .object([JSONMember(key: "message_event", value: event)]))
+        ])
+        return envelope.serialized()
+    }
+
+    /// `2026-11-26T17:30:00.000Z`.
+    static func iso8601(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        return formatter.string(from: date)
+    }
+}

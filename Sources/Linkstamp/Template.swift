@@ -1,0 +1,89 @@
+/// A message laid out once as wire-ready pieces: byte ranges of the input, prepared bytes kept in
+/// one arena, and holes that each copy fills (its recipient token, its own header fields).
+struct Template: Sendable {
+    enum Segment: Sendable, Hashable {
+        /// Bytes of the original message, copied as they came.
+        case input(Range<Int>)
+        /// Prepared bytes in `arena`.
+        case arena(Range<Int>)
+        /// The recipient token of the copy whose links this is (the first envelope copy's for
+        /// archive copies). `softBreak` is set inside quoted-printable bodies: the token is then
+        /// cut into lines with soft line breaks and followed by one.
+        case bodyToken(softBreak: [UInt8]?)
+        /// The copy's own header fields (Bcc, List-Unsubscribe, …), each ending with the
+        /// message's line ending.
+        case copyHeaders
+    }
+
+    var segments: [Segment] = []
+    var arena: [UInt8] = []
+    /// Bytes every copy has in common (used to reserve output capacity).
+    var fixedByteCount = 0
+    var usesBodyToken = false
+
+    mutating func appendInput(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        fixedByteCount += range.count
+        if case .input(let previous)? = segments.last, previous.upperBound == range.lowerBound {
+            segments[segments.count - 1] = .input(previous.lowerBound..<range.upperBound)
+        } else {
+            segments.append(.input(range))
+        }
+    }
+
+    mutating func appendBytes<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        guard !bytes.isEmpty else { return }
+        let start = arena.count
+        arena.append(contentsOf: bytes)
+        fixedByteCount += bytes.count
+        if case .arena(let previous)? = segments.last, previous.upperBound == start {
+            segments[segments.count - 1] = .arena(previous.lowerBound..<arena.count)
+        } else {
+            segments.append(.arena(start..<arena.count))
+        }
+    }
+
+    mutating func append(_ piece: Piece) {
+        switch piece {
+        case .bytes(let bytes): appendBytes(bytes)
+        case .bodyToken(let softBreak):
+            usesBodyToken = true
+            segments.append(.bodyToken(softBreak: softBreak))
+        case .copyHeaders: segments.append(.copyHeaders)
+        }
+    }
+}
+
+/// A piece of prepared output before it is laid into a template.
+enum Piece: Sendable, Hashable {
+    case bytes([UInt8])
+    case bodyToken(softBreak: [UInt8]?)
+    case copyHeaders
+}
+
+/// A change to the input: replace `range` (empty for an insertion) with `pieces`.
+struct Edit: Sendable {
+    var range: Range<Int>
+    var pieces: [Piece]
+}
+
+extension Template {
+    /// Lays the input out with `edits` applied. Edits must not overlap; insertions at the same
+    /// offset keep their order.
+    init(input: [UInt8], edits: [Edit]) {
+        let ordered = edits.enumerated().sorted { lhs, rhs in
+            if lhs.element.range.lowerBound != rhs.element.range.lowerBound {
+                return lhs.element.range.lowerBound < rhs.element.range.lowerBound
+            }
+            return lhs.offset < rhs.offset
+        }
+        var cursor = 0
+        for (_, edit) in ordered {
+            let start = max(edit.range.lowerBound, cursor)
+            appendInput(cursor..<start)
+            for piece in edit.pieces { append(piece) }
+            cursor = max(cursor, edit.range.upperBound)
+        }
+        appendInput(cursor..<input.count)
+    }
+}

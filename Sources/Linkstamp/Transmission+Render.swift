@@ -1,0 +1,100 @@
+import MIME
+import SMTPAPI
+import Tracking
+
+/// Where a rendered copy goes. `[UInt8]` is one; a relay can write straight to its spool.
+public protocol CopySink {
+    /// Appends bytes to the sink.
+    mutating func write(_ bytes: UnsafeRawBufferPointer)
+}
+
+extension Array: CopySink where Element == UInt8 {
+    /// Appends the bytes to the array.
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        append(contentsOf: bytes)
+    }
+}
+
+extension Transmission {
+    /// Writes `copy` to `sink`: the prepared segments with this copy's token and header fields
+    /// spliced in. Only the copy's token is computed here; everything else was done once.
+    public func render<Sink: CopySink>(_ copy: Copy, into sink: inout Sink) throws(SMTPReply) {
+        let ownToken = needsOwnToken(copy) ? try Transmission.token(for: copy, urls: urls, transmissionID: transmissionID, expires: expires) : ""
+        let bodyToken = copy.rcptType == .archive ? (archiveBodyToken ?? ownToken) : ownToken
+        let headers = copyHeaders(for: copy, token: ownToken)
+        input.withUnsafeBytes { inputBytes in
+            template.arena.withUnsafeBytes { arenaBytes in
+                for segment in template.segments {
+                    switch segment {
+                    case .input(let range):
+                        sink.write(UnsafeRawBufferPointer(rebasing: inputBytes[range]))
+                    case .arena(let range):
+                        sink.write(UnsafeRawBufferPointer(rebasing: arenaBytes[range]))
+                    case .bodyToken(let softBreak):
+                        Transmission.writeToken(bodyToken, softBreak: softBreak, into: &sink)
+                    case .copyHeaders:
+                        headers.withUnsafeBytes { sink.write($0) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The copy as one byte array.
+    public func renderedBytes(_ copy: Copy) throws(SMTPReply) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(template.fixedByteCount + 2048)
+        try render(copy, into: &output)
+        return output
+    }
+
+    func needsOwnToken(_ copy: Copy) -> Bool {
+        (template.usesBodyToken && !(copy.rcptType == .archive && archiveBodyToken != nil))
+            || (addsListUnsubscribe && (unsubscribeHTTPS || unsubscribeMailto != nil))
+    }
+
+    static func writeToken<Sink: CopySink>(_ token: String, softBreak: [UInt8]?, into sink: inout Sink) {
+        var token = token
+        token.withUTF8 { bytes in
+            guard let softBreak else {
+                sink.write(UnsafeRawBufferPointer(bytes))
+                return
+            }
+            // Quoted-printable: at most 75 token bytes and the "=" of a soft break per line; the
+            // hole already starts a line and the literal after it expects to start one too.
+            var start = 0
+            softBreak.withUnsafeBytes { breakBytes in
+                while start < bytes.count {
+                    let end = min(start + 75, bytes.count)
+                    sink.write(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[start..<end]))
+                    sink.write(breakBytes)
+                    start = end
+                }
+            }
+        }
+    }
+
+    /// The header fields only this copy carries, appended after the original ones.
+    func copyHeaders(for copy: Copy, token: String) -> [UInt8] {
+        var fields: [UInt8] = []
+        if copy.rcptType == .bcc {
+            fields += Array("Bcc: \(HeaderText.mailbox(name: copy.name, address: copy.address))".utf8) + lineEnding
+        }
+        if addsListUnsubscribe {
+            var uris: [String] = []
+            if let mailto = unsubscribeMailto {
+                uris.append("<mailto:\(mailto)?subject=unsubscribe%20\(token)>")
+            }
+            if unsubscribeHTTPS { uris.append("<\(urls.unsubscribeURLPrefix)\(token)>") }
+            if !uris.isEmpty {
+                let separator = Array(",".utf8) + lineEnding + [0x20]
+                fields += Array("List-Unsubscribe: ".utf8) + uris.map { Array($0.utf8) }.joined(separator: separator) + lineEnding
+                if unsubscribeHTTPS {
+                    fields += Array("List-Unsubscribe-Post: List-Unsubscribe=One-Click".utf8) + lineEnding
+                }
+            }
+        }
+        if copyHeadersNeedLineBreak, !fields.isEmpty { fields = lineEnding + fields }
+        return fields
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import Linkstamp
+import Tracking
+
+struct DecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Decode a tracked URL into the event it stands for (JSON on stdout).",
+        discussion: "A forged, truncated, re-keyed or expired URL is refused with exit 65."
+    )
+
+    @Option(name: .long, help: "Configuration file naming the key ring (default: $LINKSTAMP_CONFIG).")
+    var config: String?
+
+    @Option(name: .long, help: "Decode as if it were this Unix time (default: now).")
+    var now: Int64?
+
+    @Argument(help: "The tracked URL (or its path).")
+    var url: String
+
+    func run() throws {
+        var configuration = Configuration()
+        if let path = configurationPath(config) {
+            do { configuration = try Configuration(contentsOf: path) } catch {
+                printError("linkstamp: \(error.description)")
+                throw ExitCode(SysExit.config)
+            }
+        }
+        let ring: KeyRing
+        do { ring = try KeyRing(contentsOf: configuration.keyRingPath) } catch {
+            printError("linkstamp: cannot read key ring '\(configuration.keyRingPath)': \(error)")
+            throw ExitCode(SysExit.config)
+        }
+        let time = now ?? Int64(Date().timeIntervalSince1970)
+        do {
+            let event = try TrackingDecoder.decode(url: url, keyRing: ring, now: time)
+            print(event.json())
+        } catch {
+            printError("linkstamp: refused: \(error)")
+            throw ExitCode(SysExit.dataError)
+        }
+    }
+}
+
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Create the key ring, or add a new active key to it (--rotate).",
+        discussion: "Old keys stay in the ring so links already sent keep working."
+    )
+
+    @Option(name: .long, help: "Configuration file naming the key ring (default: $LINKSTAMP_CONFIG).")
+    var config: String?
+
+    @Option(name: .long, help: "Key ring path (overrides the configuration).")
+    var output: String?
+
+    @Flag(name: .long, help: "Append a new active key to the existing ring.")
+    var rotate = false
+
+    @Flag(name: .long, help: "Replace an existing ring (links signed with its keys stop working).")
+    var force = false
+
+    func run() throws {
+        var configuration = Configuration()
+        if let path = configurationPath(config) {
+            do { configuration = try Configuration(contentsOf: path) } catch {
+                printError("linkstamp: \(error.description)")
+                throw ExitCode(SysExit.config)
+            }
+        }
+        let path = output ?? configuration.keyRingPath
+        let exists = FileManager.default.fileExists(atPath: path)
+        do {
+            let ring: KeyRing
+            if rotate {
+                guard exists else {
+                    printError("linkstamp: no key ring at '\(path)' to rotate")
+                    throw ExitCode(SysExit.noInput)
+                }
+                ring = try KeyRing(contentsOf: path).rotated()
+            } else {
+                guard !exists || force else {
+                    printError("linkstamp: '\(path)' exists; use --rotate to add a key or --force to replace it")
+                    throw ExitCode(SysExit.cantCreate)
+                }
+                ring = KeyRing.generate()
+            }
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            try ring.write(to: path)
+            print("key ring \(path): \(ring.keys.count) key(s), active key id \(ring.keys.last.map { String($0.id) } ?? "-")")
+        } catch let error as TrackingError {
+            printError("linkstamp: \(error)")
+            throw ExitCode(SysExit.cantCreate)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import MIME
+import SMTPAPI
+import Testing
+import Tracking
+@testable import Linkstamp
+
+@Suite(.enabled(if: Corpus.isAvailable, "../shared/corpus is not beside this checkout; set LINKSTAMP_CORPUS to run"))
+struct CorpusTests {
+    static let messages = Corpus.files("eml", suffix: ".eml")
+
+    @Test func corpusIsThere() {
+        #expect(Self.messages.count > 200, "the shared .eml corpus was found empty")
+    }
+
+    /// With tracking off and transactional mail, every copy is the input minus the X-MSYS-API
+    /// and Bcc fields, byte for byte.
+    @Test func everyMessageGoesThroughUnchangedWithTrackingOff() throws {
+        let engine = try Fixture.engine { $0.transactional = true }
+        var checked = 0
+        for url in Self.messages {
+            let message = Array(try Data(contentsOf: url))
+            let transmission: Transmission
+            do {
+                transmission = try engine.prepare(message: message, envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]))
+            } catch {
+                Issue.record("\(url.lastPathComponent) refused: \(error)")
+                continue
+            }
+            let output = try transmission.renderedBytes(transmission.copies[0])
+            let expected = removingField("Bcc", from: removingField("X-MSYS-API", from: message))
+            if output != expected {
+                Issue.record("\(url.lastPathComponent): output differs from the input")
+            }
+            checked += 1
+        }
+        #expect(checked == Self.messages.count)
+    }
+
+    /// With tracking on, nothing crashes, every tracked URL decodes, and every MIME part other
+    /// than the tracked body parts keeps its bytes.
+    @Test func everyMessageGoesThroughWithTrackingOn() throws {
+        let engine = try Fixture.engine {
+            $0.transactional = true
+            $0.clickTracking = true
+            $0.openTracking = true
+        }
+        var tracked = 0
+        for url in Self.messages {
+            let message = Array(try Data(contentsOf: url))
+            let transmission: Transmission
+            do {
+                transmission = try engine.prepare(message: message, envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]))
+            } catch {
+                Issue.record("\(url.lastPathComponent) refused: \(error)")
+                continue
+            }
+            let output = try transmission.renderedBytes(transmission.copies[0])
+            let before = try MessageStructure.parse(message)
+            let after = try MessageStructure.parse(output)
+            let (html, text) = before.trackableBodyParts()
+            if html != nil || text != nil { tracked += 1 }
+            guard before.parts.count == after.parts.count else {
+                Issue.record("\(url.lastPathComponent): \(before.parts.count) parts became \(after.parts.count)")
+                continue
+            }
+            for index in before.parts.indices where index != html && index != text && before.parts[index].children.isEmpty {
+                if Array(message[before.parts[index].bodyRange]) != Array(output[after.parts[index].bodyRange]) {
+                    Issue.record("\(url.lastPathComponent): part \(index) changed")
+                }
+            }
+            let urls = try trackedURLs(in: output)
+            for link in urls.html + urls.text {
+                do { _ = try TrackingDecoder.decode(url: link, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970)) } catch {
+                    Issue.record("\(url.lastPathComponent): \(link) does not decode: \(error)")
+                }
+            }
+        }
+        #expect(tracked > 100)
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import Linkstamp
-@Test func moduleBuilds() {}
