@@ -1,1 +1,118 @@
-// Placeholder; replaced by the module's implementation.
+/// # SMTPAPI
+///
+/// Owns the `X-MSYS-API` header *value* (SparkPost SMTP API): from the raw bytes after the
+/// field's colon to a validated, typed `APIHeader` — or to the `SMTPReply` the message is
+/// refused with. Unfolding (RFC 5322), RFC 2047 encoded-words, UTF-8 validation, a strict
+/// RFC 8259 JSON parser that keeps member order, field typing and limits all live here.
+///
+/// It must never: find, remove or rewrite header fields (the integrator's job); crash, trap or
+/// recurse on any input; accept ambiguous JSON (duplicate keys, lenient syntax); do I/O; or
+/// put sender-supplied CR/LF into a reply text.
+
+/// One `cc`, `bcc` or `archive` recipient.
+public struct APIRecipient: Hashable, Sendable {
+    /// The address, trimmed of surrounding whitespace and checked with `EmailAddress.isValid`.
+    public var email: String
+    /// The display name, trimmed; `nil` when absent or empty after trimming.
+    public var name: String?
+
+    /// Creates a recipient.
+    public init(email: String, name: String? = nil) {
+        self.email = email
+        self.name = name
+    }
+}
+
+/// The `options` object. `nil` means "not given": the configured default applies.
+public struct APIOptions: Hashable, Sendable {
+    /// `options.open_tracking`.
+    public var openTracking: Bool?
+    /// `options.click_tracking`.
+    public var clickTracking: Bool?
+    /// `options.transactional`.
+    public var transactional: Bool?
+    /// `options.sandbox`.
+    public var sandbox: Bool?
+    /// `options.skip_suppression`.
+    public var skipSuppression: Bool?
+    /// `options.inline_css`.
+    public var inlineCSS: Bool?
+    /// `options.ip_pool`, as given (after RFC 2047 decoding).
+    public var ipPool: String?
+
+    /// No option given.
+    public init() {}
+}
+
+/// A validated `X-MSYS-API` header.
+public struct APIHeader: Hashable, Sendable {
+    /// `campaign_id`, at most `APILimits.maxCampaignIDBytes` UTF-8 bytes; kept as given (an
+    /// empty string stays empty).
+    public var campaignID: String?
+    /// `metadata`: the object, kept whole (member order and number lexemes as written).
+    public var metadata: [JSONMember]?
+    /// `tags`: at most `maxTags`; extra ones ignored (SparkPost).
+    public var tags: [String]
+    /// `cc` recipients, in order.
+    public var cc: [APIRecipient]
+    /// `bcc` recipients, in order.
+    public var bcc: [APIRecipient]
+    /// `archive` recipients, in order.
+    public var archive: [APIRecipient]
+    /// `options`.
+    public var options: APIOptions
+
+    /// An empty header: the configured defaults apply.
+    public init() {
+        tags = []
+        cc = []
+        bcc = []
+        archive = []
+        options = APIOptions()
+    }
+
+    /// `value` = raw bytes after the colon of the field up to (excluding) the field's final line
+    /// break, folds (CRLF or bare LF followed by SP/HTAB) included, may contain 8-bit bytes.
+    ///
+    /// Byte offsets in replies count from the first non-blank byte of the unfolded value (or of
+    /// the decoded value, when the whole value was RFC 2047 encoded-words).
+    public static func parse(_ value: ArraySlice<UInt8>, limits: APILimits = APILimits()) throws(SMTPReply)
+        -> APIHeader
+    {
+        do {
+            return try parseValue(value, limits: limits)
+        } catch {
+            throw error.reply
+        }
+    }
+
+    /// metadata serialized, or nil when it is larger than maxMetadataBytesInTrackingEvents.
+    /// Also `nil` when there is no metadata.
+    public func metadataForTrackingEvents(limits: APILimits = APILimits()) -> String? {
+        guard let metadata else { return nil }
+        let serialized = JSONValue.object(metadata).serialized()
+        return serialized.utf8.count <= limits.maxMetadataBytesInTrackingEvents ? serialized : nil
+    }
+
+    private static func parseValue(_ value: ArraySlice<UInt8>, limits: APILimits) throws(SMTPAPIError) -> APIHeader {
+        let unfolded = HeaderValue.unfold(value)
+        let trimmed = HeaderValue.trimmedRange(unfolded)
+        guard trimmed.count <= limits.maxValueBytes else { throw .valueTooLarge(limit: limits.maxValueBytes) }
+        guard !trimmed.isEmpty else { throw .emptyValue }
+        let document: Result<JSONValue, SMTPAPIError> = unfolded.withUnsafeBufferPointer { whole in
+            let text = UnsafeBufferPointer(rebasing: whole[trimmed])
+            if let offset = HeaderValue.firstInvalidUTF8(text) {
+                return .failure(.invalidUTF8(at: offset))
+            }
+            if var decoded = EncodedWords.decodeIfEntirelyEncoded(text) {
+                return decoded.withUTF8 { bytes in
+                    Result { () throws(SMTPAPIError) in try JSONParser.parse(bytes, maxDepth: limits.maxNestingDepth) }
+                }
+            }
+            return Result { () throws(SMTPAPIError) in try JSONParser.parse(text, maxDepth: limits.maxNestingDepth) }
+        }
+        guard case .object(let members) = try document.get() else { throw .notAnObject }
+        var validator = FieldValidator(limits: limits)
+        return try validator.header(from: members)
+    }
+}
