@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// ASCII byte values used by the scanners.
+enum ASCII {
+    static let tab: UInt8 = 0x09
+    static let lf: UInt8 = 0x0A
+    static let cr: UInt8 = 0x0D
+    static let space: UInt8 = 0x20
+    static let quote: UInt8 = 0x22
+    static let apostrophe: UInt8 = 0x27
+    static let openParen: UInt8 = 0x28
+    static let closeParen: UInt8 = 0x29
+    static let star: UInt8 = 0x2A
+    static let hyphen: UInt8 = 0x2D
+    static let slash: UInt8 = 0x2F
+    static let colon: UInt8 = 0x3A
+    static let semicolon: UInt8 = 0x3B
+    static let equals: UInt8 = 0x3D
+    static let question: UInt8 = 0x3F
+    static let backslash: UInt8 = 0x5C
+    static let underscore: UInt8 = 0x5F
+    static let percent: UInt8 = 0x25
+
+    @inline(__always) static func isWSP(_ b: UInt8) -> Bool { b == space || b == tab }
+
+    /// Whitespace inside a (possibly folded) structured header value.
+    @inline(__always) static func isFWS(_ b: UInt8) -> Bool { b == space || b == tab || b == cr || b == lf }
+
+    @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+    /// Value of a hexadecimal digit (either case), or nil.
+    @inline(__always) static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: return b &- 0x30
+        case 0x41...0x46: return b &- 0x41 &+ 10
+        case 0x61...0x66: return b &- 0x61 &+ 10
+        default: return nil
+        }
+    }
+
+    static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+}
+
+/// Finds `byte` in `buf[from..<end]` with `memchr`; nil when absent or the range is empty.
+@inline(__always)
+func findByte(_ byte: UInt8, in buf: UnsafeBufferPointer<UInt8>, from: Int, to end: Int) -> Int? {
+    guard from < end, let base = buf.baseAddress else { return nil }
+    guard let hit = memchr(base + from, Int32(byte), end - from) else { return nil }
+    return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+}
+
+/// ASCII case-insensitive comparison of `buf[range]` with an already lower-cased ASCII string.
+@inline(__always)
+func asciiEqualsLowercased(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: String) -> Bool {
+    var utf8 = lowercased.utf8.makeIterator()
+    var i = range.lowerBound
+    while i < range.upperBound {
+        guard let c = utf8.next(), ASCII.lower(buf[i]) == c else { return false }
+        i += 1
+    }
+    return utf8.next() == nil
+}
+
+/// A line: `contentEnd` excludes its line break, `end` is the first byte of the next line.
+struct LineBounds {
+    var contentEnd: Int
+    var end: Int
+    /// Whether the line break is CRLF (false for LF or for a last line without line break).
+    var isCRLF: Bool
+    var hasBreak: Bool
+}
+
+@inline(__always)
+func lineBounds(_ buf: UnsafeBufferPointer<UInt8>, from pos: Int, to end: Int) -> LineBounds {
+    guard let nl = findByte(ASCII.lf, in: buf, from: pos, to: end) else {
+        return LineBounds(contentEnd: end, end: end, isCRLF: false, hasBreak: false)
+    }
+    if nl > pos && buf[nl - 1] == ASCII.cr {
+        return LineBounds(contentEnd: nl - 1, end: nl + 1, isCRLF: true, hasBreak: true)
+    }
+    return LineBounds(contentEnd: nl, end: nl + 1, isCRLF: false, hasBreak: true)
+}
+
+/// A boundary delimiter line found at a line start.
+struct DelimiterMatch {
+    /// Index into the list of boundaries that matched.
+    var boundaryIndex: Int
+    /// `--boundary--` rather than `--boundary`.
+    var isClose: Bool
+    /// First byte after the delimiter line and its line break.
+    var lineEnd: Int
+}
+
+/// RFC 2046 §5.1.1: `dash-boundary := "--" boundary`, then `"--"` for the close delimiter, then
+/// transport padding (`*LWSP-char`) and the line break. Boundaries are matched exactly
+/// (case-sensitive). The first boundary in `boundaries` order that matches wins, so callers pass
+/// the innermost boundary first.
+@inline(__always)
+func matchDelimiter(
+    _ buf: UnsafeBufferPointer<UInt8>, at pos: Int, end: Int, boundaries: [[UInt8]]
+) -> DelimiterMatch? {
+    guard pos + 2 <= end, buf[pos] == ASCII.hyphen, buf[pos + 1] == ASCII.hyphen else { return nil }
+    let start = pos + 2
+    for (index, boundary) in boundaries.enumerated() {
+        let n = boundary.count
+        guard n > 0, start + n <= end else { continue }
+        var equal = true
+        boundary.withUnsafeBufferPointer { b in
+            for k in 0..<n where buf[start + k] != b[k] {
+                equal = false
+                break
+            }
+        }
+        guard equal else { continue }
+        var i = start + n
+        var isClose = false
+        if i + 2 <= end && buf[i] == ASCII.hyphen && buf[i + 1] == ASCII.hyphen {
+            isClose = true
+            i += 2
+        }
+        while i < end && ASCII.isWSP(buf[i]) {
+            i += 1
+        }
+        if i == end {
+            return DelimiterMatch(boundaryIndex: index, isClose: isClose, lineEnd: end)
+        }
+        if buf[i] == ASCII.lf {
+            return DelimiterMatch(boundaryIndex: index, isClose: isClose, lineEnd: i + 1)
+        }
+        if buf[i] == ASCII.cr && (i + 1 == end || buf[i + 1] == ASCII.lf) {
+            return DelimiterMatch(boundaryIndex: index, isClose: isClose, lineEnd: min(i + 2, end))
+        }
+        // Text after the boundary: not this boundary (it may be a longer one sharing a prefix).
+    }
+    return nil
+}

@@ -1,0 +1,361 @@
+/// A parsed `Content-Type` (RFC 2045 §5, RFC 2231 parameters).
+public struct ContentType: Sendable, Hashable {
+    /// One parameter: name lower-cased, value unquoted (RFC 2231 sections joined and decoded).
+    public struct Parameter: Sendable, Hashable {
+        /// Lower-cased parameter name (without RFC 2231 `*` suffixes).
+        public var name: String
+        /// The value: quoted-string unescaped, RFC 2231 percent-decoding and charset applied.
+        public var value: String
+
+        /// Creates a parameter.
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// Lower-cased media type, e.g. `text`.
+    public var type: String
+    /// Lower-cased subtype, e.g. `html`.
+    public var subtype: String
+    /// Parameters in order of first appearance, one per name (first occurrence wins; an RFC 2231
+    /// extended value wins over a plain one of the same name).
+    public var parameters: [Parameter]
+
+    /// Creates a content type.
+    public init(type: String, subtype: String, parameters: [Parameter] = []) {
+        self.type = type
+        self.subtype = subtype
+        self.parameters = parameters
+    }
+
+    /// `text/plain` with no parameters: the RFC 2045 default (charset us-ascii implied).
+    public static let textPlain = ContentType(type: "text", subtype: "plain")
+    /// `message/rfc822`: the default inside `multipart/digest` (RFC 2046 §5.1.5).
+    public static let messageRFC822 = ContentType(type: "message", subtype: "rfc822")
+
+    /// The value of the parameter named `lowercasedName`, if present.
+    public func parameter(_ lowercasedName: String) -> String? {
+        parameters.first { $0.name == lowercasedName }?.value
+    }
+
+    /// The charset label, lower-cased and trimmed, as given (not validated, not mapped).
+    public var charset: String? {
+        guard let value = parameter("charset") else { return nil }
+        let trimmed = String(decoding: trimWSP(Array(value.utf8)[...]), as: UTF8.self).lowercased()
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// The multipart boundary, exactly as given (case preserved); nil when absent or empty.
+    public var boundary: String? {
+        guard let value = parameter("boundary"), !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// `type/subtype`.
+    public var mimeType: String { type + "/" + subtype }
+
+    /// Whether the type is `multipart`.
+    public var isMultipart: Bool { type == "multipart" }
+
+    /// Parses a Content-Type field value (folds allowed). Nil when there is no valid
+    /// `type "/" subtype` (callers then use the RFC 2045 default, `text/plain`).
+    public static func parse(_ value: ArraySlice<UInt8>) -> ContentType? {
+        var scanner = StructuredValueScanner(Array(value))
+        guard let type = scanner.token(), scanner.consume(ASCII.slash), let subtype = scanner.token() else {
+            return nil
+        }
+        return ContentType(
+            type: type.lowercased(), subtype: subtype.lowercased(), parameters: scanner.parameters())
+    }
+}
+
+/// A parsed `Content-Disposition` (RFC 2183, RFC 2231 parameters).
+public struct ContentDisposition: Sendable, Hashable {
+    /// Lower-cased disposition type, e.g. `inline` or `attachment`.
+    public var type: String
+    /// Parameters, same rules as ``ContentType/parameters``.
+    public var parameters: [ContentType.Parameter]
+
+    /// Creates a disposition.
+    public init(type: String, parameters: [ContentType.Parameter] = []) {
+        self.type = type
+        self.parameters = parameters
+    }
+
+    /// The value of the parameter named `lowercasedName`, if present.
+    public func parameter(_ lowercasedName: String) -> String? {
+        parameters.first { $0.name == lowercasedName }?.value
+    }
+
+    /// Parses a Content-Disposition field value; nil when it has no type token.
+    public static func parse(_ value: ArraySlice<UInt8>) -> ContentDisposition? {
+        var scanner = StructuredValueScanner(Array(value))
+        guard let type = scanner.token() else { return nil }
+        return ContentDisposition(type: type.lowercased(), parameters: scanner.parameters())
+    }
+}
+
+/// Content-Transfer-Encoding (RFC 2045 §6).
+public enum TransferEncoding: Sendable, Hashable {
+    /// `7bit` (also the default when the field is absent or empty).
+    case sevenBit
+    /// `8bit`.
+    case eightBit
+    /// `binary`.
+    case binary
+    /// `quoted-printable`.
+    case quotedPrintable
+    /// `base64`.
+    case base64
+    /// Anything else, lower-cased and trimmed (e.g. `x-uuencode`); bodies are left as they are.
+    case other(String)
+
+    /// Parses a field value (case-insensitive, whitespace and comments ignored).
+    public static func parse(_ value: ArraySlice<UInt8>) -> TransferEncoding {
+        var scanner = StructuredValueScanner(Array(value))
+        guard let token = scanner.token() else { return .sevenBit }
+        switch token.lowercased() {
+        case "7bit": return .sevenBit
+        case "8bit": return .eightBit
+        case "binary": return .binary
+        case "quoted-printable": return .quotedPrintable
+        case "base64": return .base64
+        case let other: return .other(other)
+        }
+    }
+
+    /// The token written in a Content-Transfer-Encoding field.
+    public var token: String {
+        switch self {
+        case .sevenBit: return "7bit"
+        case .eightBit: return "8bit"
+        case .binary: return "binary"
+        case .quotedPrintable: return "quoted-printable"
+        case .base64: return "base64"
+        case .other(let s): return s
+        }
+    }
+}
+
+func trimWSP(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    var lo = bytes.startIndex
+    var hi = bytes.endIndex
+    while lo < hi && ASCII.isFWS(bytes[lo]) { lo += 1 }
+    while hi > lo && ASCII.isFWS(bytes[hi - 1]) { hi -= 1 }
+    return bytes[lo..<hi]
+}
+
+/// Scanner for RFC 2045 structured values: tokens, quoted-strings, comments, parameters.
+/// Lenient where real mail needs it (see each method).
+struct StructuredValueScanner {
+    private let bytes: [UInt8]
+    private var i = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// RFC 2045 tspecials plus space and controls end a token.
+    @inline(__always) private static func isTokenByte(_ b: UInt8) -> Bool {
+        switch b {
+        case 0...0x20, 0x7F: return false
+        case 0x28, 0x29, 0x3C, 0x3E, 0x40, 0x2C, 0x3B, 0x3A, 0x5C, 0x22, 0x2F, 0x5B, 0x5D, 0x3F, 0x3D:
+            return false
+        default: return true
+        }
+    }
+
+    /// Skips folding whitespace and (nested) comments; a counter, not recursion, tracks nesting.
+    mutating func skipCFWS() {
+        while i < bytes.count {
+            let b = bytes[i]
+            if ASCII.isFWS(b) {
+                i += 1
+            } else if b == ASCII.openParen {
+                var depth = 0
+                while i < bytes.count {
+                    let c = bytes[i]
+                    if c == ASCII.backslash {
+                        i += 2
+                        continue
+                    }
+                    if c == ASCII.openParen { depth += 1 }
+                    if c == ASCII.closeParen {
+                        depth -= 1
+                        if depth == 0 {
+                            i += 1
+                            break
+                        }
+                    }
+                    i += 1
+                }
+                i = min(i, bytes.count)
+            } else {
+                return
+            }
+        }
+    }
+
+    mutating func consume(_ byte: UInt8) -> Bool {
+        skipCFWS()
+        guard i < bytes.count, bytes[i] == byte else { return false }
+        i += 1
+        return true
+    }
+
+    mutating func token() -> String? {
+        skipCFWS()
+        let start = i
+        while i < bytes.count && Self.isTokenByte(bytes[i]) { i += 1 }
+        guard i > start else { return nil }
+        return String(decoding: bytes[start..<i], as: UTF8.self)
+    }
+
+    /// quoted-string with `\` escapes; an unterminated string runs to the end of the value.
+    private mutating func quotedString() -> [UInt8] {
+        var out: [UInt8] = []
+        i += 1  // opening quote
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == ASCII.quote {
+                i += 1
+                return out
+            }
+            if b == ASCII.backslash && i + 1 < bytes.count {
+                out.append(bytes[i + 1])
+                i += 2
+                continue
+            }
+            if b != ASCII.cr && b != ASCII.lf { out.append(b) }
+            i += 1
+        }
+        return out
+    }
+
+    /// Lenient unquoted value: everything up to `;` or whitespace, so that unquoted values with
+    /// tspecials (`name=a(1).txt`, `boundary==_abc`) survive (seen in enmime's corpus).
+    private mutating func unquotedValue() -> [UInt8] {
+        let start = i
+        while i < bytes.count && bytes[i] != ASCII.semicolon && !ASCII.isFWS(bytes[i]) { i += 1 }
+        return Array(bytes[start..<i])
+    }
+
+    private mutating func skipToSemicolon() {
+        while i < bytes.count && bytes[i] != ASCII.semicolon {
+            if bytes[i] == ASCII.quote {
+                _ = quotedString()
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    private struct Section {
+        var number: Int
+        var extended: Bool
+        var value: [UInt8]
+    }
+
+    /// `*(";" parameter)` with RFC 2231 continuations (`name*0`, `name*1*`) and extended values
+    /// (`name*=charset'lang'%xx`). Garbage between parameters is skipped up to the next `;`.
+    mutating func parameters() -> [ContentType.Parameter] {
+        var order: [String] = []
+        var plain: [String: [UInt8]] = [:]
+        var sections: [String: [Section]] = [:]
+        while true {
+            skipToSemicolon()
+            guard i < bytes.count else { break }
+            i += 1  // ";"
+            skipCFWS()
+            let nameStart = i
+            while i < bytes.count && bytes[i] != ASCII.equals && bytes[i] != ASCII.semicolon
+                && !ASCII.isFWS(bytes[i])
+            {
+                i += 1
+            }
+            let rawName = String(decoding: bytes[nameStart..<i], as: UTF8.self).lowercased()
+            guard !rawName.isEmpty, consume(ASCII.equals) else { continue }
+            skipCFWS()
+            let value: [UInt8]
+            if i < bytes.count && bytes[i] == ASCII.quote {
+                value = quotedString()
+            } else {
+                value = unquotedValue()
+            }
+            // RFC 2231 §3–4: name*, name*N, name*N*
+            if let star = rawName.firstIndex(of: "*") {
+                let base = String(rawName[..<star])
+                guard !base.isEmpty else { continue }
+                var rest = rawName[rawName.index(after: star)...]
+                var extended = false
+                if rest.hasSuffix("*") {
+                    extended = true
+                    rest = rest.dropLast()
+                }
+                var number = 0
+                if rest.isEmpty {
+                    extended = true  // "name*" alone
+                } else if let n = Int(rest), n >= 0, n < 1000 {
+                    number = n
+                } else {
+                    continue
+                }
+                if sections[base] == nil && plain[base] == nil { order.append(base) }
+                sections[base, default: []].append(Section(number: number, extended: extended, value: value))
+            } else {
+                if sections[rawName] == nil && plain[rawName] == nil { order.append(rawName) }
+                if plain[rawName] == nil { plain[rawName] = value }
+            }
+        }
+        var result: [ContentType.Parameter] = []
+        result.reserveCapacity(order.count)
+        for name in order {
+            if let parts = sections[name] {
+                result.append(ContentType.Parameter(name: name, value: Self.joinRFC2231(parts)))
+            } else if let value = plain[name] {
+                result.append(ContentType.Parameter(name: name, value: String(decoding: value, as: UTF8.self)))
+            }
+        }
+        return result
+    }
+
+    private static func joinRFC2231(_ parts: [Section]) -> String {
+        let sorted = parts.enumerated().sorted { ($0.element.number, $0.offset) < ($1.element.number, $1.offset) }
+        var charset = ""
+        var out: [UInt8] = []
+        var seen = Set<Int>()
+        for (_, part) in sorted where seen.insert(part.number).inserted {
+            var value = part.value[...]
+            if part.extended && part.number == 0 {
+                // charset'language'value
+                if let q1 = value.firstIndex(of: ASCII.apostrophe),
+                    let q2 = value[(q1 + 1)...].firstIndex(of: ASCII.apostrophe)
+                {
+                    charset = String(decoding: value[..<q1], as: UTF8.self).lowercased()
+                    value = value[(q2 + 1)...]
+                }
+            }
+            if part.extended {
+                percentDecode(value, into: &out)
+            } else {
+                out.append(contentsOf: value)
+            }
+        }
+        return decodeCharset(out, label: charset) ?? String(decoding: out, as: UTF8.self)
+    }
+
+    private static func percentDecode(_ value: ArraySlice<UInt8>, into out: inout [UInt8]) {
+        var k = value.startIndex
+        while k < value.endIndex {
+            let b = value[k]
+            if b == ASCII.percent, k + 2 < value.endIndex, let hi = ASCII.hexValue(value[k + 1]),
+                let lo = ASCII.hexValue(value[k + 2])
+            {
+                out.append(hi << 4 | lo)
+                k += 3
+                continue
+            }
+            out.append(b)
+            k += 1
+        }
+    }
+}
