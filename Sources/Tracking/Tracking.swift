@@ -1,1 +1,57 @@
-// Placeholder; replaced by the module's implementation.
+/// # Tracking
+///
+/// Owns the secrets and the wire format of Linkstamp's tracked URLs:
+/// - the key ring (text file format, owner-only creation, atomic writes, rotation),
+/// - token encoding and decoding (ChaCha20-Poly1305 authenticated encryption, base64url),
+/// - building click, open, initial-open and one-click unsubscribe URLs,
+/// - turning a tracked URL back into a ``TrackedEvent``.
+///
+/// What this module must never do:
+/// - emit anything a reader could use to learn a recipient's address or forge a redirect target
+///   (every field lives inside the authenticated ciphertext; only version and key id are clear),
+/// - accept a token that does not authenticate under a key of the ring, or crash on any input,
+/// - touch message bytes, MIME or HTML: callers splice the ASCII tokens it returns.
+
+/// Every limit of the Tracking module, in one place.
+public struct TrackingLimits: Sendable, Hashable {
+    /// Longest tracked target URL, in UTF-8 bytes. Default 4096 (SPEC §3: longer links are not
+    /// tracked). Encoding a longer target throws.
+    public var maxTargetBytes: Int
+    /// Longest link name kept in a link token, in UTF-8 bytes. Default 63 (SPEC §3). Longer
+    /// names are truncated at a UTF-8 scalar boundary, as SparkPost caps them.
+    public var maxLinkNameBytes: Int
+    /// Longest message id and recipient address, in UTF-8 bytes. Default 998 (one header line).
+    /// Encoding a longer field throws.
+    public var maxFieldBytes: Int
+    /// Longest URL the decoder looks at, in bytes. Default 16384. Longer input is refused.
+    public var maxURLBytes: Int
+    /// Largest key ring file read, in bytes. Default 1048576 (1 MiB).
+    public var maxKeyRingFileBytes: Int
+    /// Most keys a key ring file may hold. Default 4096.
+    public var maxKeys: Int
+    /// Default token lifetime in seconds, used by ``RecipientInfo/expiry(sentAt:limits:)``.
+    /// Default 31536000 (365 days, SPEC §3).
+    public var tokenLifetime: Int64
+
+    /// The defaults listed on each property.
+    public init(
+        maxTargetBytes: Int = 4096,
+        maxLinkNameBytes: Int = 63,
+        maxFieldBytes: Int = 998,
+        maxURLBytes: Int = 16384,
+        maxKeyRingFileBytes: Int = 1 << 20,
+        maxKeys: Int = 4096,
+        tokenLifetime: Int64 = 365 * 86_400
+    ) {
+        self.maxTargetBytes = maxTargetBytes
+        self.maxLinkNameBytes = maxLinkNameBytes
+        self.maxFieldBytes = maxFieldBytes
+        self.maxURLBytes = maxURLBytes
+        self.maxKeyRingFileBytes = maxKeyRingFileBytes
+        self.maxKeys = maxKeys
+        self.tokenLifetime = tokenLifetime
+    }
+
+    /// The default limits.
+    public static let `default` = TrackingLimits()
+}

@@ -1,0 +1,157 @@
+/// Turns a tracked URL back into the event it records, refusing anything forged, tampered with,
+/// expired or inconsistent. Needs only the key ring: a click server holds no state.
+public enum TrackingDecoder {
+    /// Accepts a full URL (any host; path decides) or just the path. now = unix seconds.
+    ///
+    /// The path's last segments decide: `f/<sublink>/<link>/<recipient>`, `q/o/<recipient>`,
+    /// `q/i/<recipient>` or `u/<recipient>`; segments before them (a path prefix, or a bare host
+    /// when no scheme is given) are ignored, as are the query, the fragment, empty segments and
+    /// surrounding whitespace. A recipient token is refused from its expiry second on.
+    public static func decode(url: String, keyRing: KeyRing, now: Int64) throws(TrackingError) -> TrackedEvent {
+        try decode(url: url, keyRing: keyRing, now: now, limits: .default)
+    }
+
+    /// Same, with explicit limits.
+    public static func decode(
+        url: String, keyRing: KeyRing, now: Int64, limits: TrackingLimits
+    ) throws(TrackingError) -> TrackedEvent {
+        let bytes = Array(url.utf8)
+        guard bytes.count <= limits.maxURLBytes else { throw .urlTooLong(limit: limits.maxURLBytes) }
+        let segments = pathSegments(bytes)
+        let n = segments.count
+        func segment(_ i: Int) -> ArraySlice<UInt8> { bytes[segments[i]] }
+        func isSegment(_ i: Int, _ text: StaticString) -> Bool {
+            guard i >= 0 else { return false }
+            return text.withUTF8Buffer { segment(i).elementsEqual($0) }
+        }
+
+        if n >= 4 && isSegment(n - 4, "f") {
+            let sublink = segment(n - 3)
+            guard TrackingURLBuilder.isValidSublink(Substring(decoding: sublink, as: UTF8.self)) else {
+                throw .notTrackingURL(offset: segments[n - 3].lowerBound)
+            }
+            let link = try decodeLink(bytes, segments[n - 2], keyRing: keyRing)
+            let recipient = try decodeRecipient(bytes, segments[n - 1], keyRing: keyRing, now: now)
+            guard link.transmissionID == recipient.transmissionID else {
+                throw .transmissionMismatch(offset: segments[n - 2].lowerBound)
+            }
+            return TrackedEvent(
+                type: link.isUnsubscribe ? .link_unsubscribe : .click, transmissionID: String(recipient.transmissionID),
+                messageID: recipient.messageID, rcptTo: recipient.rcptTo, rcptType: recipient.rcptType,
+                targetLinkURL: link.target, targetLinkName: link.name, expires: recipient.expires,
+                keyID: recipient.keyID)
+        }
+        let type: TrackedEventType
+        if n >= 3 && isSegment(n - 3, "q") && isSegment(n - 2, "o") {
+            type = .open
+        } else if n >= 3 && isSegment(n - 3, "q") && isSegment(n - 2, "i") {
+            type = .initial_open
+        } else if n >= 2 && isSegment(n - 2, "u") {
+            type = .list_unsubscribe
+        } else {
+            throw .notTrackingURL(offset: segments.last?.lowerBound)
+        }
+        let recipient = try decodeRecipient(bytes, segments[n - 1], keyRing: keyRing, now: now)
+        return TrackedEvent(
+            type: type, transmissionID: String(recipient.transmissionID), messageID: recipient.messageID,
+            rcptTo: recipient.rcptTo, rcptType: recipient.rcptType, expires: recipient.expires,
+            keyID: recipient.keyID)
+    }
+
+    /// Non-empty path segments: after `scheme://authority` when present, before `?` or `#`,
+    /// with surrounding ASCII whitespace trimmed.
+    static func pathSegments(_ bytes: [UInt8]) -> [Range<Int>] {
+        var start = 0
+        var end = bytes.count
+        while start < end && isWhitespace(bytes[start]) { start += 1 }
+        while end > start && isWhitespace(bytes[end - 1]) { end -= 1 }
+        for i in start..<end where bytes[i] == UInt8(ascii: "?") || bytes[i] == UInt8(ascii: "#") {
+            end = i
+            break
+        }
+        if let authorityStart = schemeEnd(bytes, from: start, to: end) {
+            start = authorityStart
+            while start < end && bytes[start] != UInt8(ascii: "/") { start += 1 }
+        }
+        var segments: [Range<Int>] = []
+        var i = start
+        while i < end {
+            while i < end && bytes[i] == UInt8(ascii: "/") { i += 1 }
+            let segmentStart = i
+            while i < end && bytes[i] != UInt8(ascii: "/") { i += 1 }
+            if segmentStart < i { segments.append(segmentStart..<i) }
+        }
+        return segments
+    }
+
+    /// For `scheme://…` (RFC 3986 scheme), the offset just after `://`.
+    private static func schemeEnd(_ bytes: [UInt8], from start: Int, to end: Int) -> Int? {
+        var i = start
+        guard i < end, isAlpha(bytes[i]) else { return nil }
+        while i < end, isAlpha(bytes[i]) || isDigit(bytes[i]) || bytes[i] == UInt8(ascii: "+")
+            || bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: ".")
+        {
+            i += 1
+        }
+        guard i + 3 <= end, bytes[i] == UInt8(ascii: ":"), bytes[i + 1] == UInt8(ascii: "/"),
+            bytes[i + 2] == UInt8(ascii: "/")
+        else { return nil }
+        return i + 3
+    }
+
+    private static func isWhitespace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+    private static func isAlpha(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    private struct DecodedLink {
+        var transmissionID: UInt64
+        var index: UInt64
+        var name: String
+        var target: String
+        var isUnsubscribe: Bool
+    }
+
+    private struct DecodedRecipient {
+        var transmissionID: UInt64
+        var messageID: String
+        var rcptTo: String
+        var rcptType: RecipientType?
+        var expires: Int64
+        var keyID: UInt16
+    }
+
+    private static func decodeLink(_ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing) throws(TrackingError)
+        -> DecodedLink
+    {
+        var (reader, _) = try TokenFormat.open(url[range], expecting: .link, keyRing: keyRing, offset: range.lowerBound)
+        guard let transmissionID = reader.readVarint(), let index = reader.readVarint(),
+            let flags = reader.readByte(), flags & ~(TokenFormat.flagUnsubscribe | TokenFormat.flagNamed) == 0
+        else { throw .malformedToken(offset: range.lowerBound) }
+        var name = TokenFormat.defaultLinkName
+        if flags & TokenFormat.flagNamed != 0 {
+            guard let nameBytes = reader.readLengthPrefixed() else { throw .malformedToken(offset: range.lowerBound) }
+            name = String(decoding: nameBytes, as: UTF8.self)
+        }
+        let target = String(decoding: reader.readRest(), as: UTF8.self)
+        return DecodedLink(
+            transmissionID: transmissionID, index: index, name: name, target: target,
+            isUnsubscribe: flags & TokenFormat.flagUnsubscribe != 0)
+    }
+
+    private static func decodeRecipient(
+        _ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing, now: Int64
+    ) throws(TrackingError) -> DecodedRecipient {
+        var (reader, keyID) = try TokenFormat.open(
+            url[range], expecting: .recipient, keyRing: keyRing, offset: range.lowerBound)
+        guard let transmissionID = reader.readVarint(), let typeByte = reader.readByte(),
+            let rcptType = RecipientType.fromWire(typeByte), let zigzag = reader.readVarint(),
+            let messageID = reader.readLengthPrefixed()
+        else { throw .malformedToken(offset: range.lowerBound) }
+        let expires = Varint.unzigzag(zigzag)
+        guard now < expires else { throw .expired(at: expires, offset: range.lowerBound) }
+        return DecodedRecipient(
+            transmissionID: transmissionID, messageID: String(decoding: messageID, as: UTF8.self),
+            rcptTo: String(decoding: reader.readRest(), as: UTF8.self), rcptType: rcptType, expires: expires,
+            keyID: keyID)
+    }
+}

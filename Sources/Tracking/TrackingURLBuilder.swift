@@ -1,0 +1,137 @@
+/// Builds tokens and tracked URL prefixes for one tracking domain with one key ring.
+///
+/// URL shapes:
+/// - click: `https://<domain>/f/<sublink or "a">/<linkToken>/<recipientToken>`
+/// - open pixel: `https://<domain>/q/o/<recipientToken>`
+/// - initial-open pixel: `https://<domain>/q/i/<recipientToken>`
+/// - one-click list unsubscribe: `https://<domain>/u/<recipientToken>`
+///
+/// Link tokens are made once per message and link, recipient tokens once per recipient; the
+/// per-recipient work is one ``recipientToken(_:)`` (or ``recipientTokenBytes(_:)``) call.
+public struct TrackingURLBuilder: Sendable {
+    /// The tracking host (optionally with a port or path), without scheme or trailing `/`.
+    public let domain: String
+    /// The ring whose last key seals new tokens.
+    public let keyRing: KeyRing
+    /// Limits applied when encoding.
+    public let limits: TrackingLimits
+    private let activeKey: TrackingKey?
+
+    /// `domain` is the tracking host, e.g. `click.example.com`; a leading `https://` and
+    /// trailing `/` are dropped.
+    public init(domain: String, keyRing: KeyRing) {
+        self.init(domain: domain, keyRing: keyRing, limits: .default)
+    }
+
+    /// Same, with explicit limits.
+    public init(domain: String, keyRing: KeyRing, limits: TrackingLimits) {
+        var host = Substring(domain)
+        if host.utf8.count >= 8, host.prefix(8).lowercased() == "https://" { host = host.dropFirst(8) }
+        while host.hasSuffix("/") { host = host.dropLast() }
+        self.domain = String(host)
+        self.keyRing = keyRing
+        self.limits = limits
+        self.activeKey = keyRing.activeKey
+        self.openURLPrefix = "https://\(self.domain)/q/o/"
+        self.initialOpenURLPrefix = "https://\(self.domain)/q/i/"
+        self.unsubscribeURLPrefix = "https://\(self.domain)/u/"
+    }
+
+    /// `https://<domain>/q/o/`: append a recipient token for the open pixel.
+    public let openURLPrefix: String
+    /// `https://<domain>/q/i/`: append a recipient token for the initial-open pixel.
+    public let initialOpenURLPrefix: String
+    /// `https://<domain>/u/`: append a recipient token for one-click list unsubscribe.
+    public let unsubscribeURLPrefix: String
+
+    /// The link token for one link of one message (ASCII, base64url).
+    public func linkToken(_ link: LinkInfo) throws(TrackingError) -> String {
+        String(decoding: try linkTokenBytes(link), as: UTF8.self)
+    }
+
+    /// The link token as ASCII bytes.
+    public func linkTokenBytes(_ link: LinkInfo) throws(TrackingError) -> [UInt8] {
+        guard let key = activeKey else { throw .emptyKeyRing }
+        guard link.index >= 0 else { throw .invalidField("link index", reason: "must not be negative") }
+        let targetCount = link.target.utf8.count
+        guard targetCount <= limits.maxTargetBytes else {
+            throw .fieldTooLong("target URL", bytes: targetCount, limit: limits.maxTargetBytes)
+        }
+        let named = link.name != TokenFormat.defaultLinkName
+        var name = named ? Array(link.name.utf8) : []
+        if name.count > limits.maxLinkNameBytes {
+            var cut = max(limits.maxLinkNameBytes, 0)
+            // Back up to the start of a UTF-8 scalar so the name stays valid text.
+            while cut > 0 && name[cut] & 0xC0 == 0x80 { cut -= 1 }
+            name.removeSubrange(cut...)
+        }
+        var plain = [UInt8]()
+        plain.reserveCapacity(24 + name.count + targetCount)
+        plain.append(TokenKind.link.rawValue)
+        Varint.append(link.transmissionID, to: &plain)
+        Varint.append(UInt64(link.index), to: &plain)
+        plain.append((link.isUnsubscribe ? TokenFormat.flagUnsubscribe : 0) | (named ? TokenFormat.flagNamed : 0))
+        if named {
+            Varint.append(UInt64(name.count), to: &plain)
+            plain.append(contentsOf: name)
+        }
+        plain.append(contentsOf: link.target.utf8)
+        return try TokenFormat.seal(plain, key: key)
+    }
+
+    /// The recipient token shared by all of one recipient's URLs (ASCII, base64url).
+    public func recipientToken(_ recipient: RecipientInfo) throws(TrackingError) -> String {
+        String(decoding: try recipientTokenBytes(recipient), as: UTF8.self)
+    }
+
+    /// The recipient token as ASCII bytes, ready to splice into a prepared template.
+    public func recipientTokenBytes(_ recipient: RecipientInfo) throws(TrackingError) -> [UInt8] {
+        guard let key = activeKey else { throw .emptyKeyRing }
+        let messageIDCount = recipient.messageID.utf8.count
+        guard messageIDCount <= limits.maxFieldBytes else {
+            throw .fieldTooLong("message id", bytes: messageIDCount, limit: limits.maxFieldBytes)
+        }
+        let rcptCount = recipient.rcptTo.utf8.count
+        guard rcptCount <= limits.maxFieldBytes else {
+            throw .fieldTooLong("rcpt_to", bytes: rcptCount, limit: limits.maxFieldBytes)
+        }
+        var plain = [UInt8]()
+        plain.reserveCapacity(32 + messageIDCount + rcptCount)
+        plain.append(TokenKind.recipient.rawValue)
+        Varint.append(recipient.transmissionID, to: &plain)
+        plain.append(recipient.rcptType?.wireValue ?? 0)
+        Varint.append(Varint.zigzag(recipient.expires), to: &plain)
+        Varint.append(UInt64(messageIDCount), to: &plain)
+        plain.append(contentsOf: recipient.messageID.utf8)
+        plain.append(contentsOf: recipient.rcptTo.utf8)
+        return try TokenFormat.seal(plain, key: key)
+    }
+
+    /// "https://<domain>/f/<sublink|a>/<linkToken>/" — the once-per-message prefix; the
+    /// recipient token is appended per recipient. Invalid sublink (not [A-Za-z0-9_-]{1,32}) -> "a".
+    public func clickURLPrefix(linkToken: String, sublink: String?) -> String {
+        let segment = sublink.flatMap { Self.isValidSublink(Substring($0)) ? $0 : nil } ?? "a"
+        return "https://\(domain)/f/\(segment)/\(linkToken)/"
+    }
+
+    /// A complete click URL for one link and one recipient (convenience; the pipeline splices
+    /// ``clickURLPrefix(linkToken:sublink:)`` and the recipient token itself).
+    public func clickURL(link: LinkInfo, recipient: RecipientInfo) throws(TrackingError) -> String {
+        clickURLPrefix(linkToken: try linkToken(link), sublink: link.sublink) + (try recipientToken(recipient))
+    }
+
+    /// True for `[A-Za-z0-9_-]{1,32}`.
+    public static func isValidSublink(_ sublink: Substring) -> Bool {
+        let bytes = sublink.utf8
+        guard !bytes.isEmpty, bytes.count <= 32 else { return false }
+        return bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                return true
+            default:
+                return false
+            }
+        }
+    }
+}
