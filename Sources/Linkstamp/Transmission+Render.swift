@@ -19,7 +19,14 @@ extension Transmission {
     /// Writes `copy` to `sink`: the prepared segments with this copy's token and header fields
     /// spliced in. Only the copy's token is computed here; everything else was done once.
     public func render<Sink: CopySink>(_ copy: Copy, into sink: inout Sink) throws(SMTPReply) {
-        let ownToken = needsOwnToken(copy) ? try Transmission.token(for: copy, urls: urls, transmissionID: transmissionID, expires: expires) : ""
+        let ownToken: String
+        if let archiveBodyToken, copy.index == archiveLinkOwner {
+            ownToken = archiveBodyToken
+        } else if needsOwnToken(copy) {
+            ownToken = try Transmission.token(for: copy, urls: urls, transmissionID: transmissionID, expires: expires)
+        } else {
+            ownToken = ""
+        }
         let bodyToken = copy.rcptType == .archive ? (archiveBodyToken ?? ownToken) : ownToken
         let headers = copyHeaders(for: copy, token: ownToken)
         input.withUnsafeBytes { inputBytes in

@@ -58,8 +58,11 @@ public struct Transmission: Sendable {
     /// The original header ends without a line break (a message of header fields only), so a
     /// copy that adds fields must first end the last one.
     let copyHeadersNeedLineBreak: Bool
-    /// The first envelope copy's token, which archive copies carry in their body.
+    /// The first envelope copy's token, made once at prepare time: that copy and every archive
+    /// copy carry it in their body, so their links are the same bytes.
     let archiveBodyToken: String?
+    /// The index of that first envelope copy.
+    let archiveLinkOwner: Int
 
     /// The transmission id as the decimal string events carry.
     public var transmissionIDString: String { String(transmissionID) }
@@ -105,7 +108,8 @@ public struct Transmission: Sendable {
             }
         }
 
-        let id = try fixedID ?? TransmissionIDGenerator.make(now: now)
+        let id: UInt64
+        if let fixedID { id = fixedID } else { id = try TransmissionIDGenerator.make(now: now) }
         let (copies, suppressed) = try Transmission.expandRecipients(
             envelope: envelope, api: api, options: options, engine: engine, transmissionID: id)
 
@@ -192,11 +196,14 @@ public struct Transmission: Sendable {
             if let first {
                 self.archiveBodyToken = try Transmission.token(
                     for: first, urls: engine.urls, transmissionID: id, expires: expires)
+                self.archiveLinkOwner = first.index
             } else {
                 self.archiveBodyToken = nil
+                self.archiveLinkOwner = -1
             }
         } else {
             self.archiveBodyToken = nil
+            self.archiveLinkOwner = -1
         }
     }
 

@@ -32,7 +32,7 @@ func printError(_ text: String) {
 
 /// Prints an SMTP reply the way a content filter reports it (`5.6.0 text` on stderr) and
 /// exits with the sysexits code Postfix and Exim map to a bounce (65) or a deferral (75).
-func exit(with reply: SMTPReply) -> ExitCode {
+func replyExit(_ reply: SMTPReply) -> ExitCode {
     printError("\(reply.enhancedStatus) \(reply.text)")
     return ExitCode(reply.isPermanent ? SysExit.dataError : SysExit.tempFail)
 }
@@ -88,9 +88,9 @@ struct FilterCommand: ParsableCommand {
             throw ExitCode(SysExit.usage)
         }
         let engine: Engine
-        do { engine = try Engine.load(configurationPath: configurationPath(config)) } catch { throw exit(with: error) }
+        do { engine = try Engine.load(configurationPath: configurationPath(config)) } catch { throw replyExit(error) }
         guard let message = readStandardInput(limit: engine.limits.maxMessageBytes) else {
-            throw exit(with: SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(engine.limits.maxMessageBytes) bytes"))
+            throw replyExit(SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(engine.limits.maxMessageBytes) bytes"))
         }
         let sender = strip(self.sender)
         let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
@@ -98,7 +98,7 @@ struct FilterCommand: ParsableCommand {
         do {
             _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)
         } catch {
-            throw exit(with: error)
+            throw replyExit(error)
         }
     }
 

@@ -19,7 +19,7 @@ import Testing
         var reply: SMTPReply?
         do {
             _ = try Filter.run(message: message, envelope: Envelope(sender: "s@example.com", recipients: recipients), engine: engine, output: .batchSMTP(fileDescriptor: descriptor), eventsPath: events)
-        } catch let error as SMTPReply { reply = error }
+        } catch { reply = error }
         close(descriptor)
         return (reply, Array(try Data(contentsOf: URL(fileURLWithPath: path))))
     }

@@ -13,14 +13,13 @@ func trackedURLs(in copy: [UInt8], domain: String = "t.example.net") throws -> (
         guard let index else { return ([], []) }
         let part = structure.parts[index]
         let body = TransferCoding.decode(copy[part.bodyRange], part.transferEncoding)
-        let text = body.text
         var found: [String] = []
-        var search = text.startIndex
-        while let start = text.range(of: "https://\(domain)/", range: search..<text.endIndex) {
-            var end = start.upperBound
-            while end < text.endIndex, !"\"'<> \r\n)".contains(text[end]) { end = text.index(after: end) }
-            found.append(String(text[start.lowerBound..<end]))
-            search = end
+        let prefix = Array("https://\(domain)/".utf8)
+        let tokenBytes = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/".utf8)
+        for range in body.ranges(of: prefix) {
+            var end = range.upperBound
+            while end < body.count, tokenBytes.contains(body[end]) { end += 1 }
+            found.append(String(decoding: body[range.lowerBound..<end], as: UTF8.self))
         }
         return (found, body)
     }

@@ -92,14 +92,15 @@ import Tracking
             """)
         let transmission = try Fixture.engine().prepare(
             message: message, envelope: Envelope(sender: "s@example.com", recipients: ["main@example.org"]))
-        let expectedCc = "Cc: \"Already\" <old@example.org>,\r\n =?UTF-8?Q?Zo=C3=AB_Q=2E?= <new@example.org>\r\n"
         for copy in transmission.copies {
             let output = try transmission.renderedBytes(copy).text
             #expect(!output.contains("X-MSYS-API"))
             #expect(!output.contains("hidden@example.org"), "the original Bcc goes from every copy")
             #expect(!output.contains("List-Unsubscribe"), "transactional copies carry no List-Unsubscribe")
             let header = output.components(separatedBy: "\r\n\r\n")[0] + "\r\n"
-            #expect(header.contains(expectedCc) || header.contains("Cc: \"Already\" <old@example.org>,\r\n \"Zo"), "\(header)")
+            let ccLine = header.components(separatedBy: "\r\n").drop { !$0.hasPrefix("Cc: ") }.prefix(2)
+            #expect(Array(ccLine).first == "Cc: \"Already\" <old@example.org>,")
+            #expect(ccLine.last.map { EncodedWord.decode($0) } == " Zo\u{EB} Q. <new@example.org>")
             switch copy.rcptType {
             case .bcc: #expect(header.hasSuffix("Subject: rules\r\nBcc: \"B, Person\" <b@example.org>\r\n"))
             default: #expect(!header.contains("Bcc:"))
