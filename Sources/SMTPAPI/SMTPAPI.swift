@@ -99,6 +99,7 @@ public struct APIHeader: Hashable, Sendable {
         let trimmed = HeaderValue.trimmedRange(unfolded)
         guard trimmed.count <= limits.maxValueBytes else { throw .valueTooLarge(limit: limits.maxValueBytes) }
         guard !trimmed.isEmpty else { throw .emptyValue }
+        let depth = min(limits.maxNestingDepth, APILimits.hardMaxNestingDepth)
         let document: Result<JSONValue, SMTPAPIError> = unfolded.withUnsafeBufferPointer { whole in
             let text = UnsafeBufferPointer(rebasing: whole[trimmed])
             if let offset = HeaderValue.firstInvalidUTF8(text) {
@@ -106,10 +107,10 @@ public struct APIHeader: Hashable, Sendable {
             }
             if var decoded = EncodedWords.decodeIfEntirelyEncoded(text) {
                 return decoded.withUTF8 { bytes in
-                    Result { () throws(SMTPAPIError) in try JSONParser.parse(bytes, maxDepth: limits.maxNestingDepth) }
+                    Result { () throws(SMTPAPIError) in try JSONParser.parse(bytes, maxDepth: depth) }
                 }
             }
-            return Result { () throws(SMTPAPIError) in try JSONParser.parse(text, maxDepth: limits.maxNestingDepth) }
+            return Result { () throws(SMTPAPIError) in try JSONParser.parse(text, maxDepth: depth) }
         }
         guard case .object(let members) = try document.get() else { throw .notAnObject }
         var validator = FieldValidator(limits: limits)
