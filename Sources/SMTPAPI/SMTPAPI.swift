@@ -13,7 +13,8 @@
 public struct APIRecipient: Hashable, Sendable {
     /// The address, trimmed of surrounding whitespace and checked with `EmailAddress.isValid`.
     public var email: String
-    /// The display name, trimmed; `nil` when absent or empty after trimming.
+    /// The display name, trimmed; `nil` when absent or empty after trimming. Never contains
+    /// control characters (a name with CR, LF, HTAB… inside is refused).
     public var name: String?
 
     /// Creates a recipient.
@@ -37,7 +38,7 @@ public struct APIOptions: Hashable, Sendable {
     public var skipSuppression: Bool?
     /// `options.inline_css`.
     public var inlineCSS: Bool?
-    /// `options.ip_pool`, as given (after RFC 2047 decoding).
+    /// `options.ip_pool`, as given (after RFC 2047 decoding); never contains control characters.
     public var ipPool: String?
 
     /// No option given.

@@ -124,18 +124,38 @@ import Testing
 
     @Test func recipientsAreTrimmedAndChecked() {
         let header = accepted(
-            #"{"cc":["  a@example.com\t",{"email":" b@example.com ","name":"  Bee  "},{"email":"c@example.com","name":"   "}]}"#)
+            #"{"cc":["  a@example.com\t",{"email":" b@example.com ","name":"  Bee  "},{"email":"c@example.com","name":"   "}]}"#
+        )
         #expect(
             header?.cc == [
                 APIRecipient(email: "a@example.com"), APIRecipient(email: "b@example.com", name: "Bee"),
                 APIRecipient(email: "c@example.com", name: nil),
             ])
-        #expect(refusal(#"{"cc":["not-an-address"]}"#) == "550 5.6.0 X-MSYS-API 'cc' contains an invalid address 'not-an-address'")
+        #expect(
+            refusal(#"{"cc":["not-an-address"]}"#)
+                == "550 5.6.0 X-MSYS-API 'cc' contains an invalid address 'not-an-address'")
         #expect(refusal(#"{"bcc":[{"email":"  "}]}"#) == "550 5.6.0 X-MSYS-API 'bcc' contains an invalid address ''")
         #expect(refusal(#"{"archive":[""]}"#) == "550 5.6.0 X-MSYS-API 'archive' contains an invalid address ''")
         #expect(
             refusal(#"{"cc":["Name <a@example.com>"]}"#)
                 == "550 5.6.0 X-MSYS-API 'cc' contains an invalid address 'Name <a@example.com>'")
+    }
+
+    @Test func namesAndIPPoolMustNotCarryControlCharacters() {
+        #expect(
+            refusal(#"{"bcc":[{"email":"a@example.com","name":"Eve\r\nBcc: x@evil.example"}]}"#)
+                == "550 5.6.0 X-MSYS-API 'bcc' contains an invalid name 'Eve??Bcc: x@evil.example'")
+        #expect(
+            refusal(#"{"cc":[{"email":"a@example.com","name":"a\tb"}]}"#)
+                == "550 5.6.0 X-MSYS-API 'cc' contains an invalid name 'a?b'")
+        #expect(
+            refusal(#"{"options":{"ip_pool":"pool\n"}}"#)
+                == "550 5.6.0 X-MSYS-API 'options.ip_pool' must not contain control characters")
+        #expect(
+            refusal(#"{"options":{"ip_pool":"p\u0085"}}"#)
+                == "550 5.6.0 X-MSYS-API 'options.ip_pool' must not contain control characters")
+        // Surrounding whitespace (CR/LF included) is trimmed first, and is fine.
+        #expect(accepted(#"{"cc":[{"email":"a@example.com","name":"\r\n Ann \t"}]}"#)?.cc.first?.name == "Ann")
     }
 
     @Test func atMost1000RecipientsAcrossTheLists() {
@@ -149,14 +169,19 @@ import Testing
         #expect(header?.archive.count == 300)
         let oneMore = "{\"cc\":[\(list(400, "c"))],\"bcc\":[\(list(301, "b"))],\"archive\":[\(list(300, "a"))]}"
         #expect(refusal(oneMore) == "550 5.6.0 X-MSYS-API cc, bcc and archive may list at most 1000 recipients")
-        #expect(refusal("{\"cc\":[\(list(1001, "c"))]}") == "550 5.6.0 X-MSYS-API cc, bcc and archive may list at most 1000 recipients")
+        #expect(
+            refusal("{\"cc\":[\(list(1001, "c"))]}")
+                == "550 5.6.0 X-MSYS-API cc, bcc and archive may list at most 1000 recipients")
     }
 
     // MARK: - Folding
 
     @Test func foldsAreUnfolded() {
         // CRLF folds, bare LF folds, tab folds; the WSP stays (JSON whitespace here).
-        #expect(accepted("{\"options\":\r\n {\"open_tracking\":\n\tfalse},\r\n\t\"tags\":[\"a\",\r\n  \"b\"]}")?.tags == ["a", "b"])
+        #expect(
+            accepted("{\"options\":\r\n {\"open_tracking\":\n\tfalse},\r\n\t\"tags\":[\"a\",\r\n  \"b\"]}")?.tags == [
+                "a", "b",
+            ])
         // A fold inside a string leaves its whitespace in the string: the sender's problem.
         #expect(
             accepted("{\"options\" : {\"open_tracking\" : false }, \"campaign_id\" : \"my_awes\r\n   ome_campaign\" }")?
@@ -197,7 +222,8 @@ import Testing
         let exact = value(totalBytes: limit)
         #expect(exact.utf8.count == limit)
         #expect(accepted(exact)?.metadata?.first?.key == "blob")
-        #expect(refusal(value(totalBytes: limit + 1)) == "550 5.6.0 X-MSYS-API header value is larger than 1048576 bytes")
+        #expect(
+            refusal(value(totalBytes: limit + 1)) == "550 5.6.0 X-MSYS-API header value is larger than 1048576 bytes")
         // The limit applies after unfolding and trimming.
         #expect(accepted("  " + exact + " \r\n ") != nil)
         // A big value with many members and recipients parses quickly enough to stay in a test.

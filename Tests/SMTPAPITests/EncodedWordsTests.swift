@@ -71,7 +71,8 @@ import Testing
 
     @Test func wholeValueBFoldedOverTwoWords() {
         // {"campaign_id":"café","options":{"open_tracking":true}} in two B words, CRLF-folded.
-        let value = " =?UTF-8?B?eyJjYW1wYWlnbl9pZCI6ImNhZsOpIiwib3B0aW9ucyI6?=\r\n =?UTF-8?B?eyJvcGVuX3RyYWNraW5nIjp0cnVlfX0=?="
+        let value =
+            " =?UTF-8?B?eyJjYW1wYWlnbl9pZCI6ImNhZsOpIiwib3B0aW9ucyI6?=\r\n =?UTF-8?B?eyJvcGVuX3RyYWNraW5nIjp0cnVlfX0=?="
         let header = accepted(value)
         #expect(header?.campaignID == "café")
         #expect(header?.options.openTracking == true)
@@ -92,7 +93,8 @@ import Testing
     @Test func undecodableWholeValueIsParsedRawAndRefused() {
         #expect(
             refusal("=?KOI8-R?Q?{}?=")
-                == "550 5.6.0 JSON parsing error in X-MSYS-API: unexpected character '=', expected a JSON value at byte 0 near '=?KOI8-R?Q?{}?='")
+                == "550 5.6.0 JSON parsing error in X-MSYS-API: unexpected character '=', expected a JSON value at byte 0 near '=?KOI8-R?Q?{}?='"
+        )
     }
 
     @Test func decodingHappensBeforeTheCampaignLimit() {
@@ -101,6 +103,7 @@ import Testing
         #expect(campaignID(encoded) == String(repeating: "é", count: 30))
         let tooLong = "=?UTF-8?Q?" + String(repeating: "=C3=A9", count: 33) + "?="
         #expect(
-            refusal("{\"campaign_id\":\"\(tooLong)\"}") == "550 5.6.0 smtpapi_campaign_id context is limited to 64 bytes")
+            refusal("{\"campaign_id\":\"\(tooLong)\"}")
+                == "550 5.6.0 smtpapi_campaign_id context is limited to 64 bytes")
     }
 }

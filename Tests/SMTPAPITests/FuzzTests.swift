@@ -72,7 +72,10 @@ import Testing
 
     @Test func randomEncodedWords() {
         var generator = SeededGenerator(state: 2047)
-        let pieces = ["=?", "?=", "?", "UTF-8", "utf-8", "ISO-8859-1", "Q", "B", "b", "=C3", "=A9", "_", "=", "YQ", "==", " ", "\t", "a", "\u{E9}"]
+        let pieces = [
+            "=?", "?=", "?", "UTF-8", "utf-8", "ISO-8859-1", "Q", "B", "b", "=C3", "=A9", "_", "=", "YQ", "==", " ",
+            "\t", "a", "\u{E9}",
+        ]
         for _ in 0..<2000 {
             let word = (0..<Int.random(in: 1...12, using: &generator)).map { _ in
                 pieces[Int.random(in: 0..<pieces.count, using: &generator)]

@@ -55,9 +55,18 @@ import Testing
         (#"{"a""#, #"unexpected end of input at byte 4 near '{"a"'"#),
         (#"{"campaign_id":"abc","tags":["#, #"unexpected end of input at byte 29 near 'n_id":"abc","tags":['"#),
         // Literals, keys, separators.
-        (#"{"a":tru}"#, "invalid literal (strings must be double-quoted; literals are true, false, null) at byte 5 near 'tru}'"),
-        (#"{"a":True}"#, "invalid literal (strings must be double-quoted; literals are true, false, null) at byte 5 near 'True}'"),
-        (#"{"a":NaN}"#, "invalid literal (strings must be double-quoted; literals are true, false, null) at byte 5 near 'NaN}'"),
+        (
+            #"{"a":tru}"#,
+            "invalid literal (strings must be double-quoted; literals are true, false, null) at byte 5 near 'tru}'"
+        ),
+        (
+            #"{"a":True}"#,
+            "invalid literal (strings must be double-quoted; literals are true, false, null) at byte 5 near 'True}'"
+        ),
+        (
+            #"{"a":NaN}"#,
+            "invalid literal (strings must be double-quoted; literals are true, false, null) at byte 5 near 'NaN}'"
+        ),
         (#"{"a" 1}"#, "expected ':' after object key at byte 5 near '1}'"),
         (#"{"a":}"#, "unexpected character '}', expected a JSON value at byte 5 near '}'"),
         (#"{,"a":1}"#, #"unexpected character ',', expected an object key at byte 1 near ',"a":1}'"#),
@@ -115,7 +124,8 @@ import Testing
     }
 
     @Test func numbersKeepTheirLexeme() {
-        let header = accepted(#"{"metadata":{"n":-1.5e+10,"z":0,"f":0.250,"E":1E5,"big":123456789012345678901234567890}}"#)
+        let header = accepted(
+            #"{"metadata":{"n":-1.5e+10,"z":0,"f":0.250,"E":1E5,"big":123456789012345678901234567890}}"#)
         #expect(
             header?.metadata == [
                 JSONMember(key: "n", value: .number("-1.5e+10")), JSONMember(key: "z", value: .number("0")),
@@ -131,12 +141,14 @@ import Testing
 
     @Test func nestingUpToTheLimitIsAccepted() {
         // The top-level object is depth 1, metadata 2; 62 arrays inside make 64.
-        let value = "{\"metadata\":{\"a\":" + String(repeating: "[", count: 62) + String(repeating: "]", count: 62) + "}}"
+        let value =
+            "{\"metadata\":{\"a\":" + String(repeating: "[", count: 62) + String(repeating: "]", count: 62) + "}}"
         #expect(accepted(value) != nil)
     }
 
     @Test func nestingBeyondTheLimitIsRefused() {
-        let value = "{\"metadata\":{\"a\":" + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "}}"
+        let value =
+            "{\"metadata\":{\"a\":" + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "}}"
         #expect(
             refusal(value) == Self.prefix + "nesting deeper than 64 levels at byte 79 near '[]]]]]]]]]]]]]]]]]]]'"
         )
@@ -156,7 +168,8 @@ import Testing
         // A configured depth is capped (JSONValue's synthesized ==, hash and deinit recurse).
         var limits = APILimits()
         limits.maxNestingDepth = 1_000_000
-        let deep = "{\"metadata\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+        let deep =
+            "{\"metadata\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
         #expect(
             refusal(deep, limits: limits)
                 == Self.prefix + "nesting deeper than 1024 levels at byte 1035 near '[[[[[[[[[[[[[[[[[[[['")

@@ -6,7 +6,8 @@ import Testing
     @Test func compactSerialization() {
         let value = JSONValue.object([
             JSONMember(key: "z", value: .null),
-            JSONMember(key: "a", value: .array([.bool(true), .bool(false), .number("-1.5E+3"), .array([]), .object([])])),
+            JSONMember(
+                key: "a", value: .array([.bool(true), .bool(false), .number("-1.5E+3"), .array([]), .object([])])),
             JSONMember(key: "s", value: .string("q\"b\\s/\u{8}\u{C}\n\r\t\u{0}\u{1F}\u{7F}é€😀\u{2028}")),
         ])
         #expect(
