@@ -107,6 +107,10 @@ public struct APIHeader: Hashable, Sendable {
                 return .failure(.invalidUTF8(at: offset))
             }
             if var decoded = EncodedWords.decodeIfEntirelyEncoded(text) {
+                // Latin-1 and Windows-1252 can grow when re-encoded as UTF-8.
+                guard decoded.utf8.count <= limits.maxValueBytes else {
+                    return .failure(.valueTooLarge(limit: limits.maxValueBytes))
+                }
                 return decoded.withUTF8 { bytes in
                     Result { () throws(SMTPAPIError) in try JSONParser.parse(bytes, maxDepth: depth) }
                 }

@@ -97,6 +97,16 @@ import Testing
         )
     }
 
+    @Test func theValueLimitAlsoAppliesToTheDecodedValue() {
+        // "gICA" is 3 bytes 0x80, three "€" of 3 UTF-8 bytes each: 39 bytes decode to 45.
+        var limits = APILimits()
+        limits.maxValueBytes = 40
+        let euros = "=?windows-1252?B?" + String(repeating: "gICA", count: 5) + "?="
+        #expect(euros.utf8.count == 39)
+        #expect(
+            refusal(euros, limits: limits) == "550 5.6.0 X-MSYS-API header value is larger than 40 bytes")
+    }
+
     @Test func decodingHappensBeforeTheCampaignLimit() {
         // 30 × "é" written as Q is 180 bytes of encoded text but 60 bytes of UTF-8.
         let encoded = "=?UTF-8?Q?" + String(repeating: "=C3=A9", count: 30) + "?="
