@@ -8,6 +8,22 @@
 /// It must never: find, remove or rewrite header fields (the integrator's job); crash, trap or
 /// recurse on any input; accept ambiguous JSON (duplicate keys, lenient syntax); do I/O; or
 /// put sender-supplied CR/LF into a reply text.
+///
+/// Decisions where SPEC §1 is silent:
+/// - `null` for a known field is a type error, never "absent". Unknown fields and unknown
+///   `options` keys are ignored, but must be valid JSON like the rest.
+/// - Duplicate keys in any object are refused, compared after escapes and RFC 2047 decoding
+///   (and with Swift's canonical string equivalence, so NFC/NFD twins count as duplicates).
+/// - Fields are checked in the order written; the first problem is the reply.
+/// - Byte offsets count from the first non-blank byte of the unfolded value (of the decoded
+///   value when the whole value was encoded-words); `near` quotes up to 20 characters from the
+///   offset (the last 20 at end of input) with controls and non-ASCII shown as `?`.
+/// - A string is RFC 2047-decoded only when it is entirely encoded-words separated by
+///   whitespace; adjacent words in one charset are joined before conversion; ISO-8859-1 is
+///   read as Windows-1252 (WHATWG); lower-case hex in Q and missing base64 padding are accepted.
+/// - All `tags` items must be strings, even past the tenth (which are then dropped).
+/// - Recipient names and `options.ip_pool` must not contain control characters (header and
+///   envelope injection); empty names become `nil`; `campaign_id` "" stays "".
 
 /// One `cc`, `bcc` or `archive` recipient.
 public struct APIRecipient: Hashable, Sendable {

@@ -43,6 +43,8 @@ import Testing
         "=?UTF-8?Q?abc?=x",  // text glued to the word
         "Hello =?UTF-8?Q?caf=C3=A9?=",  // not only encoded-words
         "=?UTF-8?Q?a?= b",
+        " =?UTF-8?Q?a?=",  // whitespace is dropped only between words
+        "=?UTF-8?Q?a?= ",
         "=??Q?abc?=",  // empty charset
     ])
     func undecodableTextIsKeptAsIs(encoded: String) {
