@@ -7,11 +7,16 @@ public struct APILimits: Hashable, Sendable {
     /// Most recipients across `cc`, `bcc` and `archive` together. Default 1000 (SparkPost).
     public var maxListRecipients = 1000
     /// Deepest nesting of JSON arrays and objects; the top-level object is depth 1. Default 64.
+    /// Values above `hardMaxNestingDepth` (1024) act as 1024: `JSONValue`'s synthesized `==`,
+    /// `hash` and deallocation recurse, so unbounded depth could exhaust the stack.
     public var maxNestingDepth = 64
     /// Largest header value in bytes after unfolding (and trimming). Default 1 MiB (`1 << 20`).
     public var maxValueBytes = 1 << 20
     /// Largest serialized `metadata` carried in click and open events. Default 1000 bytes (SparkPost).
     public var maxMetadataBytesInTrackingEvents = 1000
+
+    /// The ceiling `maxNestingDepth` is clamped to: 1024.
+    public static let hardMaxNestingDepth = 1024
 
     /// The defaults listed above.
     public init() {}

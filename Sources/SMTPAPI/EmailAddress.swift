@@ -1,5 +1,5 @@
 /// Address syntax check used for cc/bcc/archive (and by the integrator for envelope args).
-public enum EmailAddress {
+public enum EmailAddress: Sendable {
     /// addr-spec of RFC 5321 Mailbox: dot-atom or quoted-string local part (≤64 octets), "@",
     /// domain (LDH labels, ≤255 octets) or address literal; UTF-8 (RFC 6531) allowed in both parts.
     ///
@@ -195,7 +195,8 @@ public enum EmailAddress {
     }
 
     private static func hexDigit(_ byte: UInt8) -> Bool {
-        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
             || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "F"))
     }
 }

@@ -9,11 +9,14 @@ enum EncodedWords {
     }
 
     /// When `text` is one or more encoded-words separated by whitespace (SP, HTAB, CR, LF) and
-    /// nothing else, their decoded text with the whitespace between them dropped (RFC 2047
+    /// nothing else (no whitespace before the first or after the last), their decoded text with the whitespace between them dropped (RFC 2047
     /// §6.2); otherwise `nil`. Adjacent words in the same charset are joined before conversion,
     /// so a multi-byte character split across two words (a common sender bug) still decodes.
     static func decodeIfEntirelyEncoded(_ text: UnsafeBufferPointer<UInt8>) -> String? {
-        guard text.count >= 8, text[0] == UInt8(ascii: "="), text[1] == UInt8(ascii: "?") else { return nil }
+        // Whitespace only *between* words (RFC 2047 §6.2): the text starts with "=?" and ends with "?=".
+        guard text.count >= 8, text[0] == UInt8(ascii: "="), text[1] == UInt8(ascii: "?"),
+            text[text.count - 2] == UInt8(ascii: "?"), text[text.count - 1] == UInt8(ascii: "=")
+        else { return nil }
         var words: [Word] = []
         var index = 0
         let count = text.count

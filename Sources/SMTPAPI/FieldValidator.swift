@@ -68,7 +68,11 @@ struct FieldValidator {
             case "sandbox": options.sandbox = try boolean(member.value, field: field)
             case "skip_suppression": options.skipSuppression = try boolean(member.value, field: field)
             case "inline_css": options.inlineCSS = try boolean(member.value, field: field)
-            case "ip_pool": options.ipPool = try string(member.value, field: field)
+            case "ip_pool":
+                let ipPool = try string(member.value, field: field)
+                // It travels in the envelope the relay routes on: no line-breaking characters.
+                guard !FieldValidator.containsControlCharacters(ipPool) else { throw .controlCharacters(field) }
+                options.ipPool = ipPool
             default: continue
             }
         }
@@ -98,6 +102,10 @@ struct FieldValidator {
                         email = FieldValidator.trimmed(try string(member.value, field: list + ".email"))
                     } else if member.key == "name" {
                         let trimmedName = FieldValidator.trimmed(try string(member.value, field: list + ".name"))
+                        // Names end up in Cc:/Bcc: header fields: no CR, LF or other controls.
+                        guard !FieldValidator.containsControlCharacters(trimmedName) else {
+                            throw .invalidName(list, trimmedName)
+                        }
                         name = trimmedName.isEmpty ? nil : trimmedName
                     }
                 }
@@ -110,6 +118,11 @@ struct FieldValidator {
             recipients.append(recipient)
         }
         return recipients
+    }
+
+    /// Whether `text` has a C0 or C1 control character or DEL (U+0000–U+001F, U+007F–U+009F).
+    static func containsControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) }
     }
 
     /// `text` without leading and trailing Unicode whitespace (which includes SP, HTAB, CR, LF).

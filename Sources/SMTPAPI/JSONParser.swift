@@ -142,6 +142,8 @@ struct JSONParser {
                         index += 1
                         value = .object(stack[top].members)
                         stack.removeLast()
+                    } else if next == UInt8(ascii: "/") || next == UInt8(ascii: "#") {
+                        throw error("comments are not allowed", at: index)
                     } else {
                         throw error("expected ',' or '}' after object member", at: index)
                     }
@@ -160,6 +162,8 @@ struct JSONParser {
                         index += 1
                         value = .array(stack[top].elements)
                         stack.removeLast()
+                    } else if next == UInt8(ascii: "/") || next == UInt8(ascii: "#") {
+                        throw error("comments are not allowed", at: index)
                     } else {
                         throw error("expected ',' or ']' after array element", at: index)
                     }

@@ -8,12 +8,29 @@
 /// It must never: find, remove or rewrite header fields (the integrator's job); crash, trap or
 /// recurse on any input; accept ambiguous JSON (duplicate keys, lenient syntax); do I/O; or
 /// put sender-supplied CR/LF into a reply text.
+///
+/// Decisions where SPEC §1 is silent:
+/// - `null` for a known field is a type error, never "absent". Unknown fields and unknown
+///   `options` keys are ignored, but must be valid JSON like the rest.
+/// - Duplicate keys in any object are refused, compared after escapes and RFC 2047 decoding
+///   (and with Swift's canonical string equivalence, so NFC/NFD twins count as duplicates).
+/// - Fields are checked in the order written; the first problem is the reply.
+/// - Byte offsets count from the first non-blank byte of the unfolded value (of the decoded
+///   value when the whole value was encoded-words); `near` quotes up to 20 characters from the
+///   offset (the last 20 at end of input) with controls and non-ASCII shown as `?`.
+/// - A string is RFC 2047-decoded only when it is entirely encoded-words separated by
+///   whitespace; adjacent words in one charset are joined before conversion; ISO-8859-1 is
+///   read as Windows-1252 (WHATWG); lower-case hex in Q and missing base64 padding are accepted.
+/// - All `tags` items must be strings, even past the tenth (which are then dropped).
+/// - Recipient names and `options.ip_pool` must not contain control characters (header and
+///   envelope injection); empty names become `nil`; `campaign_id` "" stays "".
 
 /// One `cc`, `bcc` or `archive` recipient.
 public struct APIRecipient: Hashable, Sendable {
     /// The address, trimmed of surrounding whitespace and checked with `EmailAddress.isValid`.
     public var email: String
-    /// The display name, trimmed; `nil` when absent or empty after trimming.
+    /// The display name, trimmed; `nil` when absent or empty after trimming. Never contains
+    /// control characters (a name with CR, LF, HTAB… inside is refused).
     public var name: String?
 
     /// Creates a recipient.
@@ -37,7 +54,7 @@ public struct APIOptions: Hashable, Sendable {
     public var skipSuppression: Bool?
     /// `options.inline_css`.
     public var inlineCSS: Bool?
-    /// `options.ip_pool`, as given (after RFC 2047 decoding).
+    /// `options.ip_pool`, as given (after RFC 2047 decoding); never contains control characters.
     public var ipPool: String?
 
     /// No option given.
@@ -99,17 +116,22 @@ public struct APIHeader: Hashable, Sendable {
         let trimmed = HeaderValue.trimmedRange(unfolded)
         guard trimmed.count <= limits.maxValueBytes else { throw .valueTooLarge(limit: limits.maxValueBytes) }
         guard !trimmed.isEmpty else { throw .emptyValue }
+        let depth = min(limits.maxNestingDepth, APILimits.hardMaxNestingDepth)
         let document: Result<JSONValue, SMTPAPIError> = unfolded.withUnsafeBufferPointer { whole in
             let text = UnsafeBufferPointer(rebasing: whole[trimmed])
             if let offset = HeaderValue.firstInvalidUTF8(text) {
                 return .failure(.invalidUTF8(at: offset))
             }
             if var decoded = EncodedWords.decodeIfEntirelyEncoded(text) {
+                // Latin-1 and Windows-1252 can grow when re-encoded as UTF-8.
+                guard decoded.utf8.count <= limits.maxValueBytes else {
+                    return .failure(.valueTooLarge(limit: limits.maxValueBytes))
+                }
                 return decoded.withUTF8 { bytes in
-                    Result { () throws(SMTPAPIError) in try JSONParser.parse(bytes, maxDepth: limits.maxNestingDepth) }
+                    Result { () throws(SMTPAPIError) in try JSONParser.parse(bytes, maxDepth: depth) }
                 }
             }
-            return Result { () throws(SMTPAPIError) in try JSONParser.parse(text, maxDepth: limits.maxNestingDepth) }
+            return Result { () throws(SMTPAPIError) in try JSONParser.parse(text, maxDepth: depth) }
         }
         guard case .object(let members) = try document.get() else { throw .notAnObject }
         var validator = FieldValidator(limits: limits)

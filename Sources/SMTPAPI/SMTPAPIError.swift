@@ -12,6 +12,8 @@ struct SMTPAPIError: Error, Sendable {
         case wrongItemType(list: String, types: String)
         case missingEmail(list: String)
         case invalidAddress(list: String, address: String)
+        case invalidName(list: String, name: String)
+        case controlCharacters(field: String)
         case tooManyRecipients(limit: Int)
         case campaignIDTooLong(limit: Int)
     }
@@ -50,6 +52,10 @@ struct SMTPAPIError: Error, Sendable {
             return .permanent("X-MSYS-API '\(list)' item is missing 'email'")
         case .invalidAddress(let list, let address):
             return .permanent("X-MSYS-API '\(list)' contains an invalid address '\(address)'")
+        case .invalidName(let list, let name):
+            return .permanent("X-MSYS-API '\(list)' contains an invalid name '\(name)'")
+        case .controlCharacters(let field):
+            return .permanent("X-MSYS-API '\(field)' must not contain control characters")
         case .tooManyRecipients(let limit):
             return .permanent("X-MSYS-API cc, bcc and archive may list at most \(limit) recipients")
         case .campaignIDTooLong(let limit):
@@ -82,6 +88,12 @@ struct SMTPAPIError: Error, Sendable {
     static func invalidAddress(_ list: String, _ address: String) -> SMTPAPIError {
         SMTPAPIError(.invalidAddress(list: list, address: ReplyText.sanitized(address, maxCharacters: 100)))
     }
+
+    static func invalidName(_ list: String, _ name: String) -> SMTPAPIError {
+        SMTPAPIError(.invalidName(list: list, name: ReplyText.sanitized(name, maxCharacters: 100)))
+    }
+
+    static func controlCharacters(_ field: String) -> SMTPAPIError { SMTPAPIError(.controlCharacters(field: field)) }
 
     static func tooManyRecipients(limit: Int) -> SMTPAPIError { SMTPAPIError(.tooManyRecipients(limit: limit)) }
 
