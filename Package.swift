@@ -42,11 +42,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI"], swiftSettings: strict),
-        .testTarget(name: "MIMETests", dependencies: ["MIME"], swiftSettings: strict),
-        .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite"], swiftSettings: strict),
-        .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline"], swiftSettings: strict),
-        .testTarget(name: "TrackingTests", dependencies: ["Tracking"], swiftSettings: strict),
+        .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "MIMETests", dependencies: ["MIME"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "LinkstampTests",
             dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite"],
