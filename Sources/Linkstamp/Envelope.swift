@@ -28,6 +28,15 @@ public struct Copy: Sendable, Hashable {
     /// This copy's own `message_id` (events and tokens).
     public var messageID: String
 
-    /// The address lower-cased, as events report it in `rcpt_to`.
-    public var normalizedAddress: String { address.lowercased() }
+    /// The address lower-cased, as events and tokens carry it in `rcpt_to`.
+    public let normalizedAddress: String
+
+    init(index: Int, address: String, name: String?, rcptType: RecipientType?, messageID: String) {
+        self.index = index
+        self.address = address
+        self.name = name
+        self.rcptType = rcptType
+        self.messageID = messageID
+        self.normalizedAddress = address.lowercased()
+    }
 }

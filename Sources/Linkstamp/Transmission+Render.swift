@@ -20,16 +20,15 @@ extension Transmission {
     /// Writes `copy` to `sink`: the prepared segments with this copy's token and header fields
     /// spliced in. Only the copy's token is computed here; everything else was done once.
     public func render<Sink: CopySink>(_ copy: Copy, into sink: inout Sink) throws(SMTPReply) {
-        let ownToken: String
+        let ownToken: [UInt8]
         if let archiveBodyToken, copy.index == archiveLinkOwner {
             ownToken = archiveBodyToken
         } else if needsOwnToken(copy) {
             ownToken = try Transmission.token(for: copy, urls: urls, transmissionID: transmissionID, expires: expires)
         } else {
-            ownToken = ""
+            ownToken = []
         }
         let bodyToken = copy.rcptType == .archive ? (archiveBodyToken ?? ownToken) : ownToken
-        let headers = copyHeaders(for: copy, token: ownToken)
         input.withUnsafeBytes { inputBytes in
             template.arena.withUnsafeBytes { arenaBytes in
                 for segment in template.segments {
@@ -41,7 +40,7 @@ extension Transmission {
                     case .bodyToken(let softBreak):
                         Transmission.writeToken(bodyToken, softBreak: softBreak, into: &sink)
                     case .copyHeaders:
-                        headers.withUnsafeBytes { sink.write($0) }
+                        writeCopyHeaders(copy, token: ownToken, into: &sink)
                     }
                 }
             }
@@ -57,15 +56,13 @@ extension Transmission {
     }
 
     func needsOwnToken(_ copy: Copy) -> Bool {
-        (template.usesBodyToken && !(copy.rcptType == .archive && archiveBodyToken != nil))
-            || (addsListUnsubscribe && (unsubscribeHTTPS || unsubscribeMailto != nil))
+        (template.usesBodyToken && !(copy.rcptType == .archive && archiveBodyToken != nil)) || !listUnsubscribe.isEmpty
     }
 
-    static func writeToken<Sink: CopySink>(_ token: String, softBreak: [UInt8]?, into sink: inout Sink) {
-        var token = token
-        token.withUTF8 { bytes in
+    static func writeToken<Sink: CopySink>(_ token: [UInt8], softBreak: [UInt8]?, into sink: inout Sink) {
+        token.withUnsafeBytes { bytes in
             guard let softBreak else {
-                sink.write(UnsafeRawBufferPointer(bytes))
+                sink.write(bytes)
                 return
             }
             // Quoted-printable: at most 75 token bytes and the "=" of a soft break per line; the
@@ -74,7 +71,7 @@ extension Transmission {
             softBreak.withUnsafeBytes { breakBytes in
                 while start < bytes.count {
                     let end = min(start + 75, bytes.count)
-                    sink.write(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[start..<end]))
+                    sink.write(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
                     sink.write(breakBytes)
                     start = end
                 }
@@ -82,27 +79,19 @@ extension Transmission {
         }
     }
 
-    /// The header fields only this copy carries, appended after the original ones.
-    func copyHeaders(for copy: Copy, token: String) -> [UInt8] {
-        var fields: [UInt8] = []
-        if copy.rcptType == .bcc {
-            fields += Array("Bcc: \(HeaderText.mailbox(name: copy.name, address: copy.address))".utf8) + lineEnding
+    /// The header fields only this copy carries, appended after the original ones: its Bcc
+    /// (bcc copies only) and its List-Unsubscribe.
+    func writeCopyHeaders<Sink: CopySink>(_ copy: Copy, token: [UInt8], into sink: inout Sink) {
+        let hasBcc = copy.rcptType == .bcc
+        guard hasBcc || !listUnsubscribe.isEmpty else { return }
+        func write(_ bytes: [UInt8]) { bytes.withUnsafeBytes { sink.write($0) } }
+        if copyHeadersNeedLineBreak { write(lineEnding) }
+        if hasBcc {
+            write(Array("Bcc: \(HeaderText.mailbox(name: copy.name, address: copy.address))".utf8) + lineEnding)
         }
-        if addsListUnsubscribe {
-            var uris: [String] = []
-            if let mailto = unsubscribeMailto {
-                uris.append("<mailto:\(mailto)?subject=unsubscribe%20\(token)>")
-            }
-            if unsubscribeHTTPS { uris.append("<\(urls.unsubscribeURLPrefix)\(token)>") }
-            if !uris.isEmpty {
-                let separator = Array(",".utf8) + lineEnding + [0x20]
-                fields += Array("List-Unsubscribe: ".utf8) + uris.map { Array($0.utf8) }.joined(separator: separator) + lineEnding
-                if unsubscribeHTTPS {
-                    fields += Array("List-Unsubscribe-Post: List-Unsubscribe=One-Click".utf8) + lineEnding
-                }
-            }
+        for (index, piece) in listUnsubscribe.enumerated() {
+            if index > 0 { write(token) }
+            write(piece)
         }
-        if copyHeadersNeedLineBreak, !fields.isEmpty { fields = lineEnding + fields }
-        return fields
     }
 }

@@ -52,15 +52,15 @@ public struct Transmission: Sendable {
     let template: Template
     let urls: TrackingURLBuilder
     let lineEnding: [UInt8]
-    let unsubscribeMailto: String?
-    let unsubscribeHTTPS: Bool
-    let addsListUnsubscribe: Bool
+    /// List-Unsubscribe (and -Post) fields as bytes around the copy's token: `head`, token,
+    /// (`middle`, token,) `tail`. Empty when copies get none.
+    let listUnsubscribe: [[UInt8]]
     /// The original header ends without a line break (a message of header fields only), so a
     /// copy that adds fields must first end the last one.
     let copyHeadersNeedLineBreak: Bool
     /// The first envelope copy's token, made once at prepare time: that copy and every archive
     /// copy carry it in their body, so their links are the same bytes.
-    let archiveBodyToken: String?
+    let archiveBodyToken: [UInt8]?
     /// The index of that first envelope copy.
     let archiveLinkOwner: Int
 
@@ -187,9 +187,8 @@ public struct Transmission: Sendable {
         self.template = Template(input: message, edits: edits)
         self.urls = engine.urls
         self.lineEnding = lineEnding
-        self.unsubscribeMailto = configuration.unsubscribeMailto
-        self.unsubscribeHTTPS = configuration.unsubscribeHTTPS
-        self.addsListUnsubscribe = addsListUnsubscribe
+        self.listUnsubscribe = addsListUnsubscribe
+            ? Transmission.listUnsubscribePieces(configuration: configuration, urls: engine.urls, lineEnding: lineEnding) : []
         self.copyHeadersNeedLineBreak = lacksLineBreak && commonFields.isEmpty
         if template.usesBodyToken, copies.contains(where: { $0.rcptType == .archive }) {
             let first = (copies + suppressed).filter { $0.rcptType == nil }.min { $0.index < $1.index }
@@ -207,11 +206,32 @@ public struct Transmission: Sendable {
         }
     }
 
+    /// The fixed bytes of the List-Unsubscribe fields, between which each copy's token goes.
+    static func listUnsubscribePieces(configuration: Configuration, urls: TrackingURLBuilder, lineEnding: [UInt8]) -> [[UInt8]] {
+        let post = configuration.unsubscribeHTTPS
+            ? Array("List-Unsubscribe-Post: List-Unsubscribe=One-Click".utf8) + lineEnding : []
+        let https = Array("<\(urls.unsubscribeURLPrefix)".utf8)
+        switch (configuration.unsubscribeMailto, configuration.unsubscribeHTTPS) {
+        case (let mailto?, true):
+            return [
+                Array("List-Unsubscribe: <mailto:\(mailto)?subject=unsubscribe%20".utf8),
+                Array(">,".utf8) + lineEnding + [0x20] + https,
+                Array(">".utf8) + lineEnding + post,
+            ]
+        case (let mailto?, false):
+            return [Array("List-Unsubscribe: <mailto:\(mailto)?subject=unsubscribe%20".utf8), Array(">".utf8) + lineEnding]
+        case (nil, true):
+            return [Array("List-Unsubscribe: ".utf8) + https, Array(">".utf8) + lineEnding + post]
+        case (nil, false):
+            return []
+        }
+    }
+
     static func headerSafe(_ value: String) -> String {
         String(decoding: value.utf8.filter { $0 >= 0x20 && $0 != 0x7F }, as: UTF8.self)
     }
 
-    static func token(for copy: Copy, urls: TrackingURLBuilder, transmissionID: UInt64, expires: Int64) throws(SMTPReply) -> String {
+    static func token(for copy: Copy, urls: TrackingURLBuilder, transmissionID: UInt64, expires: Int64) throws(SMTPReply) -> [UInt8] {
         let info = RecipientInfo(
             transmissionID: transmissionID,
             messageID: copy.messageID,
@@ -219,7 +239,7 @@ public struct Transmission: Sendable {
             rcptType: copy.rcptType,
             expires: expires
         )
-        do { return try urls.recipientToken(info) } catch {
+        do { return try urls.recipientTokenBytes(info) } catch {
             throw Engine.internalError("tracking token encryption failed: \(error)")
         }
     }
