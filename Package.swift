@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(
             name: "LinkstampTests",
             dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite"],
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
     ]

@@ -14,9 +14,9 @@ public struct Engine: Sendable {
     /// Limits applied to every message.
     public let limits: Limits
     let urls: TrackingURLBuilder
-    /// Longest recipient token this engine can produce, so prepared lines can be checked
-    /// against the 998-octet limit before any recipient is known.
-    let maxRecipientTokenLength: Int
+    /// Tests set this to get placeholder tokens (`L<link index>`, `R<copy index>`) so golden
+    /// files can compare whole messages byte for byte. Never set in production.
+    var placeholderTokensForTesting = false
 
     /// An engine over already-loaded configuration, keys and suppression list.
     public init(
@@ -30,18 +30,7 @@ public struct Engine: Sendable {
         self.suppressionList = suppressionList
         self.limits = limits
         self.urls = TrackingURLBuilder(domain: configuration.trackingDomain, keyRing: keyRing)
-        let longest = RecipientInfo(
-            transmissionID: UInt64.max,
-            messageID: String(repeating: "f", count: 32),
-            rcptTo: String(repeating: "x", count: limits.maxAddressBytes),
-            rcptType: .archive,
-            expires: Int64(Int32.max) * 4
-        )
-        do {
-            self.maxRecipientTokenLength = try urls.recipientToken(longest).utf8.count
-        } catch {
-            throw Engine.internalError("tracking token encryption failed: \(error)")
-        }
+        guard !keyRing.keys.isEmpty else { throw Engine.internalError("the key ring has no key") }
     }
 
     /// Loads the configuration file (when given), the key ring (created on first use) and the

@@ -24,7 +24,8 @@ extension Transmission {
         if let archiveBodyToken, copy.index == archiveLinkOwner {
             ownToken = archiveBodyToken
         } else if needsOwnToken(copy) {
-            ownToken = try Transmission.token(for: copy, urls: urls, transmissionID: transmissionID, expires: expires)
+            ownToken = try Transmission.token(
+                for: copy, urls: urls, transmissionID: transmissionID, expires: expires, placeholder: placeholderTokens)
         } else {
             ownToken = []
         }

@@ -51,6 +51,7 @@ public struct Transmission: Sendable {
     let input: [UInt8]
     let template: Template
     let urls: TrackingURLBuilder
+    let placeholderTokens: Bool
     let lineEnding: [UInt8]
     /// List-Unsubscribe (and -Post) fields as bytes around the copy's token: `head`, token,
     /// (`middle`, token,) `tail`. Empty when copies get none.
@@ -150,8 +151,21 @@ public struct Transmission: Sendable {
         }
 
         let expires = Int64(now.timeIntervalSince1970) + Int64(configuration.tokenLifetimeDays) * 86_400
+        // Tokens differ in length only by the address they carry: the longest address of this
+        // message bounds every token, so prepared lines can be checked against 998 octets.
+        let longestAddress = copies.max { $0.normalizedAddress.utf8.count < $1.normalizedAddress.utf8.count }
+        var maxTokenLength = 0
+        if let longestAddress {
+            let probe = RecipientInfo(
+                transmissionID: id, messageID: longestAddress.messageID, rcptTo: longestAddress.normalizedAddress,
+                rcptType: .archive, expires: expires)
+            do { maxTokenLength = try engine.urls.recipientTokenBytes(probe).count } catch {
+                throw Engine.internalError("tracking token encryption failed: \(error)")
+            }
+        }
         var body = BodyRewriter(
-            input: message, engine: engine, options: options, transmissionID: id, lineEnding: lineEnding)
+            input: message, engine: engine, options: options, transmissionID: id, lineEnding: lineEnding,
+            maxTokenLength: maxTokenLength)
         let (htmlIndex, textIndex) = structure.trackableBodyParts()
         var topHeaderAdditions: [UInt8] = []
         for (index, isHTML) in [(htmlIndex, true), (textIndex, false)] {
@@ -186,6 +200,7 @@ public struct Transmission: Sendable {
         self.input = message
         self.template = Template(input: message, edits: edits)
         self.urls = engine.urls
+        self.placeholderTokens = engine.placeholderTokensForTesting
         self.lineEnding = lineEnding
         self.listUnsubscribe = addsListUnsubscribe
             ? Transmission.listUnsubscribePieces(configuration: configuration, urls: engine.urls, lineEnding: lineEnding) : []
@@ -194,7 +209,8 @@ public struct Transmission: Sendable {
             let first = (copies + suppressed).filter { $0.rcptType == nil }.min { $0.index < $1.index }
             if let first {
                 self.archiveBodyToken = try Transmission.token(
-                    for: first, urls: engine.urls, transmissionID: id, expires: expires)
+                    for: first, urls: engine.urls, transmissionID: id, expires: expires,
+                    placeholder: engine.placeholderTokensForTesting)
                 self.archiveLinkOwner = first.index
             } else {
                 self.archiveBodyToken = nil
@@ -231,7 +247,8 @@ public struct Transmission: Sendable {
         String(decoding: value.utf8.filter { $0 >= 0x20 && $0 != 0x7F }, as: UTF8.self)
     }
 
-    static func token(for copy: Copy, urls: TrackingURLBuilder, transmissionID: UInt64, expires: Int64) throws(SMTPReply) -> [UInt8] {
+    static func token(for copy: Copy, urls: TrackingURLBuilder, transmissionID: UInt64, expires: Int64, placeholder: Bool) throws(SMTPReply) -> [UInt8] {
+        if placeholder { return Array("R\(copy.index)".utf8) }
         let info = RecipientInfo(
             transmissionID: transmissionID,
             messageID: copy.messageID,
