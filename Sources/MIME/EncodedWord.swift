@@ -7,7 +7,8 @@ public enum EncodedWord {
     /// Decisions: "needs no quoting" means atoms (RFC 5322 atext) separated by single spaces;
     /// text containing `=?` is quoted so no reader decodes it. Encoded-words hold whole Unicode
     /// scalars (never a split UTF-8 sequence) and are separated by one space, where a header
-    /// writer may fold. Q is chosen when it is not longer than B. Control characters (other than
+    /// writer may fold. Q is chosen when at most a third of the UTF-8 bytes need escaping (Latin
+    /// names stay readable), B otherwise. Control characters (other than
     /// tab) are encoded.
     public static func encodeDisplayName(_ name: String) -> String {
         let bytes = Array(name.utf8)
@@ -65,9 +66,8 @@ public enum EncodedWord {
         let utf8 = Array(name.utf8)
         var unsafeCount = 0
         for b in utf8 where !isQSafe(b) && b != ASCII.space { unsafeCount += 1 }
-        let qLength = utf8.count + 2 * unsafeCount
-        let bLength = (utf8.count + 2) / 3 * 4
-        let useQ = qLength <= bLength
+        // Q keeps mostly-Latin names readable; B is shorter for other scripts.
+        let useQ = unsafeCount * 3 <= utf8.count
         let prefix = useQ ? "=?UTF-8?Q?" : "=?UTF-8?B?"
         let maxPayload = 75 - prefix.utf8.count - 2
 

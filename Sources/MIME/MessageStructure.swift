@@ -188,9 +188,13 @@ private struct Walker {
         boundaries.insert(bytes, at: 0)
     }
 
+    /// Ends a part's body at `breakStart`, never before its body start nor before the end of its
+    /// last child (an empty part whose separator line is also the line break of the delimiter).
     mutating func endPart(_ index: Int, at breakStart: Int) {
         let start = parts[index].bodyRange.lowerBound
-        parts[index].bodyRange = start..<max(start, breakStart)
+        var end = max(start, breakStart)
+        if let last = parts[index].children.last { end = max(end, parts[last].bodyRange.upperBound) }
+        parts[index].bodyRange = start..<end
     }
 
     /// RFC 2046: the CRLF (or LF) before `--boundary` belongs to the delimiter.
