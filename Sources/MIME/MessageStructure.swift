@@ -65,6 +65,13 @@ public struct MessageStructure: Sendable, Hashable {
         return MessageStructure(parts: try result.get())
     }
 
+    /// The body of part `index` with its transfer encoding removed (charset untouched); empty
+    /// when `index` or the part's range does not fit `bytes`.
+    public func decodedBody(of index: Int, in bytes: [UInt8]) -> [UInt8] {
+        guard index >= 0 && index < parts.count, parts[index].bodyRange.upperBound <= bytes.count else { return [] }
+        return TransferCoding.decode(bytes[parts[index].bodyRange], parts[index].transferEncoding)
+    }
+
     /// SPEC §3: the first text/html and first text/plain reached through multipart/alternative,
     /// multipart/related and the FIRST part of multipart/mixed (unknown multipart/* treated as
     /// mixed; multipart/signed and multipart/encrypted never entered); never attachments, never

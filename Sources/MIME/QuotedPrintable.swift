@@ -119,6 +119,22 @@ public struct QuotedPrintableEncoder: Sendable {
         }
     }
 
+    /// Reserves a hole for a token spliced in later and returns its offset in ``output``.
+    ///
+    /// Writes a soft break (unless at column 0), then `"="` + lineEnding: the token is inserted at
+    /// the returned offset, so it sits alone on its own line, ended by a soft break, and literal
+    /// text continues on a new line. The token must be printable ASCII without `=` and at most
+    /// 996 bytes (RFC 5322's 998-octet line limit); it then decodes to itself. The offset is
+    /// relative to the current ``output`` (``takeOutput()`` starts a new one).
+    public mutating func reserveHole() -> Int {
+        softBreak()
+        let offset = buffer.count
+        buffer.append(ASCII.equals)
+        buffer.append(contentsOf: eol)
+        column = 0
+        return offset
+    }
+
     /// Flushes pending state: a final space or tab is encoded (no trailing soft break needed).
     public mutating func finish() {
         if pendingCR {

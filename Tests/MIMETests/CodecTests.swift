@@ -253,3 +253,29 @@ import Testing
         }
     }
 }
+
+@Suite struct QuotedPrintableHoleTests {
+    /// Holes filled with tokens decode to literal + token + literal, lines stay short.
+    @Test func holesSpliceAndDecode() {
+        var e = QuotedPrintableEncoder(lineEnding: .crlf)
+        e.append(bytes("<a href=\"")[...])
+        let first = e.reserveHole()
+        e.append(bytes("\">caf\u{e9} \u{2014} link</a>\n<a href=\"")[...])
+        let second = e.reserveHole()
+        e.append(bytes("\">x</a>")[...])
+        e.finish()
+        #expect(e.output == bytes("<a href=3D\"=\r\n=\r\n\">caf=C3=A9 =E2=80=94 link</a>\r\n<a href=3D\"=\r\n=\r\n\">x</a>"))
+        var filled = e.output
+        let tokenB = bytes("https://t.example/f/a/BBBB")
+        let tokenA = bytes("https://t.example/f/a/" + String(repeating: "A", count: 300))
+        filled.insert(contentsOf: tokenB, at: second)
+        filled.insert(contentsOf: tokenA, at: first)
+        let decoded = QuotedPrintable.decode(filled[...])
+        let expected = bytes("<a href=\"") + tokenA + bytes("\">caf\u{e9} \u{2014} link</a>\r\n<a href=\"") + tokenB
+            + bytes("\">x</a>")
+        #expect(decoded == expected)
+        var atStart = QuotedPrintableEncoder(lineEnding: .lf)
+        #expect(atStart.reserveHole() == 0)
+        #expect(atStart.output == bytes("=\n"))
+    }
+}
