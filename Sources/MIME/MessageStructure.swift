@@ -126,6 +126,14 @@ public struct MessageStructure: Sendable, Hashable {
     }
 }
 
+/// Lower-cased names of the fields the walker reads.
+private enum FieldNames {
+    static let contentType: [UInt8] = Array("content-type".utf8)
+    static let contentTransferEncoding: [UInt8] = Array("content-transfer-encoding".utf8)
+    static let contentDisposition: [UInt8] = Array("content-disposition".utf8)
+    static let contentID: [UInt8] = Array("content-id".utf8)
+}
+
 /// The explicit-stack multipart walker.
 private struct Walker {
     let buf: UnsafeBufferPointer<UInt8>
@@ -214,15 +222,17 @@ private struct Walker {
     /// The next delimiter line of any open boundary, starting at line start `pos`.
     func nextDelimiter(from pos: Int) -> (Int, DelimiterMatch)? {
         let end = buf.count
-        var lineStart = pos
-        while lineStart < end {
-            if buf[lineStart] == ASCII.hyphen,
-                let match = matchDelimiter(buf, at: lineStart, end: end, boundaries: boundaries)
-            {
-                return (lineStart, match)
+        guard pos < end else { return nil }
+        if let match = matchDelimiter(buf, at: pos, end: end, boundaries: boundaries) {
+            return (pos, match)
+        }
+        var from = pos
+        // Every other delimiter line follows a "\n": jump between "\n--" occurrences.
+        while let hit = findLineStartingWithDashes(buf, from: from, to: end) {
+            if let match = matchDelimiter(buf, at: hit, end: end, boundaries: boundaries) {
+                return (hit, match)
             }
-            guard let nl = findByte(ASCII.lf, in: buf, from: lineStart, to: end) else { return nil }
-            lineStart = nl + 1
+            from = hit
         }
         return nil
     }
@@ -244,17 +254,19 @@ private struct Walker {
         var disposition: ContentDisposition?
         var contentID: String?
         var sawEncoding = false
-        for field in header.fields where !field.nameRange.isEmpty {
+        for field in header.fields where field.nameRange.count >= 10 {
             let name = field.nameRange
+            // Cheap pre-filter: every field of interest starts with "content-".
+            guard ASCII.lower(buf[name.lowerBound]) == 0x63, buf[name.lowerBound + 7] == ASCII.hyphen else { continue }
             let value = UnsafeBufferPointer(rebasing: buf[field.valueRange])
-            if asciiEqualsLowercased(buf, name, "content-type") {
+            if asciiEqualsLowercased(buf, name, FieldNames.contentType) {
                 if contentType == nil { contentType = ContentType.parse(Array(value)[...]) }
-            } else if asciiEqualsLowercased(buf, name, "content-transfer-encoding") {
+            } else if asciiEqualsLowercased(buf, name, FieldNames.contentTransferEncoding) {
                 if !sawEncoding { encoding = TransferEncoding.parse(Array(value)[...]) }
                 sawEncoding = true
-            } else if asciiEqualsLowercased(buf, name, "content-disposition") {
+            } else if asciiEqualsLowercased(buf, name, FieldNames.contentDisposition) {
                 if disposition == nil { disposition = ContentDisposition.parse(Array(value)[...]) }
-            } else if asciiEqualsLowercased(buf, name, "content-id") {
+            } else if asciiEqualsLowercased(buf, name, FieldNames.contentID) {
                 if contentID == nil { contentID = String(decoding: unfold(Array(value)[...]), as: UTF8.self) }
             }
         }
