@@ -170,24 +170,30 @@ public enum EncodedWord {
         return bytes
     }
 
+    /// Longest encoded-word `decode` recognises, in bytes.
+    static let maxWordLength = 1024
+
     /// `encoded-word = "=?" charset "?" encoding "?" encoded-text "?="`.
     private static func parseWord(_ s: [UInt8], at start: Int) -> (charset: String, bytes: [UInt8], end: Int)? {
+        // RFC 2047 allows 75 bytes per word; real mailers write longer ones. The cap keeps hostile
+        // text made of many "=?" starts linear.
+        let limit = min(s.count, start + maxWordLength)
         var i = start + 2
         let charsetStart = i
-        while i < s.count && s[i] != ASCII.question && s[i] > ASCII.space { i += 1 }
-        guard i < s.count, s[i] == ASCII.question, i > charsetStart else { return nil }
+        while i < limit && s[i] != ASCII.question && s[i] > ASCII.space { i += 1 }
+        guard i < limit, s[i] == ASCII.question, i > charsetStart else { return nil }
         let charset = String(decoding: s[charsetStart..<i], as: UTF8.self).lowercased()
         i += 1
-        guard i + 1 < s.count, s[i + 1] == ASCII.question else { return nil }
+        guard i + 1 < limit, s[i + 1] == ASCII.question else { return nil }
         let encoding = ASCII.lower(s[i])
         guard encoding == 0x71 || encoding == 0x62 else { return nil }  // q, b
         i += 2
         let textStart = i
-        while i + 1 < s.count && !(s[i] == ASCII.question && s[i + 1] == ASCII.equals) {
+        while i + 1 < limit && !(s[i] == ASCII.question && s[i + 1] == ASCII.equals) {
             if s[i] <= ASCII.space { return nil }
             i += 1
         }
-        guard i + 1 < s.count else { return nil }
+        guard i + 1 < limit else { return nil }
         let encoded = s[textStart..<i]
         let bytes: [UInt8]
         if encoding == 0x62 {

@@ -226,6 +226,14 @@ import Testing
         #expect(EncodedWord.decode("=?utf-8*en?Q?hi?= =?") == "hi =?")
     }
 
+    /// Many "=?" starts without terminators must not make decoding quadratic.
+    @Test(.timeLimit(.minutes(1))) func hostileInputStaysLinear() {
+        let hostile = String(repeating: "=?a?q?", count: 50_000) + String(repeating: "=?", count: 50_000)
+        #expect(EncodedWord.decode(hostile) == hostile)
+        let long = "=?utf-8?q?" + String(repeating: "a", count: 2_000) + "?="
+        #expect(EncodedWord.decode(long) == long)
+    }
+
     @Test func roundTripRandomNames() {
         var rng = SplitMix64(seed: 2047)
         let pool: [String] = ["a", "Z", " ", "é", "ß", "日", "😀", "\"", "=", "?", "_", ",", "\\", "\t", "\u{7}", "ø", "-"]
