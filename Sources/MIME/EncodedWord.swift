@@ -116,6 +116,12 @@ public enum EncodedWord {
     /// when glued to other text (common in the wild); words in charsets other than UTF-8,
     /// US-ASCII, ISO-8859-1 and Windows-1252, and malformed words, are left as written.
     public static func decode(_ text: String) -> String {
+        decode(text, limits: MIMELimits())
+    }
+
+    /// ``decode(_:)`` with an explicit ``MIMELimits/maxEncodedWordBytes``.
+    public static func decode(_ text: String, limits: MIMELimits) -> String {
+        let maxWordLength = max(8, limits.maxEncodedWordBytes)
         let input = unfoldedBytes(text)
         var out: [UInt8] = []
         out.reserveCapacity(input.count)
@@ -134,7 +140,8 @@ public enum EncodedWord {
         var i = 0
         while i < input.count {
             if input[i] == ASCII.equals, i + 1 < input.count, input[i + 1] == ASCII.question,
-                let word = parseWord(input, at: i), decodeCharset([], label: word.charset) != nil
+                let word = parseWord(input, at: i, maxWordLength: maxWordLength),
+                decodeCharset([], label: word.charset) != nil
             {
                 if let charset = pendingCharset, charset == word.charset {
                     pendingBytes.append(contentsOf: word.bytes)
@@ -170,14 +177,12 @@ public enum EncodedWord {
         return bytes
     }
 
-    /// Longest encoded-word `decode` recognises, in bytes.
-    static let maxWordLength = 1024
-
     /// `encoded-word = "=?" charset "?" encoding "?" encoded-text "?="`.
-    private static func parseWord(_ s: [UInt8], at start: Int) -> (charset: String, bytes: [UInt8], end: Int)? {
-        // RFC 2047 allows 75 bytes per word; real mailers write longer ones. The cap keeps hostile
-        // text made of many "=?" starts linear.
-        let limit = min(s.count, start + maxWordLength)
+    private static func parseWord(
+        _ s: [UInt8], at start: Int, maxWordLength: Int
+    ) -> (charset: String, bytes: [UInt8], end: Int)? {
+        // The cap keeps hostile text made of many "=?" starts linear.
+        let limit = s.count - start <= maxWordLength ? s.count : start + maxWordLength
         var i = start + 2
         let charsetStart = i
         while i < limit && s[i] != ASCII.question && s[i] > ASCII.space { i += 1 }

@@ -270,7 +270,8 @@ private struct Walker {
                 if contentID == nil { contentID = String(decoding: unfold(Array(value)[...]), as: UTF8.self) }
             }
         }
-        let inDigest = parent.map { parts[$0].contentType.isMultipart && parts[$0].contentType.subtype == "digest" } ?? false
+        let inDigest =
+            parent.map { parts[$0].contentType.isMultipart && parts[$0].contentType.subtype == "digest" } ?? false
         let type = contentType ?? (inDigest ? .messageRFC822 : .textPlain)
         let index = parts.count
         let part = MIMEPart(

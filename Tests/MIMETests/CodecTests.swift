@@ -31,7 +31,8 @@ import Testing
         #expect(encode(bytes("a\r\nb"), .lf) == bytes("a\nb"))
         #expect(encode(bytes(".dot\nFrom x")) == bytes(".dot\r\nFrom x"))
         let x80 = [UInt8](repeating: 0x78, count: 80)
-        #expect(encode(x80) == [UInt8](repeating: 0x78, count: 75) + bytes("=\r\n") + [UInt8](repeating: 0x78, count: 5))
+        #expect(
+            encode(x80) == [UInt8](repeating: 0x78, count: 75) + bytes("=\r\n") + [UInt8](repeating: 0x78, count: 5))
         // Never splits a triplet: 74 + "é" does not fit in 75 columns.
         let x74 = [UInt8](repeating: 0x78, count: 74)
         #expect(encode(x74 + [0xC3, 0xA9]) == x74 + bytes("=\r\n=C3=A9"))
@@ -72,7 +73,9 @@ import Testing
             let n = Int.random(in: 0...600, using: &rng)
             var input: [UInt8] = []
             for _ in 0..<n {
-                input.append(Bool.random(using: &rng) ? interesting.randomElement(using: &rng) ?? 0 : UInt8.random(in: 0...255, using: &rng))
+                input.append(
+                    Bool.random(using: &rng)
+                        ? interesting.randomElement(using: &rng) ?? 0 : UInt8.random(in: 0...255, using: &rng))
             }
             var whole = QuotedPrintableEncoder(lineEnding: eol)
             whole.append(input[...])
@@ -236,7 +239,9 @@ import Testing
 
     @Test func roundTripRandomNames() {
         var rng = SplitMix64(seed: 2047)
-        let pool: [String] = ["a", "Z", " ", "é", "ß", "日", "😀", "\"", "=", "?", "_", ",", "\\", "\t", "\u{7}", "ø", "-"]
+        let pool: [String] = [
+            "a", "Z", " ", "é", "ß", "日", "😀", "\"", "=", "?", "_", ",", "\\", "\t", "\u{7}", "ø", "-",
+        ]
         for _ in 0..<500 {
             let n = Int.random(in: 0...40, using: &rng)
             let name = (0..<n).map { _ in pool.randomElement(using: &rng) ?? "a" }.joined()
@@ -272,14 +277,17 @@ import Testing
         let second = e.reserveHole()
         e.append(bytes("\">x</a>")[...])
         e.finish()
-        #expect(e.output == bytes("<a href=3D\"=\r\n=\r\n\">caf=C3=A9 =E2=80=94 link</a>\r\n<a href=3D\"=\r\n=\r\n\">x</a>"))
+        #expect(
+            e.output == bytes("<a href=3D\"=\r\n=\r\n\">caf=C3=A9 =E2=80=94 link</a>\r\n<a href=3D\"=\r\n=\r\n\">x</a>")
+        )
         var filled = e.output
         let tokenB = bytes("https://t.example/f/a/BBBB")
         let tokenA = bytes("https://t.example/f/a/" + String(repeating: "A", count: 300))
         filled.insert(contentsOf: tokenB, at: second)
         filled.insert(contentsOf: tokenA, at: first)
         let decoded = QuotedPrintable.decode(filled[...])
-        let expected = bytes("<a href=\"") + tokenA + bytes("\">caf\u{e9} \u{2014} link</a>\r\n<a href=\"") + tokenB
+        let expected =
+            bytes("<a href=\"") + tokenA + bytes("\">caf\u{e9} \u{2014} link</a>\r\n<a href=\"") + tokenB
             + bytes("\">x</a>")
         #expect(decoded == expected)
         var atStart = QuotedPrintableEncoder(lineEnding: .lf)

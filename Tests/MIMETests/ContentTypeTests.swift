@@ -30,7 +30,9 @@ import Testing
 
     @Test func rfc2231() throws {
         let t = try #require(
-            ct("application/pdf; name*0*=UTF-8''r%C3%A9; name*1=\"sum\"; name*2*=%C3%A9.pdf; title*=iso-8859-1'fr'caf%E9"))
+            ct(
+                "application/pdf; name*0*=UTF-8''r%C3%A9; name*1=\"sum\"; name*2*=%C3%A9.pdf; title*=iso-8859-1'fr'caf%E9"
+            ))
         #expect(t.parameter("name") == "résumé.pdf")
         #expect(t.parameter("title") == "café")
         // Sections out of order and an extended value winning over a plain one.

@@ -122,8 +122,9 @@ import Testing
     }
 
     @Test func errorDescriptions() {
-        #expect(MIMEError.headerTooLarge(limit: 5, offset: 7).description
-            == "MIME header block larger than 5 bytes at offset 7")
+        #expect(
+            MIMEError.headerTooLarge(limit: 5, offset: 7).description
+                == "MIME header block larger than 5 bytes at offset 7")
         #expect(MIMEError.nestingTooDeep(limit: 2, offset: 3).offset == 3)
     }
 }

@@ -15,7 +15,8 @@ import Testing
     func golden(name: String) throws {
         let dir = Paths.fixtures.appendingPathComponent("structure")
         let lf = try readBytes(dir.appendingPathComponent("\(name).eml"))
-        #expect(!lf.contains(10) || !(0..<lf.count - 1).contains { lf[$0] == 13 && lf[$0 + 1] == 10 },
+        #expect(
+            !lf.contains(10) || !(0..<lf.count - 1).contains { lf[$0] == 13 && lf[$0 + 1] == 10 },
             "fixtures are written with LF; CRLF is derived")
         for (variant, message) in [("lf", lf), ("crlf", toCRLF(lf))] {
             let structure = try MessageStructure.parse(message)

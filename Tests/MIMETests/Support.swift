@@ -73,7 +73,8 @@ func expectGolden(_ actual: [UInt8], _ golden: URL, sourceLocation: SourceLocati
     }
     guard let expected = try? readBytes(golden) else {
         try Data(actual).write(to: actualURL)
-        Issue.record("missing golden \(golden.lastPathComponent); actual written beside it", sourceLocation: sourceLocation)
+        Issue.record(
+            "missing golden \(golden.lastPathComponent); actual written beside it", sourceLocation: sourceLocation)
         return
     }
     if expected == actual {
@@ -81,7 +82,9 @@ func expectGolden(_ actual: [UInt8], _ golden: URL, sourceLocation: SourceLocati
     } else {
         try Data(actual).write(to: actualURL)
     }
-    #expect(expected == actual, "golden mismatch: \(golden.lastPathComponent) (see .actual)", sourceLocation: sourceLocation)
+    #expect(
+        expected == actual, "golden mismatch: \(golden.lastPathComponent) (see .actual)", sourceLocation: sourceLocation
+    )
 }
 
 /// Shows bytes with CR, LF, tab and non-ASCII escaped so that goldens are readable.
