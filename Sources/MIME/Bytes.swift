@@ -55,9 +55,22 @@ func findByte(_ byte: UInt8, in buf: UnsafeBufferPointer<UInt8>, from: Int, to e
     return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
 }
 
+/// ASCII case-insensitive comparison of `buf[range]` with already lower-cased ASCII bytes.
+@inline(__always)
+func asciiEqualsLowercased(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: [UInt8]) -> Bool {
+    guard range.count == lowercased.count else { return false }
+    var k = 0
+    for i in range {
+        if ASCII.lower(buf[i]) != lowercased[k] { return false }
+        k += 1
+    }
+    return true
+}
+
 /// ASCII case-insensitive comparison of `buf[range]` with an already lower-cased ASCII string.
 @inline(__always)
 func asciiEqualsLowercased(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: String) -> Bool {
+    guard range.count == lowercased.utf8.count else { return false }
     var utf8 = lowercased.utf8.makeIterator()
     var i = range.lowerBound
     while i < range.upperBound {
@@ -137,6 +150,23 @@ func matchDelimiter(
             return DelimiterMatch(boundaryIndex: index, isClose: isClose, lineEnd: min(i + 2, end))
         }
         // Text after the boundary: not this boundary (it may be a longer one sharing a prefix).
+    }
+    return nil
+}
+
+/// The start of the first line after line start `from` that begins with `"--"`.
+///
+/// Searches for `-` rather than for line breaks: base64 bodies contain none, so a whole
+/// attachment is skipped by one memchr; a `-` that does not start a line skips to the next line.
+@inline(__always)
+func findLineStartingWithDashes(_ buf: UnsafeBufferPointer<UInt8>, from: Int, to end: Int) -> Int? {
+    var i = from + 1
+    while i < end {
+        guard let p = findByte(ASCII.hyphen, in: buf, from: i, to: end) else { return nil }
+        // p >= 1 because i >= 1.
+        if buf[p - 1] == ASCII.lf && p + 1 < end && buf[p + 1] == ASCII.hyphen { return p }
+        guard let nl = findByte(ASCII.lf, in: buf, from: p, to: end) else { return nil }
+        i = nl + 1
     }
     return nil
 }

@@ -65,8 +65,7 @@ public struct ContentType: Sendable, Hashable {
         guard let type = scanner.token(), scanner.consume(ASCII.slash), let subtype = scanner.token() else {
             return nil
         }
-        return ContentType(
-            type: type.lowercased(), subtype: subtype.lowercased(), parameters: scanner.parameters())
+        return ContentType(type: type, subtype: subtype, parameters: scanner.parameters())
     }
 }
 
@@ -92,7 +91,7 @@ public struct ContentDisposition: Sendable, Hashable {
     public static func parse(_ value: ArraySlice<UInt8>) -> ContentDisposition? {
         var scanner = StructuredValueScanner(Array(value))
         guard let type = scanner.token() else { return nil }
-        return ContentDisposition(type: type.lowercased(), parameters: scanner.parameters())
+        return ContentDisposition(type: type, parameters: scanner.parameters())
     }
 }
 
@@ -115,7 +114,7 @@ public enum TransferEncoding: Sendable, Hashable {
     public static func parse(_ value: ArraySlice<UInt8>) -> TransferEncoding {
         var scanner = StructuredValueScanner(Array(value))
         guard let token = scanner.token() else { return .sevenBit }
-        switch token.lowercased() {
+        switch token {
         case "7bit": return .sevenBit
         case "8bit": return .eightBit
         case "binary": return .binary
@@ -202,12 +201,13 @@ struct StructuredValueScanner {
         return true
     }
 
+    /// A token, ASCII lower-cased.
     mutating func token() -> String? {
         skipCFWS()
         let start = i
         while i < bytes.count && Self.isTokenByte(bytes[i]) { i += 1 }
         guard i > start else { return nil }
-        return String(decoding: bytes[start..<i], as: UTF8.self)
+        return String(decoding: bytes[start..<i].map(ASCII.lower), as: UTF8.self)
     }
 
     /// quoted-string with `\` escapes; an unterminated string runs to the end of the value.
@@ -255,25 +255,32 @@ struct StructuredValueScanner {
         var value: [UInt8]
     }
 
+    /// One parameter name as collected: its plain value and/or its RFC 2231 sections.
+    private struct Collected {
+        var name: [UInt8]
+        var plain: [UInt8]?
+        var sections: [Section] = []
+    }
+
     /// `*(";" parameter)` with RFC 2231 continuations (`name*0`, `name*1*`) and extended values
     /// (`name*=charset'lang'%xx`). Garbage between parameters is skipped up to the next `;`.
     mutating func parameters() -> [ContentType.Parameter] {
-        var order: [String] = []
-        var plain: [String: [UInt8]] = [:]
-        var sections: [String: [Section]] = [:]
+        var collected: [Collected] = []
         while true {
             skipToSemicolon()
             guard i < bytes.count else { break }
             i += 1  // ";"
             skipCFWS()
-            let nameStart = i
+            var name: [UInt8] = []
+            var star = -1
             while i < bytes.count && bytes[i] != ASCII.equals && bytes[i] != ASCII.semicolon
                 && !ASCII.isFWS(bytes[i])
             {
+                if star < 0 && bytes[i] == ASCII.star { star = name.count }
+                name.append(ASCII.lower(bytes[i]))
                 i += 1
             }
-            let rawName = String(decoding: bytes[nameStart..<i], as: UTF8.self).lowercased()
-            guard !rawName.isEmpty, consume(ASCII.equals) else { continue }
+            guard !name.isEmpty, consume(ASCII.equals) else { continue }
             skipCFWS()
             let value: [UInt8]
             if i < bytes.count && bytes[i] == ASCII.quote {
@@ -281,41 +288,45 @@ struct StructuredValueScanner {
             } else {
                 value = unquotedValue()
             }
-            // RFC 2231 §3–4: name*, name*N, name*N*
-            if let star = rawName.firstIndex(of: "*") {
-                let base = String(rawName[..<star])
-                guard !base.isEmpty else { continue }
-                var rest = rawName[rawName.index(after: star)...]
+            if star >= 0 {
+                // RFC 2231 §3–4: name*, name*N, name*N*
+                guard star > 0 else { continue }
+                var rest = name[(star + 1)...]
                 var extended = false
-                if rest.hasSuffix("*") {
+                if rest.last == ASCII.star {
                     extended = true
                     rest = rest.dropLast()
                 }
                 var number = 0
                 if rest.isEmpty {
                     extended = true  // "name*" alone
-                } else if let n = Int(rest), n >= 0, n < 1000 {
-                    number = n
+                } else if rest.count <= 3, rest.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+                    for d in rest { number = number * 10 + Int(d - 0x30) }
                 } else {
                     continue
                 }
-                if sections[base] == nil && plain[base] == nil { order.append(base) }
-                sections[base, default: []].append(Section(number: number, extended: extended, value: value))
+                let base = Array(name[..<star])
+                let section = Section(number: number, extended: extended, value: value)
+                if let k = collected.firstIndex(where: { $0.name == base }) {
+                    collected[k].sections.append(section)
+                } else {
+                    collected.append(Collected(name: base, plain: nil, sections: [section]))
+                }
+            } else if let k = collected.firstIndex(where: { $0.name == name }) {
+                if collected[k].plain == nil { collected[k].plain = value }
             } else {
-                if sections[rawName] == nil && plain[rawName] == nil { order.append(rawName) }
-                if plain[rawName] == nil { plain[rawName] = value }
+                collected.append(Collected(name: name, plain: value))
             }
         }
-        var result: [ContentType.Parameter] = []
-        result.reserveCapacity(order.count)
-        for name in order {
-            if let parts = sections[name] {
-                result.append(ContentType.Parameter(name: name, value: Self.joinRFC2231(parts)))
-            } else if let value = plain[name] {
-                result.append(ContentType.Parameter(name: name, value: String(decoding: value, as: UTF8.self)))
+        return collected.map { entry in
+            let value: String
+            if !entry.sections.isEmpty {
+                value = Self.joinRFC2231(entry.sections)
+            } else {
+                value = String(decoding: entry.plain ?? [], as: UTF8.self)
             }
+            return ContentType.Parameter(name: String(decoding: entry.name, as: UTF8.self), value: value)
         }
-        return result
     }
 
     private static func joinRFC2231(_ parts: [Section]) -> String {

@@ -7,7 +7,8 @@ public enum EncodedWord {
     /// Decisions: "needs no quoting" means atoms (RFC 5322 atext) separated by single spaces;
     /// text containing `=?` is quoted so no reader decodes it. Encoded-words hold whole Unicode
     /// scalars (never a split UTF-8 sequence) and are separated by one space, where a header
-    /// writer may fold. Q is chosen when it is not longer than B. Control characters (other than
+    /// writer may fold. Q is chosen when at most a third of the UTF-8 bytes need escaping (Latin
+    /// names stay readable), B otherwise. Control characters (other than
     /// tab) are encoded.
     public static func encodeDisplayName(_ name: String) -> String {
         let bytes = Array(name.utf8)
@@ -65,9 +66,8 @@ public enum EncodedWord {
         let utf8 = Array(name.utf8)
         var unsafeCount = 0
         for b in utf8 where !isQSafe(b) && b != ASCII.space { unsafeCount += 1 }
-        let qLength = utf8.count + 2 * unsafeCount
-        let bLength = (utf8.count + 2) / 3 * 4
-        let useQ = qLength <= bLength
+        // Q keeps mostly-Latin names readable; B is shorter for other scripts.
+        let useQ = unsafeCount * 3 <= utf8.count
         let prefix = useQ ? "=?UTF-8?Q?" : "=?UTF-8?B?"
         let maxPayload = 75 - prefix.utf8.count - 2
 
@@ -116,6 +116,12 @@ public enum EncodedWord {
     /// when glued to other text (common in the wild); words in charsets other than UTF-8,
     /// US-ASCII, ISO-8859-1 and Windows-1252, and malformed words, are left as written.
     public static func decode(_ text: String) -> String {
+        decode(text, limits: MIMELimits())
+    }
+
+    /// ``decode(_:)`` with an explicit ``MIMELimits/maxEncodedWordBytes``.
+    public static func decode(_ text: String, limits: MIMELimits) -> String {
+        let maxWordLength = max(8, limits.maxEncodedWordBytes)
         let input = unfoldedBytes(text)
         var out: [UInt8] = []
         out.reserveCapacity(input.count)
@@ -134,7 +140,8 @@ public enum EncodedWord {
         var i = 0
         while i < input.count {
             if input[i] == ASCII.equals, i + 1 < input.count, input[i + 1] == ASCII.question,
-                let word = parseWord(input, at: i), decodeCharset([], label: word.charset) != nil
+                let word = parseWord(input, at: i, maxWordLength: maxWordLength),
+                decodeCharset([], label: word.charset) != nil
             {
                 if let charset = pendingCharset, charset == word.charset {
                     pendingBytes.append(contentsOf: word.bytes)
@@ -171,23 +178,27 @@ public enum EncodedWord {
     }
 
     /// `encoded-word = "=?" charset "?" encoding "?" encoded-text "?="`.
-    private static func parseWord(_ s: [UInt8], at start: Int) -> (charset: String, bytes: [UInt8], end: Int)? {
+    private static func parseWord(
+        _ s: [UInt8], at start: Int, maxWordLength: Int
+    ) -> (charset: String, bytes: [UInt8], end: Int)? {
+        // The cap keeps hostile text made of many "=?" starts linear.
+        let limit = s.count - start <= maxWordLength ? s.count : start + maxWordLength
         var i = start + 2
         let charsetStart = i
-        while i < s.count && s[i] != ASCII.question && s[i] > ASCII.space { i += 1 }
-        guard i < s.count, s[i] == ASCII.question, i > charsetStart else { return nil }
+        while i < limit && s[i] != ASCII.question && s[i] > ASCII.space { i += 1 }
+        guard i < limit, s[i] == ASCII.question, i > charsetStart else { return nil }
         let charset = String(decoding: s[charsetStart..<i], as: UTF8.self).lowercased()
         i += 1
-        guard i + 1 < s.count, s[i + 1] == ASCII.question else { return nil }
+        guard i + 1 < limit, s[i + 1] == ASCII.question else { return nil }
         let encoding = ASCII.lower(s[i])
         guard encoding == 0x71 || encoding == 0x62 else { return nil }  // q, b
         i += 2
         let textStart = i
-        while i + 1 < s.count && !(s[i] == ASCII.question && s[i + 1] == ASCII.equals) {
+        while i + 1 < limit && !(s[i] == ASCII.question && s[i + 1] == ASCII.equals) {
             if s[i] <= ASCII.space { return nil }
             i += 1
         }
-        guard i + 1 < s.count else { return nil }
+        guard i + 1 < limit else { return nil }
         let encoded = s[textStart..<i]
         let bytes: [UInt8]
         if encoding == 0x62 {

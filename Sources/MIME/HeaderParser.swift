@@ -83,14 +83,18 @@ public struct HeaderBlock: Sendable, Hashable {
     /// The first field named `lowercasedName` (ASCII case-insensitive).
     public func first(_ lowercasedName: String, in bytes: [UInt8]) -> HeaderField? {
         bytes.withUnsafeBufferPointer { buf in
-            fields.first { $0.nameRange.upperBound <= buf.count && asciiEqualsLowercased(buf, $0.nameRange, lowercasedName) }
+            fields.first {
+                $0.nameRange.upperBound <= buf.count && asciiEqualsLowercased(buf, $0.nameRange, lowercasedName)
+            }
         }
     }
 
     /// Every field named `lowercasedName` (ASCII case-insensitive), in order.
     public func all(_ lowercasedName: String, in bytes: [UInt8]) -> [HeaderField] {
         bytes.withUnsafeBufferPointer { buf in
-            fields.filter { $0.nameRange.upperBound <= buf.count && asciiEqualsLowercased(buf, $0.nameRange, lowercasedName) }
+            fields.filter {
+                $0.nameRange.upperBound <= buf.count && asciiEqualsLowercased(buf, $0.nameRange, lowercasedName)
+            }
         }
     }
 }

@@ -38,6 +38,9 @@ public struct MIMELimits: Sendable, Hashable {
     public var maxHeaderBytes = 1 << 20
     /// Most fields in one header block. Default `2_000`.
     public var maxFieldsPerHeader = 2_000
+    /// Longest RFC 2047 encoded-word ``EncodedWord/decode(_:limits:)`` recognises, in bytes
+    /// (RFC 2047 says 75; real mailers write longer ones). Default `1_024`.
+    public var maxEncodedWordBytes = 1_024
 
     /// The defaults written above.
     public init() {}
@@ -80,6 +83,9 @@ public struct MIMEError: Error, Hashable, Sendable, CustomStringConvertible {
     public static func tooManyParts(limit: Int, offset: Int) -> MIMEError {
         MIMEError(.tooManyParts(limit: limit), offset: offset)
     }
+
+    /// The SMTP reply a relay gives when it refuses the message for this reason.
+    public var smtpReply: String { "550 5.6.0 " + description }
 
     /// A human readable explanation with the byte offset, suitable after `550 5.6.0 `.
     public var description: String {

@@ -65,6 +65,13 @@ public struct MessageStructure: Sendable, Hashable {
         return MessageStructure(parts: try result.get())
     }
 
+    /// The body of part `index` with its transfer encoding removed (charset untouched); empty
+    /// when `index` or the part's range does not fit `bytes`.
+    public func decodedBody(of index: Int, in bytes: [UInt8]) -> [UInt8] {
+        guard index >= 0 && index < parts.count, parts[index].bodyRange.upperBound <= bytes.count else { return [] }
+        return TransferCoding.decode(bytes[parts[index].bodyRange], parts[index].transferEncoding)
+    }
+
     /// SPEC §3: the first text/html and first text/plain reached through multipart/alternative,
     /// multipart/related and the FIRST part of multipart/mixed (unknown multipart/* treated as
     /// mixed; multipart/signed and multipart/encrypted never entered); never attachments, never
@@ -117,6 +124,14 @@ public struct MessageStructure: Sendable, Hashable {
         while let l = s.last, l == " " || l == "\t" || l == ">" { s = s.dropLast() }
         return String(s)
     }
+}
+
+/// Lower-cased names of the fields the walker reads.
+private enum FieldNames {
+    static let contentType: [UInt8] = Array("content-type".utf8)
+    static let contentTransferEncoding: [UInt8] = Array("content-transfer-encoding".utf8)
+    static let contentDisposition: [UInt8] = Array("content-disposition".utf8)
+    static let contentID: [UInt8] = Array("content-id".utf8)
 }
 
 /// The explicit-stack multipart walker.
@@ -188,9 +203,13 @@ private struct Walker {
         boundaries.insert(bytes, at: 0)
     }
 
+    /// Ends a part's body at `breakStart`, never before its body start nor before the end of its
+    /// last child (an empty part whose separator line is also the line break of the delimiter).
     mutating func endPart(_ index: Int, at breakStart: Int) {
         let start = parts[index].bodyRange.lowerBound
-        parts[index].bodyRange = start..<max(start, breakStart)
+        var end = max(start, breakStart)
+        if let last = parts[index].children.last { end = max(end, parts[last].bodyRange.upperBound) }
+        parts[index].bodyRange = start..<end
     }
 
     /// RFC 2046: the CRLF (or LF) before `--boundary` belongs to the delimiter.
@@ -203,15 +222,17 @@ private struct Walker {
     /// The next delimiter line of any open boundary, starting at line start `pos`.
     func nextDelimiter(from pos: Int) -> (Int, DelimiterMatch)? {
         let end = buf.count
-        var lineStart = pos
-        while lineStart < end {
-            if buf[lineStart] == ASCII.hyphen,
-                let match = matchDelimiter(buf, at: lineStart, end: end, boundaries: boundaries)
-            {
-                return (lineStart, match)
+        guard pos < end else { return nil }
+        if let match = matchDelimiter(buf, at: pos, end: end, boundaries: boundaries) {
+            return (pos, match)
+        }
+        var from = pos
+        // Every other delimiter line follows a "\n": jump between "\n--" occurrences.
+        while let hit = findLineStartingWithDashes(buf, from: from, to: end) {
+            if let match = matchDelimiter(buf, at: hit, end: end, boundaries: boundaries) {
+                return (hit, match)
             }
-            guard let nl = findByte(ASCII.lf, in: buf, from: lineStart, to: end) else { return nil }
-            lineStart = nl + 1
+            from = hit
         }
         return nil
     }
@@ -233,21 +254,24 @@ private struct Walker {
         var disposition: ContentDisposition?
         var contentID: String?
         var sawEncoding = false
-        for field in header.fields where !field.nameRange.isEmpty {
+        for field in header.fields where field.nameRange.count >= 10 {
             let name = field.nameRange
+            // Cheap pre-filter: every field of interest starts with "content-".
+            guard ASCII.lower(buf[name.lowerBound]) == 0x63, buf[name.lowerBound + 7] == ASCII.hyphen else { continue }
             let value = UnsafeBufferPointer(rebasing: buf[field.valueRange])
-            if asciiEqualsLowercased(buf, name, "content-type") {
+            if asciiEqualsLowercased(buf, name, FieldNames.contentType) {
                 if contentType == nil { contentType = ContentType.parse(Array(value)[...]) }
-            } else if asciiEqualsLowercased(buf, name, "content-transfer-encoding") {
+            } else if asciiEqualsLowercased(buf, name, FieldNames.contentTransferEncoding) {
                 if !sawEncoding { encoding = TransferEncoding.parse(Array(value)[...]) }
                 sawEncoding = true
-            } else if asciiEqualsLowercased(buf, name, "content-disposition") {
+            } else if asciiEqualsLowercased(buf, name, FieldNames.contentDisposition) {
                 if disposition == nil { disposition = ContentDisposition.parse(Array(value)[...]) }
-            } else if asciiEqualsLowercased(buf, name, "content-id") {
+            } else if asciiEqualsLowercased(buf, name, FieldNames.contentID) {
                 if contentID == nil { contentID = String(decoding: unfold(Array(value)[...]), as: UTF8.self) }
             }
         }
-        let inDigest = parent.map { parts[$0].contentType.isMultipart && parts[$0].contentType.subtype == "digest" } ?? false
+        let inDigest =
+            parent.map { parts[$0].contentType.isMultipart && parts[$0].contentType.subtype == "digest" } ?? false
         let type = contentType ?? (inDigest ? .messageRFC822 : .textPlain)
         let index = parts.count
         let part = MIMEPart(

@@ -5,66 +5,74 @@ public enum QuotedPrintable {
     /// any other `=` is kept literally; unencoded whitespace at the end of a line is removed
     /// (rule 3: transports may add it); hard line breaks are kept as they are (CRLF or LF).
     public static func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
         bytes.withUnsafeBufferPointer { buf in
-            let n = buf.count
-            var i = 0
-            // Where the current run of literal (unencoded) whitespace started in `out`.
-            var literalWSStart: Int?
-            @inline(__always) func trimTrailingWS() {
-                if let start = literalWSStart {
-                    out.removeSubrange(start..<out.count)
-                    literalWSStart = nil
-                }
-            }
-            while i < n {
-                let b = buf[i]
-                switch b {
-                case ASCII.equals:
-                    var j = i + 1
-                    while j < n && ASCII.isWSP(buf[j]) { j += 1 }
-                    if j == n {
-                        i = n
-                        continue
-                    }
-                    if buf[j] == ASCII.lf {
-                        i = j + 1
-                        continue
-                    }
-                    if buf[j] == ASCII.cr && j + 1 < n && buf[j + 1] == ASCII.lf {
-                        i = j + 2
-                        continue
-                    }
-                    literalWSStart = nil
-                    if i + 2 < n, let hi = ASCII.hexValue(buf[i + 1]), let lo = ASCII.hexValue(buf[i + 2]) {
-                        out.append(hi << 4 | lo)
-                        i += 3
-                    } else {
-                        out.append(b)
-                        i += 1
-                    }
-                case ASCII.lf:
-                    trimTrailingWS()
-                    out.append(b)
-                    i += 1
-                case ASCII.cr where i + 1 < n && buf[i + 1] == ASCII.lf:
-                    trimTrailingWS()
-                    out.append(ASCII.cr)
-                    out.append(ASCII.lf)
-                    i += 2
-                case ASCII.space, ASCII.tab:
-                    if literalWSStart == nil { literalWSStart = out.count }
-                    out.append(b)
-                    i += 1
-                default:
-                    literalWSStart = nil
-                    out.append(b)
-                    i += 1
-                }
+            // The output is never longer than the input.
+            [UInt8](unsafeUninitializedCapacity: buf.count) { out, written in
+                written = decode(buf, into: out)
             }
         }
-        return out
+    }
+
+    /// Decodes `buf` into `out` (at least `buf.count` bytes); returns the number of bytes written.
+    private static func decode(_ buf: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let n = buf.count
+        var i = 0
+        var w = 0
+        // Where the current run of literal (unencoded) whitespace started in `out`; -1 if none.
+        var literalWSStart = -1
+        while i < n {
+            let b = buf[i]
+            switch b {
+            case ASCII.equals:
+                var j = i + 1
+                while j < n && ASCII.isWSP(buf[j]) { j += 1 }
+                if j == n {
+                    i = n
+                    continue
+                }
+                if buf[j] == ASCII.lf {
+                    i = j + 1
+                    continue
+                }
+                if buf[j] == ASCII.cr && j + 1 < n && buf[j + 1] == ASCII.lf {
+                    i = j + 2
+                    continue
+                }
+                literalWSStart = -1
+                if i + 2 < n, let hi = ASCII.hexValue(buf[i + 1]), let lo = ASCII.hexValue(buf[i + 2]) {
+                    out[w] = hi << 4 | lo
+                    i += 3
+                } else {
+                    out[w] = b
+                    i += 1
+                }
+                w += 1
+            case ASCII.lf:
+                if literalWSStart >= 0 { w = literalWSStart }
+                literalWSStart = -1
+                out[w] = b
+                w += 1
+                i += 1
+            case ASCII.cr where i + 1 < n && buf[i + 1] == ASCII.lf:
+                if literalWSStart >= 0 { w = literalWSStart }
+                literalWSStart = -1
+                out[w] = ASCII.cr
+                out[w + 1] = ASCII.lf
+                w += 2
+                i += 2
+            case ASCII.space, ASCII.tab:
+                if literalWSStart < 0 { literalWSStart = w }
+                out[w] = b
+                w += 1
+                i += 1
+            default:
+                literalWSStart = -1
+                out[w] = b
+                w += 1
+                i += 1
+            }
+        }
+        return w
     }
 }
 
@@ -106,8 +114,28 @@ public struct QuotedPrintableEncoder: Sendable {
     /// break encoded.
     public mutating func append(_ bytes: ArraySlice<UInt8>) {
         buffer.reserveCapacity(buffer.count + bytes.count + bytes.count / 8)
-        for b in bytes { appendByte(b) }
+        bytes.withUnsafeBufferPointer { src in
+            var i = 0
+            while i < src.count {
+                if !pendingCR && pendingWhitespace == nil {
+                    // Fast path: a run of bytes that stand for themselves, as much as fits the line.
+                    let room = maxLineLength - 1 - column
+                    var j = i
+                    while j < src.count && j - i < room && Self.isLiteral(src[j]) { j += 1 }
+                    if j > i {
+                        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: src[i..<j]))
+                        column += j - i
+                        i = j
+                        continue
+                    }
+                }
+                appendByte(src[i])
+                i += 1
+            }
+        }
     }
+
+    @inline(__always) private static func isLiteral(_ b: UInt8) -> Bool { b >= 33 && b <= 126 && b != ASCII.equals }
 
     /// `"="` + lineEnding unless at column 0 (pending whitespace and CR are written first).
     public mutating func softBreak() {
@@ -117,6 +145,22 @@ public struct QuotedPrintableEncoder: Sendable {
             buffer.append(contentsOf: eol)
             column = 0
         }
+    }
+
+    /// Reserves a hole for a token spliced in later and returns its offset in ``output``.
+    ///
+    /// Writes a soft break (unless at column 0), then `"="` + lineEnding: the token is inserted at
+    /// the returned offset, so it sits alone on its own line, ended by a soft break, and literal
+    /// text continues on a new line. The token must be printable ASCII without `=` and at most
+    /// 996 bytes (RFC 5322's 998-octet line limit); it then decodes to itself. The offset is
+    /// relative to the current ``output`` (``takeOutput()`` starts a new one).
+    public mutating func reserveHole() -> Int {
+        softBreak()
+        let offset = buffer.count
+        buffer.append(ASCII.equals)
+        buffer.append(contentsOf: eol)
+        column = 0
+        return offset
     }
 
     /// Flushes pending state: a final space or tab is encoded (no trailing soft break needed).
@@ -162,7 +206,7 @@ public struct QuotedPrintableEncoder: Sendable {
                 pendingWhitespace = nil
                 emitLiteral(ws)
             }
-            if b >= 33 && b <= 126 && b != ASCII.equals {
+            if Self.isLiteral(b) {
                 emitLiteral(b)
             } else {
                 emitEncoded(b)

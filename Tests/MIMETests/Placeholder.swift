@@ -1,3 +1,0 @@
-import Testing
-@testable import MIME
-@Test func moduleBuilds() {}
