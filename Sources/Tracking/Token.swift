@@ -38,17 +38,19 @@ enum TokenFormat {
 
     /// Seals `plaintext` with `key` and returns the token's ASCII bytes.
     static func seal(_ plaintext: [UInt8], key: TrackingKey) throws(TrackingError) -> [UInt8] {
-        let header: [UInt8] = [version, UInt8(truncatingIfNeeded: key.id >> 8), UInt8(truncatingIfNeeded: key.id)]
-        let box: ChaChaPoly.SealedBox
+        // `raw` starts as the header alone, which is exactly the associated data; the sealed box
+        // is appended after it, so the token's bytes are assembled in one buffer.
+        var raw = [UInt8]()
+        raw.reserveCapacity(headerCount + nonceCount + plaintext.count + tagCount)
+        raw.append(version)
+        raw.append(UInt8(truncatingIfNeeded: key.id >> 8))
+        raw.append(UInt8(truncatingIfNeeded: key.id))
         do {
-            box = try ChaChaPoly.seal(plaintext, using: key.secret.key, nonce: ChaChaPoly.Nonce(), authenticating: header)
+            let box = try ChaChaPoly.seal(plaintext, using: key.secret.key, nonce: ChaChaPoly.Nonce(), authenticating: raw)
+            raw.append(contentsOf: box.combined)
         } catch {
             throw .encryptionFailed
         }
-        var raw = [UInt8]()
-        raw.reserveCapacity(headerCount + box.combined.count)
-        raw.append(contentsOf: header)
-        raw.append(contentsOf: box.combined)
         var out = [UInt8]()
         raw.withUnsafeBytes { Base64.encode($0, alphabet: .url, into: &out) }
         return out
