@@ -195,11 +195,12 @@ import Testing
     }
 
     @Test func tokensAreCompact() throws {
-        // Header 3 + nonce 12 + tag 16 + small plaintext: a typical recipient token stays short.
-        let token = try builder.recipientToken(Support.recipient)
-        #expect(token.utf8.count <= 130)
+        // 19 bytes of prefix + plaintext + 16 of tag, base64url: 4 characters per 3 bytes.
+        // Recipient plaintext: kind 1 + transmission id 9 + type 1 + expiry 5 + 1 + 24 + 20 = 61.
+        #expect(try builder.recipientToken(Support.recipient).utf8.count == (19 + 61 + 16) / 3 * 4)
+        // Link plaintext: kind 1 + transmission id 1 + index 1 + flags 1 + "https://e.x/" 12 = 16.
         let linkToken = try builder.linkToken(LinkInfo(transmissionID: 1, index: 0, target: "https://e.x/"))
-        #expect(linkToken.utf8.count <= 70)
+        #expect(linkToken.utf8.count == (19 + 16 + 16) / 3 * 4)
     }
 }
 
