@@ -35,31 +35,37 @@ enum Base64 {
     /// Appends the encoding of `input` to `output`.
     static func encode(_ input: UnsafeRawBufferPointer, alphabet: Alphabet, into output: inout [UInt8]) {
         let table = alphabet == .url ? urlTable : standardTable
-        output.reserveCapacity(output.count + encodedCount(input.count, alphabet: alphabet))
+        let start = output.count
+        let needed = encodedCount(input.count, alphabet: alphabet)
+        output.append(contentsOf: repeatElement(UInt8(ascii: "="), count: needed))
         table.withUnsafeBufferPointer { t in
-            let n = input.count
-            var i = 0
-            // `i + 2 < n` keeps every read in bounds; table indexes are 6-bit values.
-            while i + 2 < n {
-                let b0 = input[i], b1 = input[i + 1], b2 = input[i + 2]
-                output.append(t[Int(b0 >> 2)])
-                output.append(t[Int((b0 & 0x03) << 4 | b1 >> 4)])
-                output.append(t[Int((b1 & 0x0F) << 2 | b2 >> 6)])
-                output.append(t[Int(b2 & 0x3F)])
-                i += 3
-            }
-            let rest = n - i
-            if rest == 1 {
-                let b0 = input[i]
-                output.append(t[Int(b0 >> 2)])
-                output.append(t[Int((b0 & 0x03) << 4)])
-                if alphabet == .standard { output.append(UInt8(ascii: "=")); output.append(UInt8(ascii: "=")) }
-            } else if rest == 2 {
-                let b0 = input[i], b1 = input[i + 1]
-                output.append(t[Int(b0 >> 2)])
-                output.append(t[Int((b0 & 0x03) << 4 | b1 >> 4)])
-                output.append(t[Int((b1 & 0x0F) << 2)])
-                if alphabet == .standard { output.append(UInt8(ascii: "=")) }
+            output.withUnsafeMutableBufferPointer { out in
+                let n = input.count
+                var i = 0
+                var o = start
+                // `i + 2 < n` keeps every read in bounds; table indexes are 6-bit values; `o`
+                // stays below `start + needed` because every 3 bytes write exactly 4 symbols.
+                while i + 2 < n {
+                    let b0 = input[i], b1 = input[i + 1], b2 = input[i + 2]
+                    out[o] = t[Int(b0 >> 2)]
+                    out[o + 1] = t[Int((b0 & 0x03) << 4 | b1 >> 4)]
+                    out[o + 2] = t[Int((b1 & 0x0F) << 2 | b2 >> 6)]
+                    out[o + 3] = t[Int(b2 & 0x3F)]
+                    i += 3
+                    o += 4
+                }
+                // The tail; standard padding is already in place from the fill above.
+                let rest = n - i
+                if rest == 1 {
+                    let b0 = input[i]
+                    out[o] = t[Int(b0 >> 2)]
+                    out[o + 1] = t[Int((b0 & 0x03) << 4)]
+                } else if rest == 2 {
+                    let b0 = input[i], b1 = input[i + 1]
+                    out[o] = t[Int(b0 >> 2)]
+                    out[o + 1] = t[Int((b0 & 0x03) << 4 | b1 >> 4)]
+                    out[o + 2] = t[Int((b1 & 0x0F) << 2)]
+                }
             }
         }
     }

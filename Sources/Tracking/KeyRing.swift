@@ -35,11 +35,24 @@ public struct TrackingKey: Sendable, Equatable {
     }
 }
 
-/// Holds a `SymmetricKey`, which swift-crypto does not mark `Sendable` on Linux.
-/// Safe to share: the key is immutable after init and only ever read.
+/// Holds a ring key and its prepared HMAC state; swift-crypto does not mark these `Sendable`
+/// on Linux. Safe to share: both are immutable after init; `tokenKey` works on a copy, and the
+/// hash state is copy-on-write.
 final class SecretBox: @unchecked Sendable {
     let key: SymmetricKey
-    init(_ key: SymmetricKey) { self.key = key }
+    private let hmac: HMAC<SHA256>
+
+    init(_ key: SymmetricKey) {
+        self.key = key
+        self.hmac = HMAC<SHA256>(key: key)
+    }
+
+    /// The one-token key: HMAC-SHA256 of the token's prefix (version, key id, nonce).
+    func tokenKey(prefix: ArraySlice<UInt8>) -> SymmetricKey {
+        var mac = hmac
+        mac.update(data: prefix)
+        return SymmetricKey(data: mac.finalize())
+    }
 }
 
 /// The keys that seal and open tracking tokens. The last key is the active one (it encodes);

@@ -52,6 +52,11 @@ public struct TrackingURLBuilder: Sendable {
     /// The link token as ASCII bytes.
     public func linkTokenBytes(_ link: LinkInfo) throws(TrackingError) -> [UInt8] {
         guard let key = activeKey else { throw .emptyKeyRing }
+        return try TokenFormat.seal(try linkPlaintext(link), key: key)
+    }
+
+    /// The link token's plaintext (see ``TokenFormat``).
+    func linkPlaintext(_ link: LinkInfo) throws(TrackingError) -> [UInt8] {
         guard link.index >= 0 else { throw .invalidField("link index", reason: "must not be negative") }
         let targetCount = link.target.utf8.count
         guard targetCount <= limits.maxTargetBytes else {
@@ -76,7 +81,7 @@ public struct TrackingURLBuilder: Sendable {
             plain.append(contentsOf: name)
         }
         plain.append(contentsOf: link.target.utf8)
-        return try TokenFormat.seal(plain, key: key)
+        return plain
     }
 
     /// The recipient token shared by all of one recipient's URLs (ASCII, base64url).
@@ -87,6 +92,11 @@ public struct TrackingURLBuilder: Sendable {
     /// The recipient token as ASCII bytes, ready to splice into a prepared template.
     public func recipientTokenBytes(_ recipient: RecipientInfo) throws(TrackingError) -> [UInt8] {
         guard let key = activeKey else { throw .emptyKeyRing }
+        return try TokenFormat.seal(try recipientPlaintext(recipient), key: key)
+    }
+
+    /// The recipient token's plaintext (see ``TokenFormat``).
+    func recipientPlaintext(_ recipient: RecipientInfo) throws(TrackingError) -> [UInt8] {
         let messageIDCount = recipient.messageID.utf8.count
         guard messageIDCount <= limits.maxFieldBytes else {
             throw .fieldTooLong("message id", bytes: messageIDCount, limit: limits.maxFieldBytes)
@@ -104,7 +114,7 @@ public struct TrackingURLBuilder: Sendable {
         Varint.append(UInt64(messageIDCount), to: &plain)
         plain.append(contentsOf: recipient.messageID.utf8)
         plain.append(contentsOf: recipient.rcptTo.utf8)
-        return try TokenFormat.seal(plain, key: key)
+        return plain
     }
 
     /// "https://<domain>/f/<sublink|a>/<linkToken>/" — the once-per-message prefix; the

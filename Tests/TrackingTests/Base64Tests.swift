@@ -1,0 +1,80 @@
+import Testing
+
+@testable import Tracking
+
+@Suite struct Base64Tests {
+    // RFC 4648 §10 test vectors.
+    static let vectors: [(String, String)] = [
+        ("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"),
+        ("foobar", "Zm9vYmFy"),
+    ]
+
+    @Test func urlVectors() {
+        for (plain, encoded) in Self.vectors {
+            #expect(Base64.encodeToString(Array(plain.utf8), alphabet: .url) == encoded)
+            #expect(Base64.decode(ArraySlice(encoded.utf8), alphabet: .url) == Array(plain.utf8))
+        }
+    }
+
+    @Test func standardVectorsWithPadding() {
+        for (plain, unpadded) in Self.vectors {
+            let padded = unpadded + String(repeating: "=", count: (4 - unpadded.count % 4) % 4)
+            #expect(Base64.encodeToString(Array(plain.utf8), alphabet: .standard) == padded)
+            #expect(Base64.decode(ArraySlice(padded.utf8), alphabet: .standard) == Array(plain.utf8))
+            #expect(Base64.decode(ArraySlice(unpadded.utf8), alphabet: .standard) == Array(plain.utf8))
+        }
+    }
+
+    @Test func alphabetsDiffer() {
+        let bytes: [UInt8] = [0xFB, 0xFF, 0xBF]
+        #expect(Base64.encodeToString(bytes, alphabet: .url) == "-_-_")
+        #expect(Base64.encodeToString(bytes, alphabet: .standard) == "+/+/")
+        #expect(Base64.decode(ArraySlice("+/+/".utf8), alphabet: .url) == nil)
+        #expect(Base64.decode(ArraySlice("-_-_".utf8), alphabet: .standard) == nil)
+    }
+
+    @Test(arguments: ["Z", "Zh", "Zm9", "Zm9vY", "Zm=v", "Zm9v=", "Zg=", "Zg===", "=Zg=", "Z g", "Zm9\u{0}"])
+    func rejectsInvalidURLInput(input: String) {
+        #expect(Base64.decode(ArraySlice(input.utf8), alphabet: .url) == nil)
+    }
+
+    @Test func rejectsInvalidStandardInput() {
+        for input in ["Zh==", "Zg=", "Zg===", "Z===", "====", "Zm9vY===", "Zm 9v"] {
+            #expect(Base64.decode(ArraySlice(input.utf8), alphabet: .standard) == nil, "\(input)")
+        }
+    }
+
+    @Test func everyLengthRoundTrips() {
+        var generator = SplitMix(seed: 7)
+        for length in 0..<300 {
+            let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            for alphabet in [Base64.Alphabet.url, .standard] {
+                let encoded = Base64.encodeToString(bytes, alphabet: alphabet)
+                #expect(encoded.utf8.count == Base64.encodedCount(length, alphabet: alphabet))
+                #expect(Base64.decode(ArraySlice(encoded.utf8), alphabet: alphabet) == bytes)
+            }
+        }
+    }
+
+    @Test func varints() {
+        var generator = SplitMix(seed: 9)
+        var values: [UInt64] = [0, 1, 127, 128, 16_383, 16_384, UInt64.max, UInt64.max - 1, 1 << 63]
+        for _ in 0..<200 { values.append(generator.next() >> (generator.next() % 64)) }
+        var bytes: [UInt8] = []
+        for value in values { Varint.append(value, to: &bytes) }
+        var reader = ByteReader(bytes)
+        for value in values { #expect(reader.readVarint() == value) }
+        #expect(reader.remaining == 0)
+        #expect(reader.readVarint() == nil)
+        // 11 bytes, or a 10th byte above 1, overflow 64 bits.
+        var overlong = ByteReader([UInt8](repeating: 0xFF, count: 10) + [0x01])
+        #expect(overlong.readVarint() == nil)
+        var tooBig = ByteReader([UInt8](repeating: 0xFF, count: 9) + [0x02])
+        #expect(tooBig.readVarint() == nil)
+        for value: Int64 in [0, -1, 1, Int64.max, Int64.min, 1_826_532_400] {
+            #expect(Varint.unzigzag(Varint.zigzag(value)) == value)
+        }
+        #expect(Varint.zigzag(-1) == 1)
+        #expect(Varint.zigzag(1) == 2)
+    }
+}

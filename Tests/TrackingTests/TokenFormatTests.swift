@@ -1,0 +1,50 @@
+import Testing
+
+@testable import Tracking
+
+/// Known-answer tests pinning the token wire format. `Fixtures/tokens-kat.txt` was computed
+/// independently from the format description in `Token.swift` (Python: hmac, hashlib and
+/// cryptography's ChaCha20Poly1305), not by this implementation.
+@Suite struct TokenFormatTests {
+    static let nonce: (UInt64, UInt64) = (0x0001_0203_0405_0607, 0x0809_0A0B_0C0D_0E0F)
+
+    @Test func knownAnswerTokens() throws {
+        let key = try Support.key(id: 1, seed: 10)
+        let builder = TrackingURLBuilder(domain: "click.example.com", keyRing: KeyRing(keys: [key]))
+        let link = LinkInfo(
+            transmissionID: Support.link.transmissionID, index: 3, target: "https://example.com/a?b=1&c=2",
+            name: "Footer", isUnsubscribe: true)
+        let recipientToken = try TokenFormat.seal(try builder.recipientPlaintext(Support.recipient), key: key, fixedNonce: Self.nonce)
+        let linkToken = try TokenFormat.seal(try builder.linkPlaintext(link), key: key, fixedNonce: Self.nonce)
+        let text = String(decoding: recipientToken + [0x0A] + linkToken + [0x0A], as: UTF8.self)
+        Support.expectGolden(text, "tokens-kat.txt")
+
+        let url = builder.clickURLPrefix(linkToken: String(decoding: linkToken, as: UTF8.self), sublink: nil)
+            + String(decoding: recipientToken, as: UTF8.self)
+        let event = try TrackingDecoder.decode(url: url, keyRing: try Support.ring(), now: Support.now)
+        #expect(
+            event
+                == TrackedEvent(
+                    type: .link_unsubscribe, transmissionID: "7123456789012345678", messageID: "<0001.abc@relay.example>",
+                    rcptTo: "Jane.Doe@example.org", rcptType: nil, targetLinkURL: "https://example.com/a?b=1&c=2",
+                    targetLinkName: "Footer", expires: Support.expires, keyID: 1))
+    }
+
+    @Test func headerIsVersionKeyIDAndNonceInClear() throws {
+        let key = try Support.key(id: 0x1234, seed: 1)
+        let token = try TokenFormat.seal([2, 0], key: key, fixedNonce: Self.nonce)
+        let raw = try #require(Base64.decode(ArraySlice(token), alphabet: .url))
+        #expect(Array(raw.prefix(19)) == [1, 0x12, 0x34] + (0..<16).map { UInt8($0) })
+        #expect(raw.count == 19 + 2 + 16)
+    }
+
+    @Test func plaintextNeverAppearsInTheToken() throws {
+        let builder = TrackingURLBuilder(domain: "t", keyRing: try Support.ring())
+        let recipient = RecipientInfo(
+            transmissionID: 1, messageID: "m", rcptTo: String(repeating: "secret", count: 20), rcptType: nil,
+            expires: Support.expires)
+        let raw = try #require(Base64.decode(ArraySlice(try builder.recipientTokenBytes(recipient)), alphabet: .url))
+        let needle = Array("secret".utf8)
+        #expect(!(0...(raw.count - needle.count)).contains { Array(raw[$0..<$0 + needle.count]) == needle })
+    }
+}
