@@ -73,8 +73,8 @@ private struct LinkAttributes {
             }
             return
         }
-        // Every data-msys-* name is longer than 17 bytes; skip the compares for ordinary names.
-        guard name.count > 17 else { return }
+        // Every data-msys-* name is at least 17 bytes (`data-msys-sublink`); ordinary names skip the compares.
+        guard name.count >= Literal.sublink.count else { return }
         if clicktrack == nil, bytes.equalsLowercased(name, Literal.clicktrack) {
             clicktrack = value
         } else if linkname == nil, bytes.equalsLowercased(name, Literal.linkname) {
