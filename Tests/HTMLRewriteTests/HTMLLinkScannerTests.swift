@@ -291,6 +291,11 @@ import Testing
         check("<!--[if mso]><html><![endif]--><body>x</body>", "<!--[if mso]><html><![endif]--><body>x⟦O⟧</body>")
         check("<html><body>x</body><!--[if mso]></body><![endif]-->",
             "<html><body>⟦I⟧x⟦O⟧</body><!--[if mso]></body><![endif]-->")
+        // Seen in real templates: a plain `[if mso]` block closed by `<!--<![endif]-->`.
+        check("<html><body>x<!--[if mso]>\n</td></tr></table>\n<!--<![endif]--></table>\n</body>\n</html>",
+            "<html><body>⟦I⟧x<!--[if mso]>\n</td></tr></table>\n<!--<![endif]--></table>\n⟦O⟧</body>\n</html>")
+        check("<html><!--[if !mso]> <!--><body><!--<![endif]-->x</body>",
+            "<html><!--[if !mso]> <!--><body>⟦I⟧<!--<![endif]-->x⟦O⟧</body>")
     }
 
     // MARK: Malformed input
