@@ -73,8 +73,8 @@ private struct LinkAttributes {
             }
             return
         }
-        // Every data-msys-* name is longer than 17 bytes; skip the compares for ordinary names.
-        guard name.count > 17 else { return }
+        // Every data-msys-* name is at least 17 bytes (`data-msys-sublink`); ordinary names skip the compares.
+        guard name.count >= Literal.sublink.count else { return }
         if clicktrack == nil, bytes.equalsLowercased(name, Literal.clicktrack) {
             clicktrack = value
         } else if linkname == nil, bytes.equalsLowercased(name, Literal.linkname) {
@@ -288,9 +288,14 @@ private struct HTMLScanner {
         if start + 1 < n, bytes[start] == ASCII.minus, bytes[start + 1] == ASCII.greater { return start + 2 }
         if let openerEnd = conditionalOpenerEnd(from: start) {
             // `<!--[if !mso]><!-->` (downlevel-revealed): the content is ordinary markup.
-            inConditional = !bytes.matchesLowercased(Literal.commentOpen, at: openerEnd)
+            var next = openerEnd
+            while next < n, ASCII.isWhitespace(bytes[next]) { next += 1 }
+            inConditional = !bytes.matchesLowercased(Literal.commentOpen, at: next)
             return openerEnd
         }
+        // `<!--<![endif]-->` closes a downlevel-revealed block, and real templates also use it to
+        // close a plain `<!--[if mso]>` block (browsers see one comment up to its `-->`).
+        if bytes.matchesLowercased(Literal.conditionalEndif, at: start) { inConditional = false }
         var i = start
         while let dash = bytes.firstOffset(of: ASCII.minus, from: i) {
             guard dash + 2 < n else { return nil }

@@ -1,3 +1,0 @@
-import Testing
-@testable import HTMLRewrite
-@Test func moduleBuilds() {}
