@@ -81,7 +81,12 @@ struct BodyRewriter {
         } else if click {
             let scan = TextLinkScanner.scan(content, limits: engine.limits.scan)
             for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
-            for removal in scan.removals { edits.append((removal, [])) }
+            // An annotation goes with the blanks between it and its URL, so no trailing blank is left.
+            for removal in scan.removals {
+                var lower = removal.lowerBound
+                while lower > 0, content[lower - 1] == 0x20 || content[lower - 1] == 0x09 { lower -= 1 }
+                edits.append((lower..<removal.upperBound, []))
+            }
         }
         if edits.isEmpty && content == decoded { return Result() }
 
