@@ -72,7 +72,13 @@ struct Cascade {
         var previousEnd = 0
         for element in 0..<tree.count {
             let tagEnd = tree.tagEnd[element]
-            guard tagEnd >= 0 else { continue }
+            // Implied elements (html, head, body, p that libxml2 adds) are reported where the
+            // parser stood, which is not the end of a start tag.
+            // Elements implied while a start tag is read are reported at that tag's position too:
+            // the real element is the last one reported there.
+            guard tagEnd >= 0, tagEnd < parseBytes.count, parseBytes[tagEnd] == 0x3E || parseBytes[tagEnd] == 0x2F,
+                element + 1 == tree.count || tree.tagEnd[element + 1] != tagEnd
+            else { continue }
             defer { previousEnd = max(previousEnd, tagEnd + 1) }
             if tree.inHead[element] { continue }
             winners.removeAll(keepingCapacity: true)

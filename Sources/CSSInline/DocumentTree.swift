@@ -129,6 +129,8 @@ final class TreeBuilder {
                     skipStyle = true
                 } else if Self.isName(attributeName, "data-inline") || Self.isName(attributeName, "data-css-inline") {
                     if let value, Self.isName(value, "false") || Self.isName(value, "ignore") { skipStyle = true }
+                } else if Self.isName(attributeName, "data-premailer") {
+                    if let value, Self.isName(value, "ignore") { skipStyle = true }
                 }
                 if recordAttributes {
                     tree.attributeNames.append(tagID(attributeName))
