@@ -11,10 +11,10 @@
 public struct CSSLimits: Sendable, Hashable {
     /// Largest HTML document accepted, in bytes. Default 64 MiB (libxml2 takes an `Int32` size).
     public var maxDocumentBytes: Int = 64 << 20
-    /// Largest total CSS (all `<style>` elements plus the extra CSS), in bytes. Default 1 MiB.
-    public var maxStylesheetBytes: Int = 1 << 20
-    /// Most qualified rules across all sheets. Default 10 000.
-    public var maxRules: Int = 10_000
+    /// Largest total CSS (all `<style>` elements plus the extra CSS), in bytes. Default 4 MiB.
+    public var maxStylesheetBytes: Int = 4 << 20
+    /// Most qualified rules across all sheets. Default 50 000.
+    public var maxRules: Int = 50_000
     /// Most compound selectors in one complex selector (`a > b c` has 3). Default 32.
     public var maxSelectorCompounds: Int = 32
     /// Deepest nesting of `:not()` inside selectors. Default 8.
