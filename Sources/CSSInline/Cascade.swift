@@ -1,0 +1,423 @@
+/// Selector matching against the libxml2 tree and the cascade into `style` attributes
+/// (collect property, importance, specificity, order per element, then write once).
+struct Cascade {
+    let original: [UInt8]
+    let parseBytes: [UInt8]
+    let tree: DocumentTree
+    let names: NameTable
+    let properties: NameTable
+    let sources: [InlineEngine.SheetSource]
+    let selectors: [InlineEngine.IndexedSelector]
+
+    private var byID: [[Int32]]
+    private var byClass: [[Int32]]
+    private var byTag: [[Int32]]
+    private var universal: [Int32] = []
+
+    /// One winning declaration for an element.
+    struct Winner {
+        var property: Int32
+        var important: Bool
+        var specificity: UInt32
+        var order: Int32
+        var declaration: Int32
+        var sheet: Int32
+        var rule: Int32
+
+        func beats(_ other: Winner) -> Bool {
+            (important ? 1 : 0, specificity, order, declaration)
+                > (other.important ? 1 : 0, other.specificity, other.order, other.declaration)
+        }
+    }
+
+    /// An existing declaration of a `style` attribute: its raw bytes and what it sets.
+    struct InlineDeclaration {
+        var range: Range<Int>
+        var property: Int32
+        var important: Bool
+    }
+
+    init(
+        original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, names: NameTable, properties: NameTable,
+        sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector]
+    ) {
+        self.original = original
+        self.parseBytes = parseBytes
+        self.tree = tree
+        self.names = names
+        self.properties = properties
+        self.sources = sources
+        self.selectors = selectors
+        byID = Array(repeating: [], count: names.count)
+        byClass = Array(repeating: [], count: names.count)
+        byTag = Array(repeating: [], count: names.count)
+        for (index, entry) in selectors.enumerated() {
+            guard let key = entry.selector.compounds.first else { continue }
+            if let id = key.ids.first {
+                byID[Int(id)].append(Int32(index))
+            } else if let className = key.classes.first {
+                byClass[Int(className)].append(Int32(index))
+            } else if key.tag >= 0 {
+                byTag[Int(key.tag)].append(Int32(index))
+            } else {
+                universal.append(Int32(index))
+            }
+        }
+    }
+
+    mutating func run() -> [CSSPatch] {
+        var patches: [CSSPatch] = []
+        var winners: [Winner] = []
+        var slot = [Int32](repeating: -1, count: properties.count)
+        var previousEnd = 0
+        for element in 0..<tree.count {
+            let tagEnd = tree.tagEnd[element]
+            // Implied elements (html, head, body, p that libxml2 adds) are reported where the
+            // parser stood, which is not the end of a start tag.
+            // Elements implied while a start tag is read are reported at that tag's position too:
+            // the real element is the last one reported there.
+            guard tagEnd >= 0, tagEnd < parseBytes.count, parseBytes[tagEnd] == 0x3E || parseBytes[tagEnd] == 0x2F,
+                element + 1 == tree.count || tree.tagEnd[element + 1] != tagEnd
+            else { continue }
+            defer { previousEnd = max(previousEnd, tagEnd + 1) }
+            if tree.inHead[element] { continue }
+            winners.removeAll(keepingCapacity: true)
+            let e = Int32(element)
+            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, &winners, &slot) }
+            var classIndex = Int(tree.classStart[element])
+            let classEnd = Int(tree.classStart[element + 1])
+            while classIndex < classEnd {
+                consider(byClass[Int(tree.classes[classIndex])], e, &winners, &slot)
+                classIndex += 1
+            }
+            if tree.tag[element] >= 0 { consider(byTag[Int(tree.tag[element])], e, &winners, &slot) }
+            consider(universal, e, &winners, &slot)
+            guard !winners.isEmpty else { continue }
+            for winner in winners { slot[Int(winner.property)] = -1 }
+            if let patch = stylePatch(tagEnd: tagEnd, floor: previousEnd, winners: &winners) {
+                patches.append(patch)
+            }
+        }
+        return patches
+    }
+
+    private func consider(_ bucket: [Int32], _ element: Int32, _ winners: inout [Winner], _ slot: inout [Int32]) {
+        for selectorIndex in bucket {
+            let entry = selectors[Int(selectorIndex)]
+            guard matches(entry.selector, 0, element) else { continue }
+            let rule = sources[Int(entry.sheet)].sheet.rules[Int(entry.rule)]
+            for (declarationIndex, declaration) in rule.declarations.enumerated() {
+                let candidate = Winner(
+                    property: declaration.property, important: declaration.important,
+                    specificity: entry.selector.specificity, order: entry.order, declaration: Int32(declarationIndex),
+                    sheet: entry.sheet, rule: entry.rule)
+                let existing = slot[Int(declaration.property)]
+                if existing < 0 {
+                    slot[Int(declaration.property)] = Int32(winners.count)
+                    winners.append(candidate)
+                } else if candidate.beats(winners[Int(existing)]) {
+                    winners[Int(existing)] = candidate
+                }
+            }
+        }
+    }
+
+    // MARK: Matching
+
+    /// Whether `compounds[index...]` of `selector` matches with compound `index` on `element`.
+    /// Recursion depth is bounded by the number of compounds (``CSSLimits/maxSelectorCompounds``).
+    func matches(_ selector: ComplexSelector, _ index: Int, _ element: Int32) -> Bool {
+        let compounds = selector.compounds
+        guard matchesCompound(compounds[index], element) else { return false }
+        if index + 1 == compounds.count { return true }
+        switch compounds[index].combinator {
+        case .child:
+            let parent = tree.parent[Int(element)]
+            return parent >= 0 && matches(selector, index + 1, parent)
+        case .descendant:
+            var ancestor = tree.parent[Int(element)]
+            while ancestor >= 0 {
+                if matches(selector, index + 1, ancestor) { return true }
+                ancestor = tree.parent[Int(ancestor)]
+            }
+            return false
+        case .adjacent:
+            let previous = tree.previous[Int(element)]
+            return previous >= 0 && matches(selector, index + 1, previous)
+        case .sibling:
+            var previous = tree.previous[Int(element)]
+            while previous >= 0 {
+                if matches(selector, index + 1, previous) { return true }
+                previous = tree.previous[Int(previous)]
+            }
+            return false
+        }
+    }
+
+    private func matchesCompound(_ compound: CompoundSelector, _ element: Int32) -> Bool {
+        let e = Int(element)
+        if compound.tag >= 0 && tree.tag[e] != compound.tag { return false }
+        for id in compound.ids where tree.id[e] != id { return false }
+        if !compound.classes.isEmpty {
+            let lower = Int(tree.classStart[e])
+            let upper = Int(tree.classStart[e + 1])
+            for className in compound.classes {
+                var found = false
+                var index = lower
+                while index < upper {
+                    if tree.classes[index] == className {
+                        found = true
+                        break
+                    }
+                    index += 1
+                }
+                if !found { return false }
+            }
+        }
+        for attribute in compound.attributes where !matchesAttribute(attribute, e) { return false }
+        for pseudo in compound.pseudos where !matchesPseudo(pseudo, element) { return false }
+        return true
+    }
+
+    private func matchesAttribute(_ selector: AttributeSelector, _ element: Int) -> Bool {
+        guard tree.attributeStart.count > element + 1 else { return false }
+        var index = Int(tree.attributeStart[element])
+        let upper = Int(tree.attributeStart[element + 1])
+        while index < upper {
+            if tree.attributeNames[index] == selector.name {
+                return AttributeMatch.matches(selector, tree.arena[tree.attributeValues[index]])
+            }
+            index += 1
+        }
+        return false
+    }
+
+    private func matchesPseudo(_ pseudo: PseudoClass, _ element: Int32) -> Bool {
+        switch pseudo {
+        case .root:
+            return tree.parent[Int(element)] < 0
+        case .empty:
+            return !tree.hasContent[Int(element)]
+        case .not(let list):
+            for selector in list where matches(selector, 0, element) { return false }
+            return true
+        case .nth(let a, let b, let ofType, let fromEnd):
+            var position = 1
+            let key = tree.tagKey[Int(element)]
+            var sibling = fromEnd ? tree.next[Int(element)] : tree.previous[Int(element)]
+            while sibling >= 0 {
+                if !ofType || tree.tagKey[Int(sibling)] == key { position += 1 }
+                sibling = fromEnd ? tree.next[Int(sibling)] : tree.previous[Int(sibling)]
+            }
+            if a == 0 { return position == b }
+            let difference = position - b
+            return difference % a == 0 && difference / a >= 0
+        }
+    }
+
+    // MARK: Writing
+
+    /// The patch that gives the element ending at `tagEnd` its cascaded style.
+    private func stylePatch(tagEnd: Int, floor: Int, winners: inout [Winner]) -> CSSPatch? {
+        guard
+            let tag = parseBytes.withUnsafeBufferPointer({
+                HTMLBytes.locateStartTag($0, endingAt: tagEnd, notBefore: floor)
+            })
+        else { return nil }
+        winners.sort { ($0.specificity, $0.order, $0.declaration) < ($1.specificity, $1.order, $1.declaration) }
+        var quote: UInt8 = 0x22
+        var existing: Range<Int> = 0..<0
+        if let value = tag.styleValue {
+            if tag.styleQuote != 0 {
+                quote = tag.styleQuote
+                existing = (value.lowerBound + 1)..<(value.upperBound - 1)
+            } else {
+                existing = value
+            }
+        }
+        let inline = inlineDeclarations(existing)
+        var overridden: [Int] = []
+        var text: [UInt8] = []
+        for winner in winners {
+            var inlineWins = false
+            for (index, declaration) in inline.enumerated() where declaration.property == winner.property {
+                if winner.important && !declaration.important {
+                    overridden.append(index)
+                } else {
+                    inlineWins = true
+                }
+            }
+            if inlineWins { continue }
+            let declaration = sources[Int(winner.sheet)].sheet.rules[Int(winner.rule)].declarations[
+                Int(winner.declaration)]
+            text.append(contentsOf: declaration.name)
+            text.append(contentsOf: [0x3A, 0x20])
+            Self.appendEscaped(declaration.value, quote: quote, to: &text)
+            if declaration.important { text.append(contentsOf: " !important".utf8) }
+            text.append(0x3B)
+        }
+        if text.isEmpty && overridden.isEmpty { return nil }
+        if overridden.isEmpty {
+            text.append(contentsOf: original[existing])
+        } else {
+            var first = true
+            for (index, declaration) in inline.enumerated() where !overridden.contains(index) {
+                if !first { text.append(0x3B) }
+                text.append(contentsOf: original[declaration.range])
+                first = false
+            }
+        }
+        if let value = tag.styleValue {
+            if tag.styleQuote != 0 {
+                return CSSPatch(range: existing, replacement: text)
+            }
+            // Unquoted (or `style` without a value): write a quoted value in its place.
+            var replacement: [UInt8] = value.isEmpty ? [0x3D, 0x22] : [0x22]
+            replacement.append(contentsOf: text)
+            replacement.append(0x22)
+            return CSSPatch(range: value, replacement: replacement)
+        }
+        var replacement = Array(" style=\"".utf8)
+        replacement.append(contentsOf: text)
+        replacement.append(0x22)
+        return CSSPatch(range: tag.insertionPoint..<tag.insertionPoint, replacement: replacement)
+    }
+
+    /// Escapes a CSS value for an attribute delimited by `quote`: the quote becomes the other
+    /// quote when the value has none of those, else a character reference; `&` becomes `&amp;`.
+    static func appendEscaped(_ value: [UInt8], quote: UInt8, to out: inout [UInt8]) {
+        let other: UInt8 = quote == 0x22 ? 0x27 : 0x22
+        let canSwap = !value.contains(other)
+        for byte in value {
+            if byte == quote {
+                if canSwap {
+                    out.append(other)
+                } else {
+                    out.append(contentsOf: (quote == 0x22 ? "&quot;" : "&#39;").utf8)
+                }
+            } else if byte == 0x26 {
+                out.append(contentsOf: "&amp;".utf8)
+            } else {
+                out.append(byte)
+            }
+        }
+    }
+
+    /// Splits an existing style attribute value (raw bytes) into declarations: `;` separates
+    /// them except inside quotes, parentheses, or as the end of a character reference.
+    func inlineDeclarations(_ range: Range<Int>) -> [InlineDeclaration] {
+        var result: [InlineDeclaration] = []
+        guard !range.isEmpty else { return result }
+        var start = range.lowerBound
+        var index = range.lowerBound
+        var quote: UInt8 = 0
+        var depth = 0
+        while index <= range.upperBound {
+            if index == range.upperBound {
+                appendInline(start..<index, to: &result)
+                break
+            }
+            let byte = original[index]
+            if byte == 0x26, let referenceEnd = characterReferenceEnd(index, range.upperBound) {
+                if referenceEnd - index == 6 && original[index + 1] == 0x71 && (quote == 0 || quote == 0x26) {
+                    quote = quote == 0 ? 0x26 : 0  // `&quot;` opens or closes a quoted CSS string
+                }
+                index = referenceEnd
+                continue
+            }
+            if quote != 0 {
+                if byte == quote { quote = 0 }
+            } else if byte == 0x22 || byte == 0x27 {
+                quote = byte
+            } else if byte == 0x28 {
+                depth += 1
+            } else if byte == 0x29 {
+                depth = max(0, depth - 1)
+            } else if byte == 0x3B && depth == 0 {
+                appendInline(start..<index, to: &result)
+                start = index + 1
+            }
+            index += 1
+        }
+        return result
+    }
+
+    /// End (after `;`) of the character reference starting at `index`, if one starts there.
+    private func characterReferenceEnd(_ index: Int, _ limit: Int) -> Int? {
+        var cursor = index + 1
+        while cursor < limit, cursor - index < 32,
+            HTMLBytes.isLetter(original[cursor]) || (original[cursor] >= 0x30 && original[cursor] <= 0x39)
+                || original[cursor] == 0x23
+        {
+            cursor += 1
+        }
+        guard cursor < limit, original[cursor] == 0x3B, cursor > index + 1 else { return nil }
+        return cursor + 1
+    }
+
+    private func appendInline(_ range: Range<Int>, to result: inout [InlineDeclaration]) {
+        var lower = range.lowerBound
+        var upper = range.upperBound
+        while lower < upper, ASCII.isSpace(original[lower]) { lower += 1 }
+        while upper > lower, ASCII.isSpace(original[upper - 1]) { upper -= 1 }
+        guard lower < upper else { return }
+        var colon = lower
+        while colon < upper, original[colon] != 0x3A { colon += 1 }
+        var nameEnd = colon
+        while nameEnd > lower, ASCII.isSpace(original[nameEnd - 1]) { nameEnd -= 1 }
+        var name = Array(original[lower..<nameEnd])
+        if !(name.count > 1 && name[0] == 0x2D && name[1] == 0x2D) { name = ASCII.lowercased(name) }
+        let property = properties.lookup(name)
+        var important = false
+        var end = upper
+        let word = Array("important".utf8)
+        if end - colon > word.count {
+            var matched = true
+            for (offset, letter) in word.enumerated() where ASCII.lower(original[end - word.count + offset]) != letter {
+                matched = false
+                break
+            }
+            if matched {
+                end -= word.count
+                while end > colon, ASCII.isSpace(original[end - 1]) { end -= 1 }
+                important = end > colon && original[end - 1] == 0x21
+            }
+        }
+        result.append(InlineDeclaration(range: lower..<upper, property: property, important: important))
+    }
+}
+
+/// Attribute selector operators (Selectors §6.1, §6.2).
+enum AttributeMatch {
+    static func matches(_ selector: AttributeSelector, _ value: ArraySlice<UInt8>) -> Bool {
+        let wanted = selector.value
+        func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+            selector.caseInsensitive ? a.map(ASCII.lower).elementsEqual(b.map(ASCII.lower)) : a.elementsEqual(b)
+        }
+        switch selector.op {
+        case .exists:
+            return true
+        case .equals:
+            return equal(value, wanted)
+        case .includes:
+            guard !wanted.isEmpty, !wanted.contains(where: ASCII.isSpace) else { return false }
+            return value.split(whereSeparator: ASCII.isSpace).contains { equal($0, wanted) }
+        case .dashMatch:
+            if equal(value, wanted) { return true }
+            guard value.count > wanted.count else { return false }
+            return equal(value.prefix(wanted.count), wanted) && value[value.startIndex + wanted.count] == 0x2D
+        case .prefix:
+            return !wanted.isEmpty && value.count >= wanted.count && equal(value.prefix(wanted.count), wanted)
+        case .suffix:
+            return !wanted.isEmpty && value.count >= wanted.count && equal(value.suffix(wanted.count), wanted)
+        case .substring:
+            guard !wanted.isEmpty, value.count >= wanted.count else { return false }
+            var start = value.startIndex
+            while start + wanted.count <= value.endIndex {
+                if equal(value[start..<(start + wanted.count)], wanted) { return true }
+                start += 1
+            }
+            return false
+        }
+    }
+}

@@ -1,0 +1,187 @@
+/// One inlining run over one document: sheets parsed, tree built by libxml2, selectors matched,
+/// cascade resolved, patches produced.
+struct InlineEngine {
+    let original: [UInt8]
+    let extraCSS: [UInt8]?
+    let limits: CSSLimits
+    let charset: String?
+
+    init(html: [UInt8], extraCSS: [UInt8]?, limits: CSSLimits, charset: String?) {
+        self.original = html
+        self.extraCSS = extraCSS
+        self.limits = limits
+        self.charset = charset
+    }
+
+    /// A sheet and where it came from (`element` nil for the extra CSS).
+    struct SheetSource {
+        var element: StyleElementBytes?
+        var sheet: Stylesheet
+    }
+
+    /// A selector ready for matching, with the rule it belongs to.
+    struct IndexedSelector {
+        var selector: ComplexSelector
+        var sheet: Int32
+        var rule: Int32
+        /// Cascade order of the rule across all sheets.
+        var order: Int32
+    }
+
+    mutating func run() throws(CSSInlineError) -> [CSSPatch] {
+        let parseBytes = Sanitizer.sanitize(original, charset: charset)
+        let candidates = parseBytes.withUnsafeBufferPointer { ByteScan.styleElements($0) }
+        var cssBytes = extraCSS?.count ?? 0
+        for candidate in candidates {
+            cssBytes += candidate.content.count
+            if cssBytes > limits.maxStylesheetBytes { throw .stylesheetTooLarge(at: candidate.content.lowerBound) }
+        }
+        if candidates.isEmpty && extraCSS == nil { return [] }
+
+        var names = NameTable()
+        var properties = NameTable()
+        var ruleBudget = limits.maxRules
+        var sources: [SheetSource] = []
+        var usesAttributes = false
+        for candidate in candidates {
+            let tokens = CSSTokenizer.tokenize(parseBytes, range: candidate.content)
+            var selectors = SelectorParser(bytes: parseBytes, tokens: tokens, names: names, limits: limits)
+            let parser = StylesheetParser(bytes: parseBytes, values: original, tokens: tokens)
+            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget) else {
+                throw .tooManyRules(at: candidate.content.lowerBound)
+            }
+            names = selectors.names
+            usesAttributes = usesAttributes || selectors.usesAttributes
+            sources.append(SheetSource(element: candidate, sheet: sheet))
+        }
+        if let extraCSS {
+            let extra = Sanitizer.sanitize(extraCSS, charset: nil)
+            let tokens = CSSTokenizer.tokenize(extra, range: 0..<extra.count)
+            var selectors = SelectorParser(bytes: extra, tokens: tokens, names: names, limits: limits)
+            let parser = StylesheetParser(bytes: extra, values: extraCSS, tokens: tokens)
+            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget) else {
+                throw .tooManyRules(at: 0)
+            }
+            names = selectors.names
+            usesAttributes = usesAttributes || selectors.usesAttributes
+            sources.append(SheetSource(element: nil, sheet: sheet))
+        }
+        let anyRule = sources.contains { !$0.sheet.rules.isEmpty }
+        if !anyRule { return [] }
+
+        let builder = TreeBuilder(names: names, recordAttributes: usesAttributes, maxElements: limits.maxElements)
+        guard HTMLTreeParser.parse(parseBytes, into: builder) else { throw .parserUnavailable }
+        if builder.exceeded { throw .tooManyElements(at: parseBytes.count) }
+        let tree = builder.tree
+
+        // Only sheets libxml2 places in <head>, not opted out, are applied and shrunk.
+        var active: [Bool] = []
+        for source in sources {
+            guard let element = source.element else {
+                active.append(true)
+                continue
+            }
+            let found = tree.styleElements.first { $0.tagEnd == element.tag.end }
+            active.append(found.map { !$0.skip } ?? false)
+        }
+
+        var indexed: [IndexedSelector] = []
+        var order: Int32 = 0
+        for (sheetIndex, source) in sources.enumerated() where active[sheetIndex] {
+            for (ruleIndex, rule) in source.sheet.rules.enumerated() {
+                for selector in rule.selectors {
+                    indexed.append(
+                        IndexedSelector(selector: selector, sheet: Int32(sheetIndex), rule: Int32(ruleIndex), order: order))
+                }
+                order += 1
+            }
+        }
+
+        var patches: [CSSPatch] = []
+        if !indexed.isEmpty {
+            var cascade = Cascade(
+                original: original, parseBytes: parseBytes, tree: tree, names: names, properties: properties,
+                sources: sources, selectors: indexed)
+            patches = cascade.run()
+        }
+        patches.append(contentsOf: styleElementPatches(sources: sources, active: active))
+        patches.sort { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
+        return patches
+    }
+
+    /// Shrinks each active `<style>` element to the rules that were not fully inlined (or removes
+    /// it), and inserts what the extra CSS could not inline before `</head>`.
+    private func styleElementPatches(sources: [SheetSource], active: [Bool]) -> [CSSPatch] {
+        var patches: [CSSPatch] = []
+        for (index, source) in sources.enumerated() where active[index] {
+            guard let element = source.element else {
+                if let patch = extraLeftoverPatch(source.sheet) { patches.append(patch) }
+                continue
+            }
+            var content: [UInt8] = []
+            var cursor = element.content.lowerBound
+            var changed = false
+            var remains = !source.sheet.otherRanges.isEmpty
+            for rule in source.sheet.rules {
+                if rule.removable {
+                    content.append(contentsOf: original[cursor..<rule.range.lowerBound])
+                    cursor = rule.range.upperBound
+                    while cursor < element.content.upperBound, ASCII.isSpace(original[cursor]) { cursor += 1 }
+                    changed = true
+                } else if !rule.invalid && !rule.nested && !rule.selectors.isEmpty {
+                    content.append(contentsOf: original[cursor..<rule.preludeRange.lowerBound])
+                    content.append(contentsOf: joined(rule.keptSelectors, from: original))
+                    cursor = rule.preludeRange.upperBound
+                    changed = true
+                    remains = true
+                } else {
+                    remains = true
+                }
+            }
+            guard changed else { continue }
+            if remains {
+                content.append(contentsOf: original[cursor..<element.content.upperBound])
+                patches.append(CSSPatch(range: element.content, replacement: content))
+            } else {
+                patches.append(CSSPatch(range: element.element, replacement: []))
+            }
+        }
+        return patches
+    }
+
+    private func joined(_ ranges: [Range<Int>], from bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for (index, range) in ranges.enumerated() {
+            if index > 0 { out.append(contentsOf: [0x2C, 0x20]) }
+            out.append(contentsOf: bytes[range])
+        }
+        return out
+    }
+
+    /// The extra CSS's leftovers (at-rules, dynamic selectors) as a new `<style>` before `</head>`.
+    private func extraLeftoverPatch(_ sheet: Stylesheet) -> CSSPatch? {
+        guard let extraCSS else { return nil }
+        var pieces: [(Int, [UInt8])] = sheet.otherRanges.map { ($0.lowerBound, Array(extraCSS[$0])) }
+        for rule in sheet.rules where !rule.removable {
+            if !rule.invalid && !rule.nested && !rule.selectors.isEmpty {
+                var text = joined(rule.keptSelectors, from: extraCSS)
+                text.append(contentsOf: extraCSS[rule.preludeRange.upperBound..<rule.range.upperBound])
+                pieces.append((rule.range.lowerBound, text))
+            } else {
+                pieces.append((rule.range.lowerBound, Array(extraCSS[rule.range])))
+            }
+        }
+        guard !pieces.isEmpty else { return nil }
+        pieces.sort { $0.0 < $1.0 }
+        let parseBytes = Sanitizer.sanitize(original, charset: charset)
+        guard let headEnd = parseBytes.withUnsafeBufferPointer({ HTMLBytes.findTag($0, "head", from: 0, closing: true) })
+        else { return nil }
+        var text = Array("<style type=\"text/css\">\n".utf8)
+        for (_, piece) in pieces {
+            text.append(contentsOf: piece)
+            text.append(0x0A)
+        }
+        text.append(contentsOf: "</style>".utf8)
+        return CSSPatch(range: headEnd..<headEnd, replacement: text)
+    }
+}

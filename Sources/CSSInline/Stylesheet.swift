@@ -1,0 +1,195 @@
+/// Style sheets (CSS Syntax Level 3 §5) reduced to what inlining needs: qualified rules with
+/// their selectors and declarations, and the byte ranges to keep or remove.
+
+/// One `name: value [!important]` declaration.
+struct Declaration: Sendable, Hashable {
+    /// Interned lower-case property name (custom properties keep their case).
+    var property: Int32
+    /// The name as written.
+    var name: [UInt8]
+    /// The value as written, trimmed, without `!important`.
+    var value: [UInt8]
+    var important: Bool
+}
+
+/// A qualified rule: `prelude { declarations }`.
+struct StyleRule: Sendable {
+    /// The whole rule, prelude start to the closing brace, in the sheet's source.
+    var range: Range<Int>
+    /// The prelude (selector list), trimmed.
+    var preludeRange: Range<Int>
+    /// Selectors that can be applied now.
+    var selectors: [ComplexSelector]
+    /// Source ranges of selectors that must stay in the sheet.
+    var keptSelectors: [Range<Int>]
+    /// The prelude does not parse: nothing is inlined and the rule stays as written.
+    var invalid: Bool
+    /// The block holds more than declarations (nested rules): the rule stays as written.
+    var nested: Bool
+    var declarations: [Declaration]
+
+    /// Whether the whole rule goes away once inlined.
+    var removable: Bool { !invalid && !nested && keptSelectors.isEmpty }
+}
+
+/// A parsed style sheet.
+struct Stylesheet: Sendable {
+    var rules: [StyleRule] = []
+    /// Ranges of everything at top level that is not a qualified rule (at-rules, stray tokens).
+    var otherRanges: [Range<Int>] = []
+}
+
+/// Parses a sheet's tokens (CSS Syntax §5.4.1 "consume a list of rules", top-level flag set).
+struct StylesheetParser {
+    /// The bytes tokens were read from.
+    let bytes: [UInt8]
+    /// The same bytes before sanitizing: declaration values are copied from here.
+    let values: [UInt8]
+    let tokens: [CSSToken]
+
+    /// Index of the token that closes the block or function opened at `open`, or `end`.
+    func matchingClose(_ open: Int, _ end: Int) -> Int {
+        var stack: [CSSTokenKind] = []
+        var index = open
+        while index < end {
+            switch tokens[index].kind {
+            case .openCurly: stack.append(.closeCurly)
+            case .openSquare: stack.append(.closeSquare)
+            case .openParen, .function: stack.append(.closeParen)
+            case .closeCurly, .closeSquare, .closeParen:
+                if stack.last == tokens[index].kind {
+                    stack.removeLast()
+                    if stack.isEmpty { return index }
+                }
+            default: break
+            }
+            index += 1
+        }
+        return end
+    }
+
+    /// Parses the sheet, interning names and selectors through `selectors`.
+    func parse(selectors: inout SelectorParser, properties: inout NameTable, ruleBudget: inout Int) -> Stylesheet? {
+        var sheet = Stylesheet()
+        var index = 0
+        let end = tokens.count
+        while index < end {
+            let token = tokens[index]
+            switch token.kind {
+            case .whitespace, .cdo, .cdc:
+                index += 1
+            case .atKeyword:
+                var cursor = index + 1
+                while cursor < end, tokens[cursor].kind != .semicolon, tokens[cursor].kind != .openCurly {
+                    if tokens[cursor].kind == .openParen || tokens[cursor].kind == .function
+                        || tokens[cursor].kind == .openSquare
+                    {
+                        cursor = matchingClose(cursor, end)
+                    }
+                    cursor += 1
+                }
+                if cursor < end, tokens[cursor].kind == .openCurly {
+                    cursor = matchingClose(cursor, end)
+                }
+                let last = min(cursor, end - 1)
+                sheet.otherRanges.append(token.start..<tokens[last].end)
+                index = cursor + 1
+            default:
+                var cursor = index
+                while cursor < end, tokens[cursor].kind != .openCurly {
+                    if tokens[cursor].kind == .openParen || tokens[cursor].kind == .function
+                        || tokens[cursor].kind == .openSquare
+                    {
+                        cursor = matchingClose(cursor, end)
+                    }
+                    cursor += 1
+                }
+                guard cursor < end else {
+                    // EOF in the prelude: a browser drops it; we leave its bytes alone.
+                    sheet.otherRanges.append(token.start..<tokens[end - 1].end)
+                    index = end
+                    continue
+                }
+                let close = matchingClose(cursor, end)
+                ruleBudget -= 1
+                if ruleBudget < 0 { return nil }
+                let prelude = selectors.trimmed(index..<cursor)
+                var rule = StyleRule(
+                    range: token.start..<tokens[min(close, end - 1)].end,
+                    preludeRange: tokens[prelude.lowerBound].start..<tokens[prelude.upperBound - 1].end,
+                    selectors: [], keptSelectors: [], invalid: false, nested: false, declarations: [])
+                for (outcome, range) in selectors.parseList(prelude) {
+                    switch outcome {
+                    case .invalid: rule.invalid = true
+                    case .keep: rule.keptSelectors.append(tokens[range.lowerBound].start..<tokens[range.upperBound - 1].end)
+                    case .inlinable(let selector): rule.selectors.append(selector)
+                    }
+                }
+                if rule.invalid { rule.selectors = [] }
+                parseDeclarations((cursor + 1)..<close, into: &rule, properties: &properties)
+                sheet.rules.append(rule)
+                index = close + 1
+            }
+        }
+        return sheet
+    }
+
+    /// §5.4.5 "consume a list of declarations" (a nested `{}` block marks the rule as nested).
+    func parseDeclarations(_ range: Range<Int>, into rule: inout StyleRule, properties: inout NameTable) {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            var stop = index
+            while stop < range.upperBound, tokens[stop].kind != .semicolon {
+                switch tokens[stop].kind {
+                case .openCurly:
+                    rule.nested = true
+                    stop = matchingClose(stop, range.upperBound)
+                case .openParen, .function, .openSquare:
+                    stop = matchingClose(stop, range.upperBound)
+                default: break
+                }
+                stop += 1
+            }
+            stop = min(stop, range.upperBound)
+            if let declaration = declaration(index..<stop, properties: &properties) {
+                rule.declarations.append(declaration)
+            }
+            index = stop + 1
+        }
+    }
+
+    /// One declaration from its tokens, or nil when it is not `ident ws* : value`.
+    func declaration(_ range: Range<Int>, properties: inout NameTable) -> Declaration? {
+        var index = range.lowerBound
+        while index < range.upperBound, tokens[index].kind == .whitespace { index += 1 }
+        guard index < range.upperBound, tokens[index].kind == .ident else { return nil }
+        let nameToken = tokens[index]
+        index += 1
+        while index < range.upperBound, tokens[index].kind == .whitespace { index += 1 }
+        guard index < range.upperBound, tokens[index].kind == .colon else { return nil }
+        index += 1
+        while index < range.upperBound, tokens[index].kind == .whitespace { index += 1 }
+        var last = range.upperBound
+        while last > index, tokens[last - 1].kind == .whitespace { last -= 1 }
+        guard last > index else { return nil }
+        var important = false
+        if tokens[last - 1].kind == .ident,
+            ASCII.equalsLower(bytes, tokens[last - 1].start..<tokens[last - 1].end, "important")
+        {
+            var bang = last - 2
+            while bang >= index, tokens[bang].kind == .whitespace { bang -= 1 }
+            if bang >= index, tokens[bang].kind == .delim, bytes[tokens[bang].start] == 0x21 {
+                important = true
+                last = bang
+                while last > index, tokens[last - 1].kind == .whitespace { last -= 1 }
+                guard last > index else { return nil }
+            }
+        }
+        let name = Array(values[nameToken.start..<nameToken.end])
+        let isCustom = name.count > 1 && name[0] == 0x2D && name[1] == 0x2D
+        let property = properties.intern(isCustom ? name : ASCII.lowercased(name))
+        return Declaration(
+            property: property, name: name, value: Array(values[tokens[index].start..<tokens[last - 1].end]),
+            important: important)
+    }
+}
