@@ -26,6 +26,7 @@ extension KeyRing {
 
     /// Writes the ring atomically: a temporary file (mode 0600) in the same directory is written,
     /// flushed to disk, then renamed over `path`. Readers see the old file or the new one.
+    /// The directory must exist (``loadOrCreate(at:)`` creates missing ones).
     public func write(to path: String) throws(TrackingError) {
         let temp = try KeyRingFile.writeTemporary(Array(serialized().utf8), beside: path)
         guard rename(temp, path) == 0 else {
