@@ -26,7 +26,9 @@ import Testing
         var decoded = 0
         let decode = try clock.measure {
             for _ in 0..<10 {
-                for url in urls { decoded &+= try TrackingDecoder.decode(url: url, keyRing: ring, now: Support.now).rcptTo.utf8.count }
+                for url in urls {
+                    decoded &+= try TrackingDecoder.decode(url: url, keyRing: ring, now: Support.now).rcptTo.utf8.count
+                }
             }
         }
         func micros(_ d: Duration) -> Double {
