@@ -170,6 +170,29 @@ import Testing
         #expect(rings.allSatisfy { $0 == onDisk })
     }
 
+    @Test func createRefusesToReplaceAndRotateAppends() throws {
+        let dir = try Support.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("new/keys").path
+        let ring = KeyRing.generate()
+        try ring.create(at: path)
+        #expect(try mode(URL(fileURLWithPath: path)) == 0o600)
+        #expect(try mode(dir.appendingPathComponent("new")) == 0o700)
+        let error = Support.error { () throws(TrackingError) in try KeyRing.generate().create(at: path) }
+        #expect(error?.description == "cannot create key ring \(path): a file already exists there")
+        #expect(try KeyRing(contentsOf: path) == ring)
+
+        let oldURL = try TrackingURLBuilder(domain: "t", keyRing: ring).clickURL(
+            link: Support.link, recipient: Support.recipient)
+        let rotated = try KeyRing.rotate(at: path)
+        #expect(rotated.keys.map(\.id) == [1, 2])
+        #expect(rotated.keys.first == ring.keys.first)
+        #expect(try KeyRing(contentsOf: path) == rotated)
+        #expect(try mode(URL(fileURLWithPath: path)) == 0o600)
+        #expect(try TrackingDecoder.decode(url: oldURL, keyRing: rotated, now: Support.now).keyID == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("new").path) == ["keys"])
+    }
+
     @Test func rotationIDs() throws {
         let a = try Support.key(id: 5, seed: 1)
         #expect(KeyRing(keys: []).rotated().keys.map(\.id) == [1])
