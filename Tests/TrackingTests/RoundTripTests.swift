@@ -50,6 +50,24 @@ import Testing
         #expect(b.openURLPrefix == "https://t.example.net/q/o/")
     }
 
+    @Test func domainValidation() throws {
+        for good in ["click.example.com", "https://t.example:8443/track/", "[::1]:8080", "xn--bcher-kva.example"] {
+            #expect(Support.error { () throws(TrackingError) in try TrackingURLBuilder.validateDomain(good) } == nil)
+        }
+        let bad: [(String, String)] = [
+            ("", "tracking domain must start with a host name"),
+            ("https://", "tracking domain must start with a host name"),
+            ("/path", "tracking domain must start with a host name"),
+            ("t.example\"><script>", "tracking domain has a character not allowed at byte 9"),
+            ("t example", "tracking domain has a character not allowed at byte 1"),
+            ("bücher.example", "tracking domain has a character not allowed at byte 1"),
+        ]
+        for (domain, message) in bad {
+            let error = Support.error { () throws(TrackingError) in try TrackingURLBuilder.validateDomain(domain) }
+            #expect(error?.description == message, "\(domain)")
+        }
+    }
+
     @Test func clickWithSublink() throws {
         var link = Support.link
         link.sublink = "promo"
