@@ -263,14 +263,19 @@ struct StructuredValueScanner {
     }
 
     /// `*(";" parameter)` with RFC 2231 continuations (`name*0`, `name*1*`) and extended values
-    /// (`name*=charset'lang'%xx`). Garbage between parameters is skipped up to the next `;`.
+    /// (`name*=charset'lang'%xx`). Lenient: a missing `;` is tolerated, words without `=` and
+    /// stray bytes are skipped.
     mutating func parameters() -> [ContentType.Parameter] {
         var collected: [Collected] = []
         while true {
-            skipToSemicolon()
-            guard i < bytes.count else { break }
-            i += 1  // ";"
             skipCFWS()
+            guard i < bytes.count else { break }
+            if bytes[i] == ASCII.semicolon {
+                i += 1
+                continue
+            }
+            // A parameter, also when its ";" is missing (`multipart/mixed boundary=x`, seen in
+            // stalwart's malformed corpus).
             var name: [UInt8] = []
             var star = -1
             while i < bytes.count && bytes[i] != ASCII.equals && bytes[i] != ASCII.semicolon
@@ -280,7 +285,11 @@ struct StructuredValueScanner {
                 name.append(ASCII.lower(bytes[i]))
                 i += 1
             }
-            guard !name.isEmpty, consume(ASCII.equals) else { continue }
+            if name.isEmpty {
+                skipToSemicolon()
+                continue
+            }
+            guard consume(ASCII.equals) else { continue }
             skipCFWS()
             let value: [UInt8]
             if i < bytes.count && bytes[i] == ASCII.quote {

@@ -47,6 +47,13 @@ import Testing
         #expect(t.parameter("q") == "unterminated")
     }
 
+    @Test func missingSemicolon() throws {
+        let t = try #require(ct("multipart/mixed\r\n\tboundary=\"boundary\""))
+        #expect(t.boundary == "boundary")
+        let u = try #require(ct("text/html charset=utf-8 ; name = x y; =z; w"))
+        #expect(u.parameters == [.init(name: "charset", value: "utf-8"), .init(name: "name", value: "x")])
+    }
+
     @Test func invalid() {
         #expect(ct("") == nil)
         #expect(ct("text") == nil)
