@@ -262,11 +262,34 @@ struct StructuredValueScanner {
         var sections: [Section] = []
     }
 
+    /// Finds collected parameters by name: a linear search while there are few (the usual case,
+    /// no hashing), a dictionary once there are many so that hostile fields stay linear.
+    private struct NameIndex {
+        private static let linearLimit = 16
+        private var names: [[UInt8]: Int]?
+
+        func find(_ name: [UInt8], in collected: [Collected]) -> Int? {
+            if let names { return names[name] }
+            return collected.firstIndex { $0.name == name }
+        }
+
+        /// Records that `name` (not collected yet) goes at `position`, i.e. `collected.count`.
+        mutating func add(_ name: [UInt8], at position: Int, collected: [Collected]) {
+            if names == nil && position >= Self.linearLimit {
+                var built: [[UInt8]: Int] = [:]
+                for (k, entry) in collected.enumerated() { built[entry.name] = k }
+                names = built
+            }
+            names?[name] = position
+        }
+    }
+
     /// `*(";" parameter)` with RFC 2231 continuations (`name*0`, `name*1*`) and extended values
     /// (`name*=charset'lang'%xx`). Lenient: a missing `;` is tolerated, words without `=` and
     /// stray bytes are skipped.
     mutating func parameters() -> [ContentType.Parameter] {
         var collected: [Collected] = []
+        var index = NameIndex()
         while true {
             skipCFWS()
             guard i < bytes.count else { break }
@@ -316,14 +339,16 @@ struct StructuredValueScanner {
                 }
                 let base = Array(name[..<star])
                 let section = Section(number: number, extended: extended, value: value)
-                if let k = collected.firstIndex(where: { $0.name == base }) {
+                if let k = index.find(base, in: collected) {
                     collected[k].sections.append(section)
                 } else {
+                    index.add(base, at: collected.count, collected: collected)
                     collected.append(Collected(name: base, plain: nil, sections: [section]))
                 }
-            } else if let k = collected.firstIndex(where: { $0.name == name }) {
+            } else if let k = index.find(name, in: collected) {
                 if collected[k].plain == nil { collected[k].plain = value }
             } else {
+                index.add(name, at: collected.count, collected: collected)
                 collected.append(Collected(name: name, plain: value))
             }
         }
