@@ -137,6 +137,10 @@ func checkInvariants(
     }
     if root.header.range.lowerBound != 0 { fail("root header does not start at 0") }
     if root.bodyRange.upperBound != bytes.count { fail("root body does not end at the end") }
+    var listedParent: [Int: Int] = [:]
+    for part in s.parts {
+        for child in part.children { listedParent[child] = part.index }
+    }
     for (i, part) in s.parts.enumerated() {
         if part.index != i { fail("#\(i) index \(part.index)") }
         let ranges = [part.range, part.bodyRange, part.header.range] + (part.header.separatorRange.map { [$0] } ?? [])
@@ -177,7 +181,7 @@ func checkInvariants(
             if p >= i { fail("#\(i) parent \(p) after child") }
             let parent = s.parts[p]
             if part.depth != parent.depth + 1 { fail("#\(i) depth") }
-            if !parent.children.contains(i) { fail("#\(i) not in parent's children") }
+            if listedParent[i] != p { fail("#\(i) not in parent's children") }
             if !(parent.bodyRange.lowerBound <= part.range.lowerBound
                 && part.range.upperBound <= parent.bodyRange.upperBound)
             {
