@@ -61,7 +61,11 @@ public struct ContentType: Sendable, Hashable {
     /// Parses a Content-Type field value (folds allowed). Nil when there is no valid
     /// `type "/" subtype` (callers then use the RFC 2045 default, `text/plain`).
     public static func parse(_ value: ArraySlice<UInt8>) -> ContentType? {
-        var scanner = StructuredValueScanner(Array(value))
+        value.withUnsafeBufferPointer { parse($0) }
+    }
+
+    static func parse(_ value: UnsafeBufferPointer<UInt8>) -> ContentType? {
+        var scanner = StructuredValueScanner(value)
         guard let type = scanner.token(), scanner.consume(ASCII.slash), let subtype = scanner.token() else {
             return nil
         }
@@ -89,7 +93,11 @@ public struct ContentDisposition: Sendable, Hashable {
 
     /// Parses a Content-Disposition field value; nil when it has no type token.
     public static func parse(_ value: ArraySlice<UInt8>) -> ContentDisposition? {
-        var scanner = StructuredValueScanner(Array(value))
+        value.withUnsafeBufferPointer { parse($0) }
+    }
+
+    static func parse(_ value: UnsafeBufferPointer<UInt8>) -> ContentDisposition? {
+        var scanner = StructuredValueScanner(value)
         guard let type = scanner.token() else { return nil }
         return ContentDisposition(type: type, parameters: scanner.parameters())
     }
@@ -112,7 +120,11 @@ public enum TransferEncoding: Sendable, Hashable {
 
     /// Parses a field value (case-insensitive, whitespace and comments ignored).
     public static func parse(_ value: ArraySlice<UInt8>) -> TransferEncoding {
-        var scanner = StructuredValueScanner(Array(value))
+        value.withUnsafeBufferPointer { parse($0) }
+    }
+
+    static func parse(_ value: UnsafeBufferPointer<UInt8>) -> TransferEncoding {
+        var scanner = StructuredValueScanner(value)
         guard let token = scanner.token() else { return .sevenBit }
         switch token {
         case "7bit": return .sevenBit
@@ -148,10 +160,11 @@ func trimWSP(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
 /// Scanner for RFC 2045 structured values: tokens, quoted-strings, comments, parameters.
 /// Lenient where real mail needs it (see each method).
 struct StructuredValueScanner {
-    private let bytes: [UInt8]
+    /// Only used within the call that created the scanner (never escapes).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// RFC 2045 tspecials plus space and controls end a token.
     @inline(__always) private static func isTokenByte(_ b: UInt8) -> Bool {
@@ -207,12 +220,15 @@ struct StructuredValueScanner {
         let start = i
         while i < bytes.count && Self.isTokenByte(bytes[i]) { i += 1 }
         guard i > start else { return nil }
-        return String(decoding: bytes[start..<i].map(ASCII.lower), as: UTF8.self)
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<i])
+        if !raw.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return String(decoding: raw, as: UTF8.self) }
+        return String(decoding: raw.map(ASCII.lower), as: UTF8.self)
     }
 
     /// quoted-string with `\` escapes; an unterminated string runs to the end of the value.
     private mutating func quotedString() -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(32)
         i += 1  // opening quote
         while i < bytes.count {
             let b = bytes[i]
