@@ -215,6 +215,11 @@ import Testing
         check(html, expected)
     }
 
+    @Test func bareDownlevelRevealedConditionals() {
+        check(#"<![if !mso]><a href="https://e.com/">x</a><![endif]>"#,
+            "<![if !mso]><a href=\"«1»\">x</a><![endif]>⟦O⟧\n1 anchor \" name=Raw URL https://e.com/")
+    }
+
     @Test func lookalikeConditionalsAreOrdinaryComments() {
         checkUntracked(#"<!-- [if mso]> <a href="https://e.com/"> <![endif]-->"#)
         checkUntracked(#"<!--[iframe]> <a href="https://e.com/"> -->"#)
