@@ -180,7 +180,9 @@ private struct TextScanner {
                 let valueStart = p
                 while p < limit {
                     let b = bytes[p]
-                    if b <= ASCII.space || b == ASCII.rightBracket || b == ASCII.quote || b == ASCII.apostrophe { break }
+                    if b <= ASCII.space || b == ASCII.rightBracket || b == ASCII.quote || b == ASCII.apostrophe {
+                        break
+                    }
                     p += 1
                 }
                 value = valueStart..<p

@@ -46,7 +46,8 @@ struct CorpusTests {
                 "\(source)=\(result.links.filter { $0.source == source }.count)"
             }
             let initial = result.initialPixelOffset.map(String.init) ?? "-"
-            summary += "\(name) size=\(bytes.count) links=\(result.links.count) \(bySource.joined(separator: " "))"
+            summary +=
+                "\(name) size=\(bytes.count) links=\(result.links.count) \(bySource.joined(separator: " "))"
                 + " unsub=\(result.links.filter(\.isUnsubscribe).count) initial=\(initial) open=\(result.openPixelOffset)\n"
         }
         try Golden.compare(summary, fixture: "corpus-html-summary")
@@ -134,7 +135,10 @@ enum Reference {
             if starts("<!--[if", doc, lt), let close = find("]>", in: doc, from: lt) {
                 p = close + 2
             } else if starts("<!--", doc, lt) {
-                if starts("<!-->", doc, lt) { p = lt + 5; continue }
+                if starts("<!-->", doc, lt) {
+                    p = lt + 5
+                    continue
+                }
                 guard let close = find("-->", in: doc, from: lt + 4) else { break }
                 p = close + 3
             } else if starts("<![cdata[", doc, lt) {
@@ -186,8 +190,10 @@ enum Reference {
     /// anything unusual (unknown names, control bytes, invalid UTF-8).
     static func decodeAttribute(_ value: [UInt8]) -> String? {
         guard var text = String(validating: value, as: UTF8.self) else { return nil }
-        let named = ["&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&apos;": "'", "&AMP;": "&",
-            "&nbsp;": "\u{A0}"]
+        let named = [
+            "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&apos;": "'", "&AMP;": "&",
+            "&nbsp;": "\u{A0}",
+        ]
         var out = ""
         while let amp = text.firstIndex(of: "&") {
             out += text[..<amp]
