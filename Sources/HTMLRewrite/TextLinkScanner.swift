@@ -141,7 +141,9 @@ private struct TextScanner {
 
     /// One `[[name=value …]]` at `start`; nil when there is none (then `annotations` is untouched).
     func annotation(at start: Int, into annotations: inout TextAnnotations) -> Int? {
-        let limit = min(bytes.count, start + limits.maxAnnotationBytes)
+        // Written so that a huge configured limit cannot overflow.
+        let limit =
+            limits.maxAnnotationBytes >= bytes.count - start ? bytes.count : start + max(0, limits.maxAnnotationBytes)
         guard start + 1 < limit, bytes[start] == ASCII.leftBracket, bytes[start + 1] == ASCII.leftBracket else {
             return nil
         }

@@ -178,6 +178,20 @@ import Testing
         )
     }
 
+    @Test func extremeLimitsDoNotTrap() {
+        var limits = ScanLimits()
+        limits.maxURLBytes = .max
+        limits.maxLinks = .max
+        limits.maxLinkNameBytes = .max
+        check(
+            #"<a href="https://e.com/" data-msys-linkname="n">x</a>"#,
+            "<a href=\"«1»\" data-msys-linkname=\"n\">x</a>⟦O⟧\n1 anchor \" name=n https://e.com/", limits: limits)
+        limits.maxURLBytes = .min
+        limits.maxLinks = .min
+        limits.maxLinkNameBytes = .min
+        check(#"<a href="https://e.com/">x</a>"#, #"<a href="https://e.com/">x</a>⟦O⟧"#, limits: limits)
+    }
+
     // MARK: Elements
 
     @Test func areaAndOtherElements() {

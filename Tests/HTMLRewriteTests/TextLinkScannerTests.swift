@@ -133,6 +133,23 @@ import Testing
             "«1» ⌫\n1 text - name=Raw URL sublink=abcdef https://e.com/a", limits: limits)
     }
 
+    @Test func extremeLimitsDoNotTrap() {
+        var limits = ScanLimits()
+        limits.maxAnnotationBytes = .max
+        limits.maxURLBytes = .max
+        limits.maxLinks = .max
+        check(
+            #"https://e.com/a [[data-msys-clicktrack="0"]] https://e.com/b"#,
+            "https://e.com/a ⌫ «1»\n1 text - name=Raw URL https://e.com/b", limits: limits)
+        limits = ScanLimits()
+        limits.maxAnnotationBytes = .min
+        limits.maxURLBytes = .min
+        limits.maxLinks = .min
+        check(
+            #"https://e.com/a [[data-msys-clicktrack="0"]]"#, #"https://e.com/a [[data-msys-clicktrack="0"]]"#,
+            limits: limits)
+    }
+
     @Test func limits() {
         var limits = ScanLimits()
         limits.maxLinks = 1
