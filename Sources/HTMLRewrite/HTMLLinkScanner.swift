@@ -37,12 +37,16 @@ private enum TagKind: Equatable {
         case 6 where bytes.equalsLowercased(name, Literal.vRect): self = .vml
         case 11 where bytes.equalsLowercased(name, Literal.vRoundrect): self = .vml
         case 9 where bytes.equalsLowercased(name, Literal.plaintext): self = .plaintext
-        default:
-            if Literal.rawTextElements.contains(where: { bytes.equalsLowercased(name, $0) }) {
-                self = .rawText
-            } else {
-                self = .other
-            }
+        // Raw text (script, style, xmp, iframe, noembed, noframes) and RCDATA (textarea, title).
+        case 3 where bytes.equalsLowercased(name, Literal.xmp): self = .rawText
+        case 5 where bytes.equalsLowercased(name, Literal.style) || bytes.equalsLowercased(name, Literal.title):
+            self = .rawText
+        case 6 where bytes.equalsLowercased(name, Literal.script) || bytes.equalsLowercased(name, Literal.iframe):
+            self = .rawText
+        case 7 where bytes.equalsLowercased(name, Literal.noembed): self = .rawText
+        case 8 where bytes.equalsLowercased(name, Literal.textarea) || bytes.equalsLowercased(name, Literal.noframes):
+            self = .rawText
+        default: self = .other
         }
     }
 
@@ -74,7 +78,7 @@ private struct LinkAttributes {
             return
         }
         // Every data-msys-* name is at least 17 bytes (`data-msys-sublink`); ordinary names skip the compares.
-        guard name.count >= Literal.sublink.count else { return }
+        guard name.count >= Literal.sublink.utf8CodeUnitCount else { return }
         if clicktrack == nil, bytes.equalsLowercased(name, Literal.clicktrack) {
             clicktrack = value
         } else if linkname == nil, bytes.equalsLowercased(name, Literal.linkname) {
@@ -267,10 +271,10 @@ private struct HTMLScanner {
     /// `<!`: comment, conditional comment, CDATA section, `<![endif]>`, doctype or bogus comment.
     mutating func markupDeclaration(at lt: Int) -> Int? {
         if bytes.matchesLowercased(Literal.commentOpen, at: lt) {
-            return comment(contentFrom: lt + Literal.commentOpen.count)
+            return comment(contentFrom: lt + Literal.commentOpen.utf8CodeUnitCount)
         }
         if bytes.matchesLowercased(Literal.cdataOpen, at: lt) {
-            return cdataEnd(from: lt + Literal.cdataOpen.count)
+            return cdataEnd(from: lt + Literal.cdataOpen.utf8CodeUnitCount)
         }
         if bytes.matchesLowercased(Literal.conditionalEndif, at: lt) {
             inConditional = false
@@ -312,7 +316,7 @@ private struct HTMLScanner {
     /// The expression never contains `>`, so the first `>` decides.
     func conditionalOpenerEnd(from start: Int) -> Int? {
         guard bytes.matchesLowercased(Literal.conditionalIf, at: start) else { return nil }
-        let afterIf = start + Literal.conditionalIf.count
+        let afterIf = start + Literal.conditionalIf.utf8CodeUnitCount
         guard afterIf < bytes.count else { return nil }
         let b = bytes[afterIf]
         guard ASCII.isWhitespace(b) || b == ASCII.leftParen || b == ASCII.bang else { return nil }

@@ -7,9 +7,29 @@
 /// plain-text URL finder. It reports ranges into the caller's bytes.
 ///
 /// It must never: produce output bytes (the caller splices), re-serialize or normalize markup,
-/// use libxml2, interpret bytes at or above 0x80 (the charset is only assumed ASCII-compatible),
-/// crash, loop or go quadratic on malformed input, or report a target it is not sure of (when in
-/// doubt a link is left untracked, which is always safe).
+/// use libxml2, give bytes at or above 0x80 any markup meaning (the charset is only assumed
+/// ASCII-compatible), crash, loop or go quadratic on malformed input, or report a target it is
+/// not sure of (when in doubt a link is left untracked, which is always safe).
+///
+/// Decisions where SPEC §3 is silent:
+/// - Targets keep their spelling (scheme and host case included); only character references are
+///   decoded, ASCII whitespace trimmed and inner TAB/LF/CR removed (as the WHATWG URL parser
+///   does). A target still holding other control bytes, an unknown `&name;`, a numeric reference
+///   HTML5 would replace (NUL, surrogate, C1, > U+10FFFF) or invalid UTF-8 is not tracked.
+/// - "Non-empty host": what remains of the authority after userinfo and port; `[]` is empty.
+/// - VML buttons are tracked wherever they appear (Outlook renders them; outside a conditional
+///   comment no other client shows them).
+/// - `<html>`, `<body>` and `</body>` inside a non-downlevel-revealed `<!--[if …]>` block do not
+///   count for the pixels: every client but Outlook sees a comment there. `<!--<![endif]-->`
+///   also closes such a block (real templates do this).
+/// - Raw text also covers `xmp`, `iframe`, `noembed`, `noframes`; `<plaintext>` ends the scan.
+/// - `data-msys-clicktrack` / `-unsubscribe` values are compared after decoding and trimming;
+///   an empty `data-msys-linkname` or `data-msys-sublink` counts as absent.
+/// - Text: a URL may start after any byte that is not an ASCII letter or digit; `]` is trimmed
+///   like `)` (only when unmatched, so `http://[::1]/` survives); annotations are searched after
+///   the URL's raw run (so after trimmed punctuation, or after the `>` of `<url>`), several may
+///   follow one URL, several attributes may share brackets, the first value of an attribute wins,
+///   a bracket naming anything else (including `data-msys-linkname`) is not an annotation.
 
 /// Where a tracked link was found.
 public enum LinkSource: Sendable, Hashable {

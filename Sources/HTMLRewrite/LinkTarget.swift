@@ -5,12 +5,12 @@ enum LinkTarget {
     static func authorityStart(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
         let start = range.lowerBound
         guard bytes.matchesLowercased(Literal.http, at: start) else { return nil }
-        var i = start + Literal.http.count
+        var i = start + Literal.http.utf8CodeUnitCount
         if i < range.upperBound, ASCII.lower(bytes[i]) == 0x73 { i += 1 }  // "s"
-        guard i + Literal.schemeSeparator.count <= range.upperBound,
+        guard i + Literal.schemeSeparator.utf8CodeUnitCount <= range.upperBound,
             bytes.matchesLowercased(Literal.schemeSeparator, at: i)
         else { return nil }
-        return i + Literal.schemeSeparator.count
+        return i + Literal.schemeSeparator.utf8CodeUnitCount
     }
 
     /// True when the authority starting at `start` (ending at `/`, `?`, `#`, `\` or the end of

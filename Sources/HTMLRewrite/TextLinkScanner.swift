@@ -141,7 +141,9 @@ private struct TextScanner {
 
     /// One `[[name=value …]]` at `start`; nil when there is none (then `annotations` is untouched).
     func annotation(at start: Int, into annotations: inout TextAnnotations) -> Int? {
-        let limit = min(bytes.count, start + limits.maxAnnotationBytes)
+        // Written so that a huge configured limit cannot overflow.
+        let limit =
+            limits.maxAnnotationBytes >= bytes.count - start ? bytes.count : start + max(0, limits.maxAnnotationBytes)
         guard start + 1 < limit, bytes[start] == ASCII.leftBracket, bytes[start + 1] == ASCII.leftBracket else {
             return nil
         }
@@ -180,7 +182,9 @@ private struct TextScanner {
                 let valueStart = p
                 while p < limit {
                     let b = bytes[p]
-                    if b <= ASCII.space || b == ASCII.rightBracket || b == ASCII.quote || b == ASCII.apostrophe { break }
+                    if b <= ASCII.space || b == ASCII.rightBracket || b == ASCII.quote || b == ASCII.apostrophe {
+                        break
+                    }
                     p += 1
                 }
                 value = valueStart..<p

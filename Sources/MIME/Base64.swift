@@ -49,6 +49,34 @@ public enum Base64 {
         }
     }
 
+    /// Strict decoding for bodies the caller means to rewrite: nil unless the input is only
+    /// alphabet bytes and line whitespace (CR, LF, space, tab), with `=` padding only at the end
+    /// and no lone final sextet. Missing padding is accepted. A body that fails here is not
+    /// base64 in any useful sense and is best left untouched.
+    public static func decodeIfValid(_ bytes: ArraySlice<UInt8>) -> [UInt8]? {
+        var sextets = 0
+        var padding = 0
+        let valid: Bool = decodeTable.withUnsafeBufferPointer { table in
+            for b in bytes {
+                let v = table[Int(b)]
+                if v == 255 {
+                    if b == ASCII.cr || b == ASCII.lf || b == ASCII.space || b == ASCII.tab { continue }
+                    return false
+                }
+                if v == 64 {
+                    padding += 1
+                    continue
+                }
+                if padding > 0 { return false }  // data after padding
+                sextets += 1
+            }
+            return true
+        }
+        guard valid, sextets % 4 != 1, padding <= 2 else { return nil }
+        if padding > 0 && (sextets + padding) % 4 != 0 { return nil }
+        return decode(bytes)
+    }
+
     /// Encodes with `=` padding, a line break after every `lineLength` output bytes (none when
     /// `lineLength <= 0`) and no line break after the last line.
     public static func encode(_ bytes: ArraySlice<UInt8>, lineLength: Int = 76, lineEnding: LineEnding) -> [UInt8] {

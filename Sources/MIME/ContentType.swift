@@ -61,7 +61,11 @@ public struct ContentType: Sendable, Hashable {
     /// Parses a Content-Type field value (folds allowed). Nil when there is no valid
     /// `type "/" subtype` (callers then use the RFC 2045 default, `text/plain`).
     public static func parse(_ value: ArraySlice<UInt8>) -> ContentType? {
-        var scanner = StructuredValueScanner(Array(value))
+        value.withUnsafeBufferPointer { parse($0) }
+    }
+
+    static func parse(_ value: UnsafeBufferPointer<UInt8>) -> ContentType? {
+        var scanner = StructuredValueScanner(value)
         guard let type = scanner.token(), scanner.consume(ASCII.slash), let subtype = scanner.token() else {
             return nil
         }
@@ -89,7 +93,11 @@ public struct ContentDisposition: Sendable, Hashable {
 
     /// Parses a Content-Disposition field value; nil when it has no type token.
     public static func parse(_ value: ArraySlice<UInt8>) -> ContentDisposition? {
-        var scanner = StructuredValueScanner(Array(value))
+        value.withUnsafeBufferPointer { parse($0) }
+    }
+
+    static func parse(_ value: UnsafeBufferPointer<UInt8>) -> ContentDisposition? {
+        var scanner = StructuredValueScanner(value)
         guard let type = scanner.token() else { return nil }
         return ContentDisposition(type: type, parameters: scanner.parameters())
     }
@@ -112,7 +120,11 @@ public enum TransferEncoding: Sendable, Hashable {
 
     /// Parses a field value (case-insensitive, whitespace and comments ignored).
     public static func parse(_ value: ArraySlice<UInt8>) -> TransferEncoding {
-        var scanner = StructuredValueScanner(Array(value))
+        value.withUnsafeBufferPointer { parse($0) }
+    }
+
+    static func parse(_ value: UnsafeBufferPointer<UInt8>) -> TransferEncoding {
+        var scanner = StructuredValueScanner(value)
         guard let token = scanner.token() else { return .sevenBit }
         switch token {
         case "7bit": return .sevenBit
@@ -148,10 +160,11 @@ func trimWSP(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
 /// Scanner for RFC 2045 structured values: tokens, quoted-strings, comments, parameters.
 /// Lenient where real mail needs it (see each method).
 struct StructuredValueScanner {
-    private let bytes: [UInt8]
+    /// Only used within the call that created the scanner (never escapes).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// RFC 2045 tspecials plus space and controls end a token.
     @inline(__always) private static func isTokenByte(_ b: UInt8) -> Bool {
@@ -207,12 +220,15 @@ struct StructuredValueScanner {
         let start = i
         while i < bytes.count && Self.isTokenByte(bytes[i]) { i += 1 }
         guard i > start else { return nil }
-        return String(decoding: bytes[start..<i].map(ASCII.lower), as: UTF8.self)
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<i])
+        if !raw.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return String(decoding: raw, as: UTF8.self) }
+        return String(decoding: raw.map(ASCII.lower), as: UTF8.self)
     }
 
     /// quoted-string with `\` escapes; an unterminated string runs to the end of the value.
     private mutating func quotedString() -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(32)
         i += 1  // opening quote
         while i < bytes.count {
             let b = bytes[i]
@@ -262,15 +278,43 @@ struct StructuredValueScanner {
         var sections: [Section] = []
     }
 
+    /// Finds collected parameters by name: a linear search while there are few (the usual case,
+    /// no hashing), a dictionary once there are many so that hostile fields stay linear.
+    private struct NameIndex {
+        private static let linearLimit = 16
+        private var names: [[UInt8]: Int]?
+
+        func find(_ name: [UInt8], in collected: [Collected]) -> Int? {
+            if let names { return names[name] }
+            return collected.firstIndex { $0.name == name }
+        }
+
+        /// Records that `name` (not collected yet) goes at `position`, i.e. `collected.count`.
+        mutating func add(_ name: [UInt8], at position: Int, collected: [Collected]) {
+            if names == nil && position >= Self.linearLimit {
+                var built: [[UInt8]: Int] = [:]
+                for (k, entry) in collected.enumerated() { built[entry.name] = k }
+                names = built
+            }
+            names?[name] = position
+        }
+    }
+
     /// `*(";" parameter)` with RFC 2231 continuations (`name*0`, `name*1*`) and extended values
-    /// (`name*=charset'lang'%xx`). Garbage between parameters is skipped up to the next `;`.
+    /// (`name*=charset'lang'%xx`). Lenient: a missing `;` is tolerated, words without `=` and
+    /// stray bytes are skipped.
     mutating func parameters() -> [ContentType.Parameter] {
         var collected: [Collected] = []
+        var index = NameIndex()
         while true {
-            skipToSemicolon()
-            guard i < bytes.count else { break }
-            i += 1  // ";"
             skipCFWS()
+            guard i < bytes.count else { break }
+            if bytes[i] == ASCII.semicolon {
+                i += 1
+                continue
+            }
+            // A parameter, also when its ";" is missing (`multipart/mixed boundary=x`, seen in
+            // stalwart's malformed corpus).
             var name: [UInt8] = []
             var star = -1
             while i < bytes.count && bytes[i] != ASCII.equals && bytes[i] != ASCII.semicolon
@@ -280,7 +324,11 @@ struct StructuredValueScanner {
                 name.append(ASCII.lower(bytes[i]))
                 i += 1
             }
-            guard !name.isEmpty, consume(ASCII.equals) else { continue }
+            if name.isEmpty {
+                skipToSemicolon()
+                continue
+            }
+            guard consume(ASCII.equals) else { continue }
             skipCFWS()
             let value: [UInt8]
             if i < bytes.count && bytes[i] == ASCII.quote {
@@ -307,14 +355,16 @@ struct StructuredValueScanner {
                 }
                 let base = Array(name[..<star])
                 let section = Section(number: number, extended: extended, value: value)
-                if let k = collected.firstIndex(where: { $0.name == base }) {
+                if let k = index.find(base, in: collected) {
                     collected[k].sections.append(section)
                 } else {
+                    index.add(base, at: collected.count, collected: collected)
                     collected.append(Collected(name: base, plain: nil, sections: [section]))
                 }
-            } else if let k = collected.firstIndex(where: { $0.name == name }) {
+            } else if let k = index.find(name, in: collected) {
                 if collected[k].plain == nil { collected[k].plain = value }
             } else {
+                index.add(name, at: collected.count, collected: collected)
                 collected.append(Collected(name: name, plain: value))
             }
         }

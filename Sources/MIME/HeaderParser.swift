@@ -133,6 +133,7 @@ public enum HeaderParser {
         let end = buf.count
         let start = min(max(rawStart, 0), end)
         var fields: [HeaderField] = []
+        fields.reserveCapacity(8)
         var lineEnding: LineEnding?
         var separator: Range<Int>?
         var bodyStart = end

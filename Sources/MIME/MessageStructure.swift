@@ -260,12 +260,12 @@ private struct Walker {
             guard ASCII.lower(buf[name.lowerBound]) == 0x63, buf[name.lowerBound + 7] == ASCII.hyphen else { continue }
             let value = UnsafeBufferPointer(rebasing: buf[field.valueRange])
             if asciiEqualsLowercased(buf, name, FieldNames.contentType) {
-                if contentType == nil { contentType = ContentType.parse(Array(value)[...]) }
+                if contentType == nil { contentType = ContentType.parse(value) }
             } else if asciiEqualsLowercased(buf, name, FieldNames.contentTransferEncoding) {
-                if !sawEncoding { encoding = TransferEncoding.parse(Array(value)[...]) }
+                if !sawEncoding { encoding = TransferEncoding.parse(value) }
                 sawEncoding = true
             } else if asciiEqualsLowercased(buf, name, FieldNames.contentDisposition) {
-                if disposition == nil { disposition = ContentDisposition.parse(Array(value)[...]) }
+                if disposition == nil { disposition = ContentDisposition.parse(value) }
             } else if asciiEqualsLowercased(buf, name, FieldNames.contentID) {
                 if contentID == nil { contentID = String(decoding: unfold(Array(value)[...]), as: UTF8.self) }
             }

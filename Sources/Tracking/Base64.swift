@@ -46,7 +46,9 @@ enum Base64 {
                 // `i + 2 < n` keeps every read in bounds; table indexes are 6-bit values; `o`
                 // stays below `start + needed` because every 3 bytes write exactly 4 symbols.
                 while i + 2 < n {
-                    let b0 = input[i], b1 = input[i + 1], b2 = input[i + 2]
+                    let b0 = input[i]
+                    let b1 = input[i + 1]
+                    let b2 = input[i + 2]
                     out[o] = t[Int(b0 >> 2)]
                     out[o + 1] = t[Int((b0 & 0x03) << 4 | b1 >> 4)]
                     out[o + 2] = t[Int((b1 & 0x0F) << 2 | b2 >> 6)]
@@ -61,7 +63,8 @@ enum Base64 {
                     out[o] = t[Int(b0 >> 2)]
                     out[o + 1] = t[Int((b0 & 0x03) << 4)]
                 } else if rest == 2 {
-                    let b0 = input[i], b1 = input[i + 1]
+                    let b0 = input[i]
+                    let b1 = input[i + 1]
                     out[o] = t[Int(b0 >> 2)]
                     out[o + 1] = t[Int((b0 & 0x03) << 4 | b1 >> 4)]
                     out[o + 2] = t[Int((b1 & 0x0F) << 2)]
@@ -97,8 +100,10 @@ enum Base64 {
             out.reserveCapacity(n / 4 * 3 + 2)
             var i = 0
             while i + 3 < n {
-                let a = t[Int(input[i])], b = t[Int(input[i + 1])]
-                let c = t[Int(input[i + 2])], d = t[Int(input[i + 3])]
+                let a = t[Int(input[i])]
+                let b = t[Int(input[i + 1])]
+                let c = t[Int(input[i + 2])]
+                let d = t[Int(input[i + 3])]
                 if (a | b | c | d) & 0xC0 != 0 { return nil }
                 out.append(a << 2 | b >> 4)
                 out.append((b & 0x0F) << 4 | c >> 2)
@@ -107,11 +112,14 @@ enum Base64 {
             }
             let rest = n - i
             if rest == 2 {
-                let a = t[Int(input[i])], b = t[Int(input[i + 1])]
+                let a = t[Int(input[i])]
+                let b = t[Int(input[i + 1])]
                 if (a | b) & 0xC0 != 0 || b & 0x0F != 0 { return nil }
                 out.append(a << 2 | b >> 4)
             } else if rest == 3 {
-                let a = t[Int(input[i])], b = t[Int(input[i + 1])], c = t[Int(input[i + 2])]
+                let a = t[Int(input[i])]
+                let b = t[Int(input[i + 1])]
+                let c = t[Int(input[i + 2])]
                 if (a | b | c) & 0xC0 != 0 || c & 0x03 != 0 { return nil }
                 out.append(a << 2 | b >> 4)
                 out.append((b & 0x0F) << 4 | c >> 2)

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension KeyRing {
@@ -26,6 +26,7 @@ extension KeyRing {
 
     /// Writes the ring atomically: a temporary file (mode 0600) in the same directory is written,
     /// flushed to disk, then renamed over `path`. Readers see the old file or the new one.
+    /// The directory must exist (``loadOrCreate(at:)`` creates missing ones).
     public func write(to path: String) throws(TrackingError) {
         let temp = try KeyRingFile.writeTemporary(Array(serialized().utf8), beside: path)
         guard rename(temp, path) == 0 else {
@@ -40,27 +41,32 @@ extension KeyRing {
     ///
     /// Creation is exclusive: the new file is linked into place only if no other process created
     /// it first; if one did, its keys are loaded instead, so concurrent first runs agree.
+    /// An existing file that cannot be read or parsed is an error, never replaced.
     public static func loadOrCreate(at path: String) throws(TrackingError) -> KeyRing {
         if let bytes = try KeyRingFile.readFile(path, limit: TrackingLimits.default.maxKeyRingFileBytes) {
             return try Self.parsingFile(bytes, path: path)
         }
-        try KeyRingFile.makeParentDirectories(of: path)
         let ring = KeyRing.generate()
-        let temp = try KeyRingFile.writeTemporary(Array(ring.serialized().utf8), beside: path)
-        defer { _ = unlink(temp) }
-        if link(temp, path) == 0 {
-            KeyRingFile.syncDirectory(of: path)
+        if try KeyRingFile.createExclusively(Array(ring.serialized().utf8), at: path) {
             return ring
         }
-        let code = errno
-        if code == EEXIST {
-            return try KeyRing(contentsOf: path)
+        return try KeyRing(contentsOf: path)
+    }
+
+    /// Writes the ring to a new file (mode 0600, missing parent directories created 0700).
+    /// Refuses when a file already exists at `path`, so a ring is never replaced by accident
+    /// (replacing one orphans every URL its keys sealed).
+    public func create(at path: String) throws(TrackingError) {
+        guard try KeyRingFile.createExclusively(Array(serialized().utf8), at: path) else {
+            throw .keyRingIO("create", path: path, reason: "a file already exists there")
         }
-        // File systems without hard links: fall back to a plain (non-exclusive) rename.
-        guard rename(temp, path) == 0 else {
-            throw .keyRingIO("create", path: path, reason: KeyRingFile.describe(errno))
-        }
-        KeyRingFile.syncDirectory(of: path)
+    }
+
+    /// Rotation on disk: loads the ring at `path`, appends a fresh active key
+    /// (``rotated()``), writes it back atomically and returns it. Old keys keep decoding.
+    public static func rotate(at path: String) throws(TrackingError) -> KeyRing {
+        let ring = try KeyRing(contentsOf: path).rotated()
+        try ring.write(to: path)
         return ring
     }
 
@@ -137,6 +143,29 @@ enum KeyRingFile {
             throw .keyRingIO("write", path: path, reason: describe(failure))
         }
         return temp
+    }
+
+    /// Puts `bytes` at `path` unless a file is already there (then returns false): parent
+    /// directories are created 0700, a 0600 temporary file is written and hard-linked into
+    /// place, which fails atomically when the name is taken.
+    static func createExclusively(_ bytes: [UInt8], at path: String) throws(TrackingError) -> Bool {
+        try makeParentDirectories(of: path)
+        let temp = try writeTemporary(bytes, beside: path)
+        defer { _ = unlink(temp) }
+        if link(temp, path) == 0 {
+            syncDirectory(of: path)
+            return true
+        }
+        let code = errno
+        if code == EEXIST { return false }
+        // File systems without hard links: a rename, exclusive only up to this check.
+        guard code == EPERM || code == ENOTSUP || code == EOPNOTSUPP || code == ENOSYS else {
+            throw .keyRingIO("create", path: path, reason: describe(code))
+        }
+        if access(path, F_OK) == 0 { return false }
+        guard rename(temp, path) == 0 else { throw .keyRingIO("create", path: path, reason: describe(errno)) }
+        syncDirectory(of: path)
+        return true
     }
 
     /// Best effort: make the rename durable.

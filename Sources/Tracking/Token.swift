@@ -66,7 +66,10 @@ enum TokenFormat {
             let box = try ChaChaPoly.seal(
                 plaintext, using: key.secret.tokenKey(prefix: raw[...]), nonce: ChaChaPoly.Nonce(data: zeroNonce),
                 authenticating: raw)
-            raw.append(contentsOf: box.combined.dropFirst(zeroNonce.count))
+            // `combined` is ChaCha's nonce (our constant zeros), ciphertext, tag: keep the last two.
+            box.combined.withUnsafeBytes { sealed in
+                raw.append(contentsOf: UnsafeRawBufferPointer(rebasing: sealed[zeroNonce.count...]))
+            }
         } catch {
             throw .encryptionFailed
         }

@@ -77,7 +77,11 @@ public struct TrackedEvent: Sendable, Hashable {
         if let rcptType { JSON.appendString(rcptType.rawValue, to: &out) } else { out.append(contentsOf: "null".utf8) }
         if targetLinkURL != nil || targetLinkName != nil {
             key("target_link_url")
-            if let targetLinkURL { JSON.appendString(targetLinkURL, to: &out) } else { out.append(contentsOf: "null".utf8) }
+            if let targetLinkURL {
+                JSON.appendString(targetLinkURL, to: &out)
+            } else {
+                out.append(contentsOf: "null".utf8)
+            }
             key("target_link_name")
             if let targetLinkName {
                 JSON.appendString(targetLinkName, to: &out)
@@ -112,7 +116,8 @@ enum JSON {
             case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0x00..<0x20, 0x7F:
                 appendUnicodeEscape(UInt16(byte), to: &out)
-            case 0xE2 where i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
+            case 0xE2
+            where i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
                 appendUnicodeEscape(bytes[i + 2] == 0xA8 ? 0x2028 : 0x2029, to: &out)
                 i += 2
             default:

@@ -2,7 +2,8 @@
 ///
 /// Owns the secrets and the wire format of Linkstamp's tracked URLs:
 /// - the key ring (text file format, owner-only creation, atomic writes, rotation),
-/// - token encoding and decoding (ChaCha20-Poly1305 authenticated encryption, base64url),
+/// - token encoding and decoding: ChaCha20-Poly1305 under a one-token key derived with
+///   HMAC-SHA256 from the ring key and a 128-bit random nonce, base64url (see `TokenFormat`),
 /// - building click, open, initial-open and one-click unsubscribe URLs,
 /// - turning a tracked URL back into a ``TrackedEvent``.
 ///

@@ -88,8 +88,9 @@ public enum TrackingDecoder {
     private static func schemeEnd(_ bytes: [UInt8], from start: Int, to end: Int) -> Int? {
         var i = start
         guard i < end, isAlpha(bytes[i]) else { return nil }
-        while i < end, isAlpha(bytes[i]) || isDigit(bytes[i]) || bytes[i] == UInt8(ascii: "+")
-            || bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: ".")
+        while i < end,
+            isAlpha(bytes[i]) || isDigit(bytes[i]) || bytes[i] == UInt8(ascii: "+")
+                || bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: ".")
         {
             i += 1
         }
@@ -100,7 +101,9 @@ public enum TrackingDecoder {
     }
 
     private static func isWhitespace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
-    private static func isAlpha(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
+    private static func isAlpha(_ b: UInt8) -> Bool {
+        (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z")
+    }
     private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
     private struct DecodedLink {

@@ -37,6 +37,29 @@ public struct TrackingURLBuilder: Sendable {
         self.unsubscribeURLPrefix = "https://\(self.domain)/u/"
     }
 
+    /// Checks a configured tracking domain before use: after the normalization ``init(domain:keyRing:)``
+    /// applies, it must be a non-empty host (name, IPv4 or bracketed IPv6) with optional `:port`
+    /// and path, made only of `A-Z a-z 0-9 . - _ ~ : / [ ]`, so the URLs it starts can be
+    /// spliced into HTML attributes and headers unescaped. The builder itself never refuses a
+    /// domain; call this when loading configuration.
+    public static func validateDomain(_ domain: String) throws(TrackingError) {
+        let host = TrackingURLBuilder(domain: domain, keyRing: KeyRing(keys: [])).domain
+        let bytes = Array(host.utf8)
+        guard let first = bytes.first, first != UInt8(ascii: "/"), first != UInt8(ascii: ":") else {
+            throw .invalidField("tracking domain", reason: "must start with a host name")
+        }
+        for (offset, byte) in bytes.enumerated() {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"),
+                UInt8(ascii: "~"), UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "["), UInt8(ascii: "]"):
+                continue
+            default:
+                throw .invalidField("tracking domain", reason: "has a character not allowed at byte \(offset)")
+            }
+        }
+    }
+
     /// `https://<domain>/q/o/`: append a recipient token for the open pixel.
     public let openURLPrefix: String
     /// `https://<domain>/q/i/`: append a recipient token for the initial-open pixel.

@@ -10,7 +10,11 @@ enum Support {
     /// initial pixel as `⟦I⟧`, the open pixel as `⟦O⟧`, then one line per link:
     /// `n source quote name=… [unsub] [sublink=…] target`.
     static func render(html input: String, limits: ScanLimits = ScanLimits()) -> String {
-        let bytes = Array(input.utf8)
+        render(htmlBytes: Array(input.utf8), limits: limits)
+    }
+
+    /// `render(html:)` on raw bytes (bytes that are not UTF-8 show as U+FFFD).
+    static func render(htmlBytes bytes: [UInt8], limits: ScanLimits = ScanLimits()) -> String {
         let result = HTMLLinkScanner.scan(bytes, limits: limits)
         var marks: [(Int, Int, String)] = []  // (offset, order at same offset, text)
         if let initial = result.initialPixelOffset { marks.append((initial, 0, "⟦I⟧")) }
@@ -20,7 +24,11 @@ enum Support {
 
     /// Renders a text scan result: links as `«n»`, removed annotations as `⌫`, then the links.
     static func render(text input: String, limits: ScanLimits = ScanLimits()) -> String {
-        let bytes = Array(input.utf8)
+        render(textBytes: Array(input.utf8), limits: limits)
+    }
+
+    /// `render(text:)` on raw bytes (bytes that are not UTF-8 show as U+FFFD).
+    static func render(textBytes bytes: [UInt8], limits: ScanLimits = ScanLimits()) -> String {
         let result = TextLinkScanner.scan(bytes, limits: limits)
         var out: [UInt8] = []
         var i = 0

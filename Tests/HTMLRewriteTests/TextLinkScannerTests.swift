@@ -5,8 +5,10 @@ import Testing
 /// Golden-style checks of `TextLinkScanner.scan`. Each expectation is the input with links shown
 /// as `«n»` and removed annotations as `⌫`, then one line per link; compared byte for byte.
 @Suite struct TextLinkScannerTests {
-    func check(_ text: String, _ expected: String, limits: ScanLimits = ScanLimits(),
-        sourceLocation: SourceLocation = #_sourceLocation) {
+    func check(
+        _ text: String, _ expected: String, limits: ScanLimits = ScanLimits(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         Support.expectBytes(Support.render(text: text, limits: limits), expected, sourceLocation: sourceLocation)
     }
 
@@ -15,45 +17,56 @@ import Testing
     }
 
     @Test func plainURL() {
-        check("See https://example.com/path?q=1&r=a,b@c for more.",
+        check(
+            "See https://example.com/path?q=1&r=a,b@c for more.",
             "See «1» for more.\n1 text - name=Raw URL https://example.com/path?q=1&r=a,b@c")
         check("https://e.com/start x", "«1» x\n1 text - name=Raw URL https://e.com/start")
-        check("HTTPS://E.COM/ Http://e.com/",
+        check(
+            "HTTPS://E.COM/ Http://e.com/",
             "«1» «2»\n1 text - name=Raw URL HTTPS://E.COM/\n2 text - name=Raw URL Http://e.com/")
     }
 
     @Test func parenthesesAndBrackets() {
-        check("(https://e.com/a) and (https://en.wikipedia.org/wiki/Foo_(bar)) and https://e.com/b).",
+        check(
+            "(https://e.com/a) and (https://en.wikipedia.org/wiki/Foo_(bar)) and https://e.com/b).",
             "(«1») and («2») and «3»).\n1 text - name=Raw URL https://e.com/a"
-                + "\n2 text - name=Raw URL https://en.wikipedia.org/wiki/Foo_(bar)\n3 text - name=Raw URL https://e.com/b")
-        check("[https://e.com/s] http://[::1]:8080/t; [link](https://e.com/md)",
+                + "\n2 text - name=Raw URL https://en.wikipedia.org/wiki/Foo_(bar)\n3 text - name=Raw URL https://e.com/b"
+        )
+        check(
+            "[https://e.com/s] http://[::1]:8080/t; [link](https://e.com/md)",
             "[«1»] «2»; [link](«3»)\n1 text - name=Raw URL https://e.com/s\n2 text - name=Raw URL http://[::1]:8080/t"
                 + "\n3 text - name=Raw URL https://e.com/md")
     }
 
     @Test func angleBracketsKeepEverythingInside() {
-        check("<https://e.com/a.> <http://e.com/b>, <https://e.com/c",
+        check(
+            "<https://e.com/a.> <http://e.com/b>, <https://e.com/c",
             "<«1»> <«2»>, <«3»\n1 text - name=Raw URL https://e.com/a.\n2 text - name=Raw URL http://e.com/b"
                 + "\n3 text - name=Raw URL https://e.com/c")
     }
 
     @Test func trailingPunctuationIsExcluded() {
-        check("Go to https://e.com/x., now! 'https://e.com/q' \"https://e.com/r?a=1\"",
+        check(
+            "Go to https://e.com/x., now! 'https://e.com/q' \"https://e.com/r?a=1\"",
             "Go to «1»., now! '«2»' \"«3»\"\n1 text - name=Raw URL https://e.com/x\n2 text - name=Raw URL https://e.com/q"
                 + "\n3 text - name=Raw URL https://e.com/r?a=1")
-        check("https://e.com/a; https://e.com/b: https://e.com/c! https://e.com/d? https://e.com/e...",
+        check(
+            "https://e.com/a; https://e.com/b: https://e.com/c! https://e.com/d? https://e.com/e...",
             "«1»; «2»: «3»! «4»? «5»...\n1 text - name=Raw URL https://e.com/a\n2 text - name=Raw URL https://e.com/b"
                 + "\n3 text - name=Raw URL https://e.com/c\n4 text - name=Raw URL https://e.com/d"
                 + "\n5 text - name=Raw URL https://e.com/e")
     }
 
     @Test func boundaries() {
-        check("xhttps://e.com/ 1http://e.com/ foo:https://e.com/a\thttps://e.com/b",
+        check(
+            "xhttps://e.com/ 1http://e.com/ foo:https://e.com/a\thttps://e.com/b",
             "xhttps://e.com/ 1http://e.com/ foo:«1»\t«2»\n1 text - name=Raw URL https://e.com/a"
                 + "\n2 text - name=Raw URL https://e.com/b")
-        check("a https://e.com/x\r\nhttps://e.com/y\r\n",
+        check(
+            "a https://e.com/x\r\nhttps://e.com/y\r\n",
             "a «1»\r\n«2»\r\n\n1 text - name=Raw URL https://e.com/x\n2 text - name=Raw URL https://e.com/y")
-        check("https://e.com/caf\u{E9} https://e.com/a<b>",
+        check(
+            "https://e.com/caf\u{E9} https://e.com/a<b>",
             "«1»\u{E9} «2»<b>\n1 text - name=Raw URL https://e.com/caf\n2 text - name=Raw URL https://e.com/a")
     }
 
@@ -68,9 +81,11 @@ import Testing
     @Test func annotationsApplyAndAreRemoved() {
         check(#"https://e.com/a [[data-msys-clicktrack="0"]] end"#, "https://e.com/a ⌫ end")
         check(#"https://e.com/a[[data-msys-clicktrack="0"]]"#, "https://e.com/a⌫")
-        check("https://e.com/u [[data-msys-unsubscribe=\"1\"]]\t[[data-msys-sublink=\"p\"]] x",
+        check(
+            "https://e.com/u [[data-msys-unsubscribe=\"1\"]]\t[[data-msys-sublink=\"p\"]] x",
             "«1» ⌫\t⌫ x\n1 text - name=Raw URL unsub sublink=p https://e.com/u")
-        check(#"https://e.com/u [[data-msys-unsubscribe="1" data-msys-sublink='p']]"#,
+        check(
+            #"https://e.com/u [[data-msys-unsubscribe="1" data-msys-sublink='p']]"#,
             "«1» ⌫\n1 text - name=Raw URL unsub sublink=p https://e.com/u")
         check(#"https://e.com/a [[data-msys-clicktrack="1"]]"#, "«1» ⌫\n1 text - name=Raw URL https://e.com/a")
         check(#"https://e.com/a [[ data-msys-clicktrack = 0 ]]"#, "https://e.com/a ⌫")
@@ -79,22 +94,29 @@ import Testing
         check(#"https://e.com/a. [[data-msys-clicktrack="0"]]"#, "https://e.com/a. ⌫")
         check(#"<https://e.com/a> [[data-msys-clicktrack="0"]]"#, "<https://e.com/a> ⌫")
         // The first value wins when an attribute repeats.
-        check(#"https://e.com/a [[data-msys-clicktrack="1"]] [[data-msys-clicktrack="0"]]"#,
+        check(
+            #"https://e.com/a [[data-msys-clicktrack="1"]] [[data-msys-clicktrack="0"]]"#,
             "«1» ⌫ ⌫\n1 text - name=Raw URL https://e.com/a")
     }
 
     @Test func thingsThatAreNotAnnotations() {
-        check(#"https://e.com/a [[data-msys-linkname="x"]]"#,
+        check(
+            #"https://e.com/a [[data-msys-linkname="x"]]"#,
             "«1» [[data-msys-linkname=\"x\"]]\n1 text - name=Raw URL https://e.com/a")
-        check(#"https://e.com/a [[data-msys-clicktrack="0" data-msys-linkname="x"]]"#,
+        check(
+            #"https://e.com/a [[data-msys-clicktrack="0" data-msys-linkname="x"]]"#,
             "«1» [[data-msys-clicktrack=\"0\" data-msys-linkname=\"x\"]]\n1 text - name=Raw URL https://e.com/a")
-        check("https://e.com/a\n[[data-msys-clicktrack=\"0\"]]",
+        check(
+            "https://e.com/a\n[[data-msys-clicktrack=\"0\"]]",
             "«1»\n[[data-msys-clicktrack=\"0\"]]\n1 text - name=Raw URL https://e.com/a")
-        check(#"https://e.com/a [[data-msys-clicktrack="0""#,
+        check(
+            #"https://e.com/a [[data-msys-clicktrack="0""#,
             "«1» [[data-msys-clicktrack=\"0\"\n1 text - name=Raw URL https://e.com/a")
-        check(#"https://e.com/a [[]] [[data-msys-clicktrack]]"#,
+        check(
+            #"https://e.com/a [[]] [[data-msys-clicktrack]]"#,
             "«1» [[]] [[data-msys-clicktrack]]\n1 text - name=Raw URL https://e.com/a")
-        check("https://e.com/a [[data-msys-clicktrack=\"0\n\"]]",
+        check(
+            "https://e.com/a [[data-msys-clicktrack=\"0\n\"]]",
             "«1» [[data-msys-clicktrack=\"0\n\"]]\n1 text - name=Raw URL https://e.com/a")
         checkUnchanged(#"x [[data-msys-clicktrack="0"]]"#)
     }
@@ -103,20 +125,41 @@ import Testing
         var limits = ScanLimits()
         limits.maxAnnotationBytes = 30
         // 31 bytes: too long; 30 bytes: recognized.
-        check(#"https://e.com/a [[data-msys-sublink="abcdefg"]]"#,
+        check(
+            #"https://e.com/a [[data-msys-sublink="abcdefg"]]"#,
             "«1» [[data-msys-sublink=\"abcdefg\"]]\n1 text - name=Raw URL https://e.com/a", limits: limits)
-        check(#"https://e.com/a [[data-msys-sublink="abcdef"]]"#,
+        check(
+            #"https://e.com/a [[data-msys-sublink="abcdef"]]"#,
             "«1» ⌫\n1 text - name=Raw URL sublink=abcdef https://e.com/a", limits: limits)
+    }
+
+    @Test func extremeLimitsDoNotTrap() {
+        var limits = ScanLimits()
+        limits.maxAnnotationBytes = .max
+        limits.maxURLBytes = .max
+        limits.maxLinks = .max
+        check(
+            #"https://e.com/a [[data-msys-clicktrack="0"]] https://e.com/b"#,
+            "https://e.com/a ⌫ «1»\n1 text - name=Raw URL https://e.com/b", limits: limits)
+        limits = ScanLimits()
+        limits.maxAnnotationBytes = .min
+        limits.maxURLBytes = .min
+        limits.maxLinks = .min
+        check(
+            #"https://e.com/a [[data-msys-clicktrack="0"]]"#, #"https://e.com/a [[data-msys-clicktrack="0"]]"#,
+            limits: limits)
     }
 
     @Test func limits() {
         var limits = ScanLimits()
         limits.maxLinks = 1
-        check(#"https://e.com/1 https://e.com/2 [[data-msys-clicktrack="1"]]"#,
+        check(
+            #"https://e.com/1 https://e.com/2 [[data-msys-clicktrack="1"]]"#,
             "«1» https://e.com/2 ⌫\n1 text - name=Raw URL https://e.com/1", limits: limits)
         limits = ScanLimits()
         limits.maxURLBytes = 20
-        check("https://e.com/123456 https://e.com/1234567",
+        check(
+            "https://e.com/123456 https://e.com/1234567",
             "«1» https://e.com/1234567\n1 text - name=Raw URL https://e.com/123456", limits: limits)
     }
 

@@ -184,6 +184,17 @@ import Testing
         }
     }
 
+    @Test func strictDecoding() {
+        #expect(Base64.decodeIfValid(bytes("SGVs\r\nbG8=\r\n")[...]) == bytes("Hello"))
+        #expect(Base64.decodeIfValid(bytes("SGVsbG8")[...]) == bytes("Hello"))
+        #expect(Base64.decodeIfValid(bytes("")[...]) == [])
+        #expect(Base64.decodeIfValid(bytes("SGVsbG8gV29ybGQhA")[...]) == nil)
+        #expect(Base64.decodeIfValid(bytes("not base64 at all!")[...]) == nil)
+        #expect(Base64.decodeIfValid(bytes("SGk=SGk=")[...]) == nil)
+        #expect(Base64.decodeIfValid(bytes("SGk===")[...]) == nil)
+        #expect(Base64.decodeIfValid(bytes("SG=")[...]) == nil)
+    }
+
     @Test func transferCoding() {
         #expect(TransferCoding.decode(bytes("a=3D")[...], .quotedPrintable) == bytes("a="))
         #expect(TransferCoding.decode(bytes("YQ==")[...], .base64) == bytes("a"))

@@ -47,6 +47,25 @@ import Testing
         #expect(t.parameter("q") == "unterminated")
     }
 
+    @Test func missingSemicolon() throws {
+        let t = try #require(ct("multipart/mixed\r\n\tboundary=\"boundary\""))
+        #expect(t.boundary == "boundary")
+        let u = try #require(ct("text/html charset=utf-8 ; name = x y; =z; w"))
+        #expect(u.parameters == [.init(name: "charset", value: "utf-8"), .init(name: "name", value: "x")])
+    }
+
+    /// Thousands of distinct parameters (hostile) stay linear and keep first-wins semantics.
+    @Test(.timeLimit(.minutes(1))) func manyParameters() throws {
+        var value = "text/plain"
+        for k in 0..<100_000 { value += "; p\(k)=\(k)" }
+        value += "; p7=dup; charset=utf-8"
+        let t = try #require(ct(value))
+        #expect(t.parameters.count == 100_001)
+        #expect(t.parameter("p7") == "7")
+        #expect(t.parameter("p99999") == "99999")
+        #expect(t.charset == "utf-8")
+    }
+
     @Test func invalid() {
         #expect(ct("") == nil)
         #expect(ct("text") == nil)

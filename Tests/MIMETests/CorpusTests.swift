@@ -40,9 +40,12 @@ struct CorpusTests {
             bytes(" "), bytes("\r"), [0], [0xFF], bytes("Content-Type: multipart/mixed; boundary=\"z\"\n\n--z\n"),
             bytes("\n--z--\n"), bytes("=?utf-8?q?x?="), bytes("boundary="), bytes("\""),
         ]
-        for (n, file) in files.enumerated() where n % 2 == 0 {
+        // LINKSTAMP_FUZZ_ROUNDS scales the run for local soak testing (default: 6 per file, every other file).
+        let rounds = ProcessInfo.processInfo.environment["LINKSTAMP_FUZZ_ROUNDS"].flatMap { Int($0) }
+        let stride = rounds == nil ? 2 : 1
+        for (n, file) in files.enumerated() where n % stride == 0 {
             let original = try readBytes(file)
-            for _ in 0..<6 {
+            for _ in 0..<(rounds ?? 6) {
                 var m = original
                 for _ in 0..<Int.random(in: 1...8, using: &rng) {
                     guard !m.isEmpty else { break }

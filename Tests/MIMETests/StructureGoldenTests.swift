@@ -43,3 +43,29 @@ import Testing
         #expect(b.parts.first?.header.lineEnding == .crlf)
     }
 }
+
+/// The invariant checker used on the corpus and the fuzz run must be able to fail.
+@Suite struct InvariantCheckerTests {
+    @Test func detectsCorruptedStructures() throws {
+        let message = try readBytes(Paths.fixtures.appendingPathComponent("structure/nested.eml"))
+        let good = try MessageStructure.parse(message)
+        checkInvariants(good, message, "nested")
+
+        var shifted = good
+        shifted.parts[2].bodyRange = 300..<700
+        withKnownIssue { checkInvariants(shifted, message, "shifted body") }
+
+        var swapped = good
+        swapped.parts[1].children = [3, 2]
+        withKnownIssue { checkInvariants(swapped, message, "swapped children") }
+
+        var lostField = good
+        lostField.parts[0].header.fields.remove(at: 1)
+        withKnownIssue { checkInvariants(lostField, message, "lost field") }
+
+        var wrongEnd = good
+        wrongEnd.parts[4].bodyRange =
+            wrongEnd.parts[4].bodyRange.lowerBound..<(wrongEnd.parts[4].bodyRange.upperBound - 3)
+        withKnownIssue { checkInvariants(wrongEnd, message, "body end short") }
+    }
+}

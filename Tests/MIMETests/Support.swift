@@ -137,8 +137,20 @@ func checkInvariants(
     }
     if root.header.range.lowerBound != 0 { fail("root header does not start at 0") }
     if root.bodyRange.upperBound != bytes.count { fail("root body does not end at the end") }
+    var listedParent: [Int: Int] = [:]
+    for part in s.parts {
+        for child in part.children { listedParent[child] = part.index }
+    }
     for (i, part) in s.parts.enumerated() {
         if part.index != i { fail("#\(i) index \(part.index)") }
+        let ranges = [part.range, part.bodyRange, part.header.range] + (part.header.separatorRange.map { [$0] } ?? [])
+        if ranges.contains(where: { $0.lowerBound < 0 || $0.upperBound > bytes.count })
+            || part.children.contains(where: { $0 <= i || $0 >= s.parts.count })
+            || (part.parent.map { $0 < 0 || $0 >= i } ?? false)
+        {
+            fail("#\(i) ranges or indices out of bounds")
+            continue
+        }
         let h = part.header
         // Header fields are contiguous and cover the header range.
         var cursor = h.range.lowerBound
@@ -169,7 +181,7 @@ func checkInvariants(
             if p >= i { fail("#\(i) parent \(p) after child") }
             let parent = s.parts[p]
             if part.depth != parent.depth + 1 { fail("#\(i) depth") }
-            if !parent.children.contains(i) { fail("#\(i) not in parent's children") }
+            if listedParent[i] != p { fail("#\(i) not in parent's children") }
             if !(parent.bodyRange.lowerBound <= part.range.lowerBound
                 && part.range.upperBound <= parent.bodyRange.upperBound)
             {
@@ -189,7 +201,10 @@ func checkInvariants(
         for (a, b) in zip(part.children, part.children.dropFirst()) {
             let left = s.parts[a].range
             let right = s.parts[b].range
-            if left.upperBound > right.lowerBound { fail("#\(a) overlaps #\(b)") }
+            if left.upperBound > right.lowerBound {
+                fail("#\(a) overlaps #\(b)")
+                continue
+            }
             var gap = bytes[left.upperBound..<right.lowerBound]
             if gap.first == 13 { gap = gap.dropFirst() }
             if gap.first == 10 { gap = gap.dropFirst() }
@@ -197,6 +212,16 @@ func checkInvariants(
             if !gap.starts(with: boundary) { fail("#\(a)..#\(b) gap is not a delimiter: \(escaped(gap.prefix(80)))") }
         }
         if part.children != part.children.sorted() { fail("#\(i) children out of order") }
+        // After the last child: nothing (ended by an outer delimiter or the end) or its close delimiter.
+        if let last = part.children.last, s.parts[last].range.upperBound <= part.bodyRange.upperBound {
+            var tail = bytes[s.parts[last].range.upperBound..<part.bodyRange.upperBound]
+            if tail.first == 13 { tail = tail.dropFirst() }
+            if tail.first == 10 { tail = tail.dropFirst() }
+            let boundary = Array("--\(part.contentType.boundary ?? "")".utf8)
+            if !tail.isEmpty && !tail.starts(with: boundary) {
+                fail("#\(i) bytes after the last child are not its delimiter: \(escaped(tail.prefix(80)))")
+            }
+        }
     }
     if !problems.isEmpty {
         Issue.record("\(name): \(problems.prefix(10).joined(separator: "; "))", sourceLocation: sourceLocation)

@@ -12,7 +12,10 @@ import Testing
         var i = 0
         while i + needle.count < bytes.count {
             defer { i += 1 }
-            guard zip(needle, bytes[i..<i + needle.count]).allSatisfy({ $0 == ($1 | ($1 >= 0x41 && $1 <= 0x5A ? 0x20 : 0)) })
+            guard
+                zip(needle, bytes[i..<i + needle.count]).allSatisfy({
+                    $0 == ($1 | ($1 >= 0x41 && $1 <= 0x5A ? 0x20 : 0))
+                })
             else { continue }
             var start = i + needle.count
             guard start < bytes.count else { break }
@@ -21,7 +24,9 @@ import Testing
             start += 1
             guard let end = bytes[start...].firstIndex(of: quote) else { break }
             let value = String(decoding: bytes[start..<end], as: UTF8.self)
-            if value.lowercased().hasPrefix("http://") || value.lowercased().hasPrefix("https://") { found.append(value) }
+            if value.lowercased().hasPrefix("http://") || value.lowercased().hasPrefix("https://") {
+                found.append(value)
+            }
         }
         return found
     }
@@ -29,7 +34,8 @@ import Testing
     @Test(.enabled(if: Support.hasCorpus, "shared corpus not found; set LINKSTAMP_CORPUS"))
     func corpusLinksRoundTrip() throws {
         let dir = Support.corpus.appendingPathComponent("html")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".html") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".html") }
+            .sorted()
         #expect(!files.isEmpty, "corpus html folder is empty")
         let ring = try Support.ring()
         let builder = TrackingURLBuilder(domain: "click.example.com", keyRing: ring)
@@ -37,7 +43,8 @@ import Testing
         for (messageIndex, file) in files.enumerated() {
             let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent(file)))
             let recipient = RecipientInfo(
-                transmissionID: UInt64(messageIndex), messageID: "<\(file)@corpus>", rcptTo: "r\(messageIndex)@example.org",
+                transmissionID: UInt64(messageIndex), messageID: "<\(file)@corpus>",
+                rcptTo: "r\(messageIndex)@example.org",
                 rcptType: nil, expires: Support.expires)
             let recipientToken = try builder.recipientToken(recipient)
             for (index, href) in Self.hrefs(bytes).enumerated() where href.utf8.count <= 4096 {

@@ -48,7 +48,8 @@ import Testing
         let event = TrackedEvent(
             type: .click, transmissionID: "1", messageID: "m", rcptTo: "r", rcptType: .archive,
             targetLinkURL: "https://x/", targetLinkName: nil, expires: 0, keyID: 1)
-        let expected = #"{"type":"click","transmission_id":"1","message_id":"m","rcpt_to":"r","rcpt_type":"archive","target_link_url":"https://x/","target_link_name":null,"expires":"1970-01-01T00:00:00Z"}"#
+        let expected =
+            #"{"type":"click","transmission_id":"1","message_id":"m","rcpt_to":"r","rcpt_type":"archive","target_link_url":"https://x/","target_link_name":null,"expires":"1970-01-01T00:00:00Z"}"#
         #expect(Array(event.json().utf8) == Array(expected.utf8))
     }
 

@@ -40,7 +40,8 @@ import Testing
     }
 
     @Test func parsingIsTolerantOfLayout() throws {
-        let text = "\r\n# comment\n   \n\t7\t AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 \r\n  # another\n3 4OHi4+Tl5ufo6err7O3u7/Dx8vP09fb3+Pn6+/z9/v8="
+        let text =
+            "\r\n# comment\n   \n\t7\t AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 \r\n  # another\n3 4OHi4+Tl5ufo6err7O3u7/Dx8vP09fb3+Pn6+/z9/v8="
         let ring = try KeyRing(parsing: text)
         #expect(ring.keys.map(\.id) == [7, 3])
         #expect(ring.activeKey?.id == 3)
@@ -52,9 +53,18 @@ import Testing
         ("# only a comment\n\n", "key ring holds no key"),
         ("1\n", "key ring line 1: expected '<id> <base64 of 32 bytes>', found 1 field(s)"),
         ("# c\n1 AAAA extra\n", "key ring line 2: expected '<id> <base64 of 32 bytes>', found 3 field(s)"),
-        ("x AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "key ring line 1: key id must be a decimal number 0...65535"),
-        ("65536 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "key ring line 1: key id must be a decimal number 0...65535"),
-        ("-1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "key ring line 1: key id must be a decimal number 0...65535"),
+        (
+            "x AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            "key ring line 1: key id must be a decimal number 0...65535"
+        ),
+        (
+            "65536 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            "key ring line 1: key id must be a decimal number 0...65535"
+        ),
+        (
+            "-1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            "key ring line 1: key id must be a decimal number 0...65535"
+        ),
         ("1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8*", "key ring line 1: key is not valid base64"),
         ("1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYX", "key ring line 1: key must be 32 bytes, found 24"),
         (
@@ -68,7 +78,8 @@ import Testing
     }
 
     @Test func malformedRingErrorsCarryOffsets() {
-        let text = "# c\n1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n  1 4OHi4+Tl5ufo6err7O3u7/Dx8vP09fb3+Pn6+/z9/v8=\n"
+        let text =
+            "# c\n1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n  1 4OHi4+Tl5ufo6err7O3u7/Dx8vP09fb3+Pn6+/z9/v8=\n"
         let error = Support.error { () throws(TrackingError) in _ = try KeyRing(parsing: text) }
         #expect(error?.offset == 4 + 47 + 2)
     }
@@ -85,27 +96,33 @@ import Testing
         let dir = try Support.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let missing = dir.appendingPathComponent("absent").path
-        #expect(Support.error { () throws(TrackingError) in _ = try KeyRing(contentsOf: missing) }?.description
-            == "cannot read key ring \(missing): No such file or directory")
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try KeyRing(contentsOf: missing) }?.description
+                == "cannot read key ring \(missing): No such file or directory")
         let empty = dir.appendingPathComponent("empty")
         try Data().write(to: empty)
-        #expect(Support.error { () throws(TrackingError) in _ = try KeyRing(contentsOf: empty.path) }?.description
-            == "cannot use key ring \(empty.path): the file holds no key")
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try KeyRing(contentsOf: empty.path) }?.description
+                == "cannot use key ring \(empty.path): the file holds no key")
         let bad = dir.appendingPathComponent("bad")
         try Data("1 no*pe\n".utf8).write(to: bad)
-        #expect(Support.error { () throws(TrackingError) in _ = try KeyRing(contentsOf: bad.path) }?.description
-            == "key ring line 1: key is not valid base64")
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try KeyRing(contentsOf: bad.path) }?.description
+                == "key ring line 1: key is not valid base64")
         let big = dir.appendingPathComponent("big")
         try Data(repeating: UInt8(ascii: "#"), count: (1 << 20) + 1).write(to: big)
-        #expect(Support.error { () throws(TrackingError) in _ = try KeyRing(contentsOf: big.path) }?.description
-            == "cannot read key ring \(big.path): file is larger than 1048576 bytes")
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try KeyRing(contentsOf: big.path) }?.description
+                == "cannot read key ring \(big.path): file is larger than 1048576 bytes")
         let intoMissingDir = dir.appendingPathComponent("no/such/dir/keys").path
-        #expect(Support.error { () throws(TrackingError) in try KeyRing.generate().write(to: intoMissingDir) }?.description
-            == "cannot write key ring \(intoMissingDir): No such file or directory")
+        #expect(
+            Support.error { () throws(TrackingError) in try KeyRing.generate().write(to: intoMissingDir) }?.description
+                == "cannot write key ring \(intoMissingDir): No such file or directory")
         // A regular file where a parent directory should be.
         let blocked = empty.appendingPathComponent("keys").path
-        #expect(Support.error { () throws(TrackingError) in _ = try KeyRing.loadOrCreate(at: blocked) }?.description
-            == "cannot read key ring \(blocked): Not a directory")
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try KeyRing.loadOrCreate(at: blocked) }?.description
+                == "cannot read key ring \(blocked): Not a directory")
     }
 
     @Test func loadOrCreateCreatesOnceThenReloads() throws {
@@ -120,10 +137,14 @@ import Testing
         let reloaded = try KeyRing.loadOrCreate(at: path.path)
         #expect(reloaded == created)
         #expect(try KeyRing(contentsOf: path.path) == created)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("a/b").path) == ["keys.txt"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("a/b").path) == ["keys.txt"])
         // A URL made with the created ring decodes with the reloaded one.
-        let url = try TrackingURLBuilder(domain: "t", keyRing: created).clickURL(link: Support.link, recipient: Support.recipient)
-        #expect(try TrackingDecoder.decode(url: url, keyRing: reloaded, now: Support.now).rcptTo == Support.recipient.rcptTo)
+        let url = try TrackingURLBuilder(domain: "t", keyRing: created).clickURL(
+            link: Support.link, recipient: Support.recipient)
+        #expect(
+            try TrackingDecoder.decode(url: url, keyRing: reloaded, now: Support.now).rcptTo == Support.recipient.rcptTo
+        )
     }
 
     @Test func loadOrCreateLeavesExistingDirectoriesAlone() throws {
@@ -149,6 +170,29 @@ import Testing
         #expect(rings.allSatisfy { $0 == onDisk })
     }
 
+    @Test func createRefusesToReplaceAndRotateAppends() throws {
+        let dir = try Support.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("new/keys").path
+        let ring = KeyRing.generate()
+        try ring.create(at: path)
+        #expect(try mode(URL(fileURLWithPath: path)) == 0o600)
+        #expect(try mode(dir.appendingPathComponent("new")) == 0o700)
+        let error = Support.error { () throws(TrackingError) in try KeyRing.generate().create(at: path) }
+        #expect(error?.description == "cannot create key ring \(path): a file already exists there")
+        #expect(try KeyRing(contentsOf: path) == ring)
+
+        let oldURL = try TrackingURLBuilder(domain: "t", keyRing: ring).clickURL(
+            link: Support.link, recipient: Support.recipient)
+        let rotated = try KeyRing.rotate(at: path)
+        #expect(rotated.keys.map(\.id) == [1, 2])
+        #expect(rotated.keys.first == ring.keys.first)
+        #expect(try KeyRing(contentsOf: path) == rotated)
+        #expect(try mode(URL(fileURLWithPath: path)) == 0o600)
+        #expect(try TrackingDecoder.decode(url: oldURL, keyRing: rotated, now: Support.now).keyID == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("new").path) == ["keys"])
+    }
+
     @Test func rotationIDs() throws {
         let a = try Support.key(id: 5, seed: 1)
         #expect(KeyRing(keys: []).rotated().keys.map(\.id) == [1])
@@ -161,7 +205,8 @@ import Testing
     }
 
     @Test func keySecretMustBe32Bytes() {
-        #expect(Support.error { () throws(TrackingError) in _ = try TrackingKey(id: 1, secret: [1, 2, 3]) }?.description
-            == "key secret must be 32 bytes, got 3")
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try TrackingKey(id: 1, secret: [1, 2, 3]) }?.description
+                == "key secret must be 32 bytes, got 3")
     }
 }

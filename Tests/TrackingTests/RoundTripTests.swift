@@ -31,7 +31,8 @@ import Testing
         let recipientToken = try builder.recipientToken(Support.recipient)
         let url = builder.clickURLPrefix(linkToken: linkToken, sublink: nil) + recipientToken
         #expect(url == "https://click.example.com/f/a/\(linkToken)/\(recipientToken)")
-        #expect(builder.clickURLPrefix(linkToken: "T", sublink: "promo_2-x") == "https://click.example.com/f/promo_2-x/T/")
+        #expect(
+            builder.clickURLPrefix(linkToken: "T", sublink: "promo_2-x") == "https://click.example.com/f/promo_2-x/T/")
         #expect(builder.clickURLPrefix(linkToken: "T", sublink: "bad/one") == "https://click.example.com/f/a/T/")
         #expect(builder.clickURLPrefix(linkToken: "T", sublink: "") == "https://click.example.com/f/a/T/")
         #expect(
@@ -41,12 +42,30 @@ import Testing
         #expect(builder.initialOpenURLPrefix == "https://click.example.com/q/i/")
         #expect(builder.unsubscribeURLPrefix == "https://click.example.com/u/")
         let tokenBytes = Array((linkToken + recipientToken).utf8)
-        #expect(tokenBytes.allSatisfy { Base64URLAlphabet.contains($0) })
+        #expect(tokenBytes.allSatisfy { base64URLAlphabet.contains($0) })
     }
 
     @Test func domainIsNormalized() throws {
         let b = TrackingURLBuilder(domain: "HTTPS://t.example.net//", keyRing: ring)
         #expect(b.openURLPrefix == "https://t.example.net/q/o/")
+    }
+
+    @Test func domainValidation() throws {
+        for good in ["click.example.com", "https://t.example:8443/track/", "[::1]:8080", "xn--bcher-kva.example"] {
+            #expect(Support.error { () throws(TrackingError) in try TrackingURLBuilder.validateDomain(good) } == nil)
+        }
+        let bad: [(String, String)] = [
+            ("", "tracking domain must start with a host name"),
+            ("https://", "tracking domain must start with a host name"),
+            ("/path", "tracking domain must start with a host name"),
+            ("t.example\"><script>", "tracking domain has a character not allowed at byte 9"),
+            ("t example", "tracking domain has a character not allowed at byte 1"),
+            ("bücher.example", "tracking domain has a character not allowed at byte 1"),
+        ]
+        for (domain, message) in bad {
+            let error = Support.error { () throws(TrackingError) in try TrackingURLBuilder.validateDomain(domain) }
+            #expect(error?.description == message, "\(domain)")
+        }
     }
 
     @Test func clickWithSublink() throws {
@@ -117,8 +136,9 @@ import Testing
         let event = try click(LinkInfo(transmissionID: Support.link.transmissionID, index: 1, target: exact))
         #expect(event.targetLinkURL == exact)
         let tooLong = LinkInfo(transmissionID: 1, index: 1, target: exact + "x")
-        #expect(Support.error { () throws(TrackingError) in _ = try builder.linkToken(tooLong) }
-            == .fieldTooLong("target URL", bytes: 4097, limit: 4096))
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try builder.linkToken(tooLong) }
+                == .fieldTooLong("target URL", bytes: 4097, limit: 4096))
     }
 
     @Test func unicodeRecipientAndMessageID() throws {
@@ -133,10 +153,12 @@ import Testing
 
     @Test func longLinkNameIsTruncatedAtScalarBoundary() throws {
         let name = String(repeating: "a", count: 62) + "é" + "tail"  // é straddles byte 63
-        let event = try click(LinkInfo(transmissionID: Support.link.transmissionID, index: 0, target: "https://x/", name: name))
+        let event = try click(
+            LinkInfo(transmissionID: Support.link.transmissionID, index: 0, target: "https://x/", name: name))
         #expect(event.targetLinkName == String(repeating: "a", count: 62))
         let fits = String(repeating: "b", count: 63)
-        let event2 = try click(LinkInfo(transmissionID: Support.link.transmissionID, index: 0, target: "https://x/", name: fits))
+        let event2 = try click(
+            LinkInfo(transmissionID: Support.link.transmissionID, index: 0, target: "https://x/", name: fits))
         #expect(event2.targetLinkName == fits)
     }
 
@@ -158,7 +180,8 @@ import Testing
         // One recipient token serves every link, the pixels and the unsubscribe URL.
         let rt = try builder.recipientToken(Support.recipient)
         for index in 0..<5 {
-            let link = LinkInfo(transmissionID: Support.link.transmissionID, index: index, target: "https://e.x/\(index)")
+            let link = LinkInfo(
+                transmissionID: Support.link.transmissionID, index: index, target: "https://e.x/\(index)")
             let url = builder.clickURLPrefix(linkToken: try builder.linkToken(link), sublink: nil) + rt
             #expect(try TrackingDecoder.decode(url: url, keyRing: ring, now: Support.now).targetLinkURL == link.target)
         }
@@ -168,24 +191,32 @@ import Testing
     @Test func encodingLimits() throws {
         var recipient = Support.recipient
         recipient.rcptTo = String(repeating: "r", count: 999)
-        #expect(Support.error { () throws(TrackingError) in _ = try builder.recipientToken(recipient) }
-            == .fieldTooLong("rcpt_to", bytes: 999, limit: 998))
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try builder.recipientToken(recipient) }
+                == .fieldTooLong("rcpt_to", bytes: 999, limit: 998))
         recipient = Support.recipient
         recipient.messageID = String(repeating: "m", count: 1000)
-        #expect(Support.error { () throws(TrackingError) in _ = try builder.recipientToken(recipient) }
-            == .fieldTooLong("message id", bytes: 1000, limit: 998))
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try builder.recipientToken(recipient) }
+                == .fieldTooLong("message id", bytes: 1000, limit: 998))
         var link = Support.link
         link.index = -1
-        #expect(Support.error { () throws(TrackingError) in _ = try builder.linkToken(link) }?.description
-            == "link index must not be negative")
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try builder.linkToken(link) }?.description
+                == "link index must not be negative")
         let empty = TrackingURLBuilder(domain: "x", keyRing: KeyRing(keys: []))
         #expect(Support.error { () throws(TrackingError) in _ = try empty.linkToken(Support.link) } == .emptyKeyRing)
-        #expect(Support.error { () throws(TrackingError) in _ = try empty.recipientToken(Support.recipient) } == .emptyKeyRing)
+        #expect(
+            Support.error { () throws(TrackingError) in _ = try empty.recipientToken(Support.recipient) }
+                == .emptyKeyRing)
     }
 
     @Test func extremeValuesRoundTrip() throws {
-        for (tid, expires) in [(UInt64.max, Int64.max), (0, Int64(Support.now + 1)), (1 << 63, Int64(Support.now + 86_400))] {
-            let recipient = RecipientInfo(transmissionID: tid, messageID: "", rcptTo: "", rcptType: .archive, expires: expires)
+        for (tid, expires) in [
+            (UInt64.max, Int64.max), (0, Int64(Support.now + 1)), (1 << 63, Int64(Support.now + 86_400)),
+        ] {
+            let recipient = RecipientInfo(
+                transmissionID: tid, messageID: "", rcptTo: "", rcptType: .archive, expires: expires)
             let link = LinkInfo(transmissionID: tid, index: Int.max, target: "https://x/", isUnsubscribe: true)
             let event = try click(link, recipient)
             #expect(event.transmissionID == String(tid))
@@ -204,4 +235,4 @@ import Testing
     }
 }
 
-let Base64URLAlphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+let base64URLAlphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)

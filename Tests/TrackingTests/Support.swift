@@ -18,7 +18,8 @@ enum Support {
         KeyRing(keys: [try key(id: 1, seed: 10), try key(id: 2, seed: 100)])
     }
 
-    static let link = LinkInfo(transmissionID: 7_123_456_789_012_345_678, index: 3, target: "https://example.com/a?b=1&c=2")
+    static let link = LinkInfo(
+        transmissionID: 7_123_456_789_012_345_678, index: 3, target: "https://example.com/a?b=1&c=2")
     static let recipient = RecipientInfo(
         transmissionID: 7_123_456_789_012_345_678, messageID: "<0001.abc@relay.example>",
         rcptTo: "Jane.Doe@example.org", rcptType: nil, expires: expires)

@@ -16,7 +16,9 @@ import Testing
 
     private func decodeError(_ url: String, ring: KeyRing? = nil, now: Int64 = Support.now) -> TrackingError? {
         let ring = ring ?? self.ring
-        return Support.error { () throws(TrackingError) in _ = try TrackingDecoder.decode(url: url, keyRing: ring, now: now) }
+        return Support.error { () throws(TrackingError) in
+            _ = try TrackingDecoder.decode(url: url, keyRing: ring, now: now)
+        }
     }
 
     /// Flips one bit in every byte of the decoded token, for both tokens: always refused, with
@@ -30,9 +32,12 @@ import Testing
                 var forged = raw
                 forged[position] ^= mask
                 let forgedToken = Base64.encodeToString(forged, alphabet: .url)
-                let error = try #require(decodeError(Support.replacingSegment(url, fromEnd: segmentFromEnd, with: forgedToken)))
+                let error = try #require(
+                    decodeError(Support.replacingSegment(url, fromEnd: segmentFromEnd, with: forgedToken)))
                 #expect(error.isRefusedToken, "byte \(position): \(error)")
-                let offset = url.utf8.count - token.utf8.count - (segmentFromEnd == 1 ? Support.segment(url, fromEnd: 0).utf8.count + 1 : 0)
+                let offset =
+                    url.utf8.count - token.utf8.count
+                    - (segmentFromEnd == 1 ? Support.segment(url, fromEnd: 0).utf8.count + 1 : 0)
                 #expect(error.offset == offset)
                 switch position {
                 case 0: #expect(error == .unsupportedVersion(forged[0], offset: offset))
@@ -53,8 +58,10 @@ import Testing
             let token = Array(Support.segment(url, fromEnd: fromEnd).utf8)
             for position in token.indices {
                 // A sample of replacements keeps the test fast: neighbours and far symbols.
-                for replacement in [alphabet[(alphabet.firstIndex(of: token[position]) ?? 0) ^ 1], UInt8(ascii: "A"),
-                    UInt8(ascii: "_"), UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "%"), 0xC3]
+                for replacement in [
+                    alphabet[(alphabet.firstIndex(of: token[position]) ?? 0) ^ 1], UInt8(ascii: "A"),
+                    UInt8(ascii: "_"), UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "%"), 0xC3,
+                ]
                 where replacement != token[position] {
                     var changed = token
                     changed[position] = replacement
@@ -96,14 +103,17 @@ import Testing
         let error = try #require(decodeError(swapped))
         #expect(error.description == "recipient token found where a link token belongs")
         // A link token where an open pixel expects a recipient token.
-        #expect(decodeError(builder.openURLPrefix + linkToken)?.description == "link token found where a recipient token belongs")
+        #expect(
+            decodeError(builder.openURLPrefix + linkToken)?.description
+                == "link token found where a recipient token belongs")
         #expect(decodeError(builder.unsubscribeURLPrefix + linkToken)?.isRefusedToken == true)
     }
 
     @Test func tokensFromTwoTransmissionsAreRefused() throws {
         var other = Support.recipient
         other.transmissionID += 1
-        let mixed = builder.clickURLPrefix(linkToken: Support.segment(url, fromEnd: 1), sublink: nil)
+        let mixed =
+            builder.clickURLPrefix(linkToken: Support.segment(url, fromEnd: 1), sublink: nil)
             + (try builder.recipientToken(other))
         let error = try #require(decodeError(mixed))
         #expect(error.description == "link and recipient tokens belong to different transmissions")
@@ -169,11 +179,13 @@ import Testing
 
     @Test func garbageNeverCrashes() {
         var generator = SplitMix(seed: 42)
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/=%?#:.".utf8) + [0, 0xFF, 0xC3]
+        let alphabet =
+            Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/=%?#:.".utf8) + [0, 0xFF, 0xC3]
         for _ in 0..<2000 {
             let length = Int(generator.next() % 200)
             let bytes = (0..<length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
-            let candidate = "https://x/" + ["f/a/", "q/o/", "q/i/", "u/", ""][Int(generator.next() % 5)]
+            let candidate =
+                "https://x/" + ["f/a/", "q/o/", "q/i/", "u/", ""][Int(generator.next() % 5)]
                 + String(decoding: bytes, as: UTF8.self)
             #expect(decodeError(candidate) != nil)
         }

@@ -14,18 +14,21 @@ import Testing
         let link = LinkInfo(
             transmissionID: Support.link.transmissionID, index: 3, target: "https://example.com/a?b=1&c=2",
             name: "Footer", isUnsubscribe: true)
-        let recipientToken = try TokenFormat.seal(try builder.recipientPlaintext(Support.recipient), key: key, fixedNonce: Self.nonce)
+        let recipientToken = try TokenFormat.seal(
+            try builder.recipientPlaintext(Support.recipient), key: key, fixedNonce: Self.nonce)
         let linkToken = try TokenFormat.seal(try builder.linkPlaintext(link), key: key, fixedNonce: Self.nonce)
         let text = String(decoding: recipientToken + [0x0A] + linkToken + [0x0A], as: UTF8.self)
         Support.expectGolden(text, "tokens-kat.txt")
 
-        let url = builder.clickURLPrefix(linkToken: String(decoding: linkToken, as: UTF8.self), sublink: nil)
+        let url =
+            builder.clickURLPrefix(linkToken: String(decoding: linkToken, as: UTF8.self), sublink: nil)
             + String(decoding: recipientToken, as: UTF8.self)
         let event = try TrackingDecoder.decode(url: url, keyRing: try Support.ring(), now: Support.now)
         #expect(
             event
                 == TrackedEvent(
-                    type: .link_unsubscribe, transmissionID: "7123456789012345678", messageID: "<0001.abc@relay.example>",
+                    type: .link_unsubscribe, transmissionID: "7123456789012345678",
+                    messageID: "<0001.abc@relay.example>",
                     rcptTo: "Jane.Doe@example.org", rcptType: nil, targetLinkURL: "https://example.com/a?b=1&c=2",
                     targetLinkName: "Footer", expires: Support.expires, keyID: 1))
     }
