@@ -62,7 +62,7 @@ struct BodyRewriter {
         var content = decoded
         if inline {
             // A stylesheet the inliner cannot handle must not bounce the mail: it goes out as written.
-            if let inlined = try? CSSInliner(limits: engine.limits.css).inline(decoded) { content = inlined }
+            if let inlined = try? CSSInliner(limits: engine.limits.css).inline(decoded, charset: part.contentType.charset) { content = inlined }
         }
 
         var edits: [(range: Range<Int>, pieces: [Piece])] = []
