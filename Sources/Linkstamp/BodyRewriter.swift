@@ -58,7 +58,14 @@ struct BodyRewriter {
         guard Transmission.isRewritable(part.transferEncoding), BodyRewriter.isASCIICompatible(part.contentType.charset) else {
             return Result()
         }
-        let decoded = TransferCoding.decode(input[part.bodyRange], part.transferEncoding)
+        let decoded: [UInt8]
+        if part.transferEncoding == .base64 {
+            // A body that is not really base64 cannot be decoded faithfully: leave it as it came.
+            guard let strict = Base64.decodeIfValid(input[part.bodyRange]) else { return Result() }
+            decoded = strict
+        } else {
+            decoded = TransferCoding.decode(input[part.bodyRange], part.transferEncoding)
+        }
         var content = decoded
         if inline {
             // A stylesheet the inliner cannot handle must not bounce the mail: it goes out as written.
