@@ -20,13 +20,7 @@ struct DecodeCommand: ParsableCommand {
     var url: String
 
     func run() throws {
-        var configuration = Configuration()
-        if let path = configurationPath(config) {
-            do { configuration = try Configuration(contentsOf: path) } catch {
-                printError("linkstamp: \(error.description)")
-                throw ExitCode(SysExit.config)
-            }
-        }
+        let configuration = try loadConfiguration(config)
         let ring: KeyRing
         do { ring = try KeyRing(contentsOf: configuration.keyRingPath) } catch {
             printError("linkstamp: cannot read key ring '\(configuration.keyRingPath)': \(error)")
@@ -63,13 +57,7 @@ struct KeygenCommand: ParsableCommand {
     var force = false
 
     func run() throws {
-        var configuration = Configuration()
-        if let path = configurationPath(config) {
-            do { configuration = try Configuration(contentsOf: path) } catch {
-                printError("linkstamp: \(error.description)")
-                throw ExitCode(SysExit.config)
-            }
-        }
+        let configuration = try loadConfiguration(config)
         let path = output ?? configuration.keyRingPath
         let exists = FileManager.default.fileExists(atPath: path)
         do {

@@ -45,6 +45,16 @@ func configurationPath(_ option: String?) -> String? {
     return nil
 }
 
+/// The configuration named by `--config` or `LINKSTAMP_CONFIG`, else the defaults; exits 78
+/// (EX_CONFIG) when it cannot be used.
+func loadConfiguration(_ option: String?) throws -> Configuration {
+    guard let path = configurationPath(option) else { return Configuration() }
+    do { return try Configuration(contentsOf: path) } catch {
+        printError("linkstamp: \(error.description)")
+        throw ExitCode(SysExit.config)
+    }
+}
+
 func readStandardInput(limit: Int) -> [UInt8]? {
     var bytes: [UInt8] = []
     while true {
