@@ -15,6 +15,9 @@ public enum Filter {
         case batchSMTP(fileDescriptor: Int32)
         /// One `.eml` file per copy in a folder, plus `envelopes.jsonl`.
         case directory(String)
+        /// Each copy handed to a sendmail-compatible command (`PATH -G -i -f SENDER -- RCPT`),
+        /// the way Postfix's FILTER_README re-injects filtered mail.
+        case sendmail(String)
     }
 
     /// What was done, for the caller's log.
@@ -55,6 +58,16 @@ public enum Filter {
             try writer.write(BatchSMTP.quit)
         case .directory(let path):
             (total, events) = try writeDirectory(transmission, path: path, withEvents: eventsPath != nil)
+        case .sendmail(let command):
+            // Every copy is rendered before the first is handed over, so a rendering failure
+            // re-injects nothing.
+            var rendered: [(Copy, [UInt8])] = []
+            for copy in transmission.copies { rendered.append((copy, try transmission.renderedBytes(copy))) }
+            for (copy, bytes) in rendered {
+                try reinject(bytes, sender: envelope.sender, recipient: copy.address, command: command)
+                total += bytes.count
+                if eventsPath != nil { events.append(Events.injection(transmission, copy: copy, messageSize: bytes.count)) }
+            }
         }
         if let eventsPath {
             for copy in transmission.suppressed { events.append(Events.policyRejection(transmission, copy: copy)) }
@@ -106,6 +119,28 @@ public enum Filter {
             throw error
         }
         return (total, events)
+    }
+
+    /// Runs `command -G -i -f sender -- recipient` with the copy on its standard input.
+    static func reinject(_ message: [UInt8], sender: String, recipient: String, command: String) throws(SMTPReply) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command)
+        process.arguments = ["-G", "-i", "-f", sender, "--", recipient]
+        let input = Pipe()
+        process.standardInput = input
+        do { try process.run() } catch {
+            throw outputFailure("cannot run '\(command)': \(error.localizedDescription)")
+        }
+        let writer = input.fileHandleForWriting
+        var descriptorWriter = DescriptorWriter(descriptor: writer.fileDescriptor)
+        let written: SMTPReply?
+        do { try descriptorWriter.write(message); written = nil } catch { written = error }
+        try? writer.close()
+        process.waitUntilExit()
+        if let written { throw written }
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw outputFailure("'\(command)' failed with status \(process.terminationStatus) for <\(recipient)>")
+        }
     }
 
     /// One line of `envelopes.jsonl`.

@@ -86,6 +86,9 @@ struct FilterCommand: ParsableCommand {
     @Option(name: .long, help: "Write one .eml per copy and envelopes.jsonl into this folder.")
     var outDir: String?
 
+    @Option(name: .long, help: "Hand each copy to this sendmail-compatible command (PATH -G -i -f SENDER -- RCPT) instead of writing Batch SMTP.")
+    var sendmail: String?
+
     @Option(name: .long, help: "Append one injection event per copy (JSON lines) to this file.")
     var events: String?
 
@@ -104,7 +107,11 @@ struct FilterCommand: ParsableCommand {
         }
         let sender = strip(self.sender)
         let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
-        let output: Filter.Output = outDir.map { .directory($0) } ?? .batchSMTP(fileDescriptor: 1)
+        guard outDir == nil || sendmail == nil else {
+            printError("5.5.4 --out-dir and --sendmail cannot be used together")
+            throw ExitCode(SysExit.usage)
+        }
+        let output: Filter.Output = outDir.map { .directory($0) } ?? sendmail.map { .sendmail($0) } ?? .batchSMTP(fileDescriptor: 1)
         do {
             _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)
         } catch {

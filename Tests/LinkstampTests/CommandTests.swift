@@ -132,4 +132,31 @@ import Testing
         let copy = Array(try Data(contentsOf: URL(fileURLWithPath: home + "/out/" + names[0])))
         #expect(copy == removingField("X-MSYS-API", from: message))
     }
+
+    @Test func sendmailReinjectsEachCopyAndFailureDefers() throws {
+        let home = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let fake = home + "/sendmail"
+        try """
+            #!/bin/sh
+            n=$(ls "\(home)"/got-* 2>/dev/null | wc -l)
+            echo "$@" > "\(home)/args-$n"
+            cat > "\(home)/got-$n"
+            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let message = try Corpus.bundled("receipt.eml")
+        let result = try run(["filter", "-f", "billing@acme.example", "--sendmail", fake, "--", "a@example.org", "b@example.org"],
+                             stdin: message, configHome: home)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(try String(contentsOfFile: home + "/args-0", encoding: .utf8) == "-G -i -f billing@acme.example -- a@example.org\n")
+        #expect(try String(contentsOfFile: home + "/args-1", encoding: .utf8) == "-G -i -f billing@acme.example -- b@example.org\n")
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: home + "/got-1"))) == removingField("X-MSYS-API", from: message))
+
+        try "#!/bin/sh\ncat > /dev/null\nexit 75\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let failed = try run(["filter", "-f", "s@example.com", "--sendmail", fake, "--", "a@example.org"], stdin: message, configHome: home)
+        #expect(failed.status == 75)
+        #expect(failed.stderr.hasPrefix("4.3.0 "))
+    }
 }
