@@ -20,8 +20,9 @@ let package = Package(
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]
         ),
-        .target(name: "SMTPAPI", swiftSettings: strict),
         .target(name: "MIME", swiftSettings: strict),
+        // SMTPAPI reads RFC 2047 words through MIME's one decoder and charset table.
+        .target(name: "SMTPAPI", dependencies: ["MIME"], swiftSettings: strict),
         .target(name: "HTMLRewrite", swiftSettings: strict),
         .target(name: "CSSInline", dependencies: ["CLibXML2"], swiftSettings: strict),
         .target(

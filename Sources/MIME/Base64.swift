@@ -11,6 +11,12 @@ public enum Base64 {
         return table
     }()
 
+    /// The 6-bit value of an alphabet byte; nil for `=` and anything else.
+    @inline(__always) static func value(of byte: UInt8) -> UInt8? {
+        let v = decodeTable[Int(byte)]
+        return v < 64 ? v : nil
+    }
+
     /// Lenient: skips whitespace and non-alphabet bytes, stops at padding. A final incomplete
     /// quantum yields the whole bytes it holds.
     public static func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {

@@ -114,7 +114,8 @@ public enum EncodedWord {
     /// (RFC 2047 §6.2); adjacent encoded-words in the same charset are joined before charset
     /// decoding so a character split across words survives; encoded-words are recognised even
     /// when glued to other text (common in the wild); words in charsets other than UTF-8,
-    /// US-ASCII, ISO-8859-1 and Windows-1252, and malformed words, are left as written.
+    /// US-ASCII, ISO-8859-1 and Windows-1252, malformed words and words whose bytes are invalid
+    /// in their charset are left as written (RFC 2047 §6.3).
     public static func decode(_ text: String) -> String {
         decode(text, limits: MIMELimits())
     }
@@ -125,49 +126,88 @@ public enum EncodedWord {
         let input = unfoldedBytes(text)
         var out: [UInt8] = []
         out.reserveCapacity(input.count)
-        var pendingCharset: String?
-        var pendingBytes: [UInt8] = []
-        var pendingWhitespace: [UInt8] = []
+        // A run of words in one charset, joined before conversion: its charset, decoded bytes and
+        // where it starts and ends in `input` (written as it was when it does not convert).
+        var pending: (charset: HeaderCharset, bytes: [UInt8], start: Int, end: Int)?
 
         func flushPending() {
-            if let charset = pendingCharset {
-                out.append(contentsOf: Array((decodeCharset(pendingBytes, label: charset) ?? "").utf8))
-                pendingCharset = nil
-                pendingBytes = []
+            guard let run = pending else { return }
+            if let decoded = run.charset.decode(run.bytes) {
+                out.append(contentsOf: decoded.utf8)
+            } else {
+                out.append(contentsOf: input[run.start..<run.end])
             }
+            pending = nil
         }
 
         var i = 0
+        var whitespaceStart = -1  // start of the whitespace after a word, while it may be dropped
         while i < input.count {
             if input[i] == ASCII.equals, i + 1 < input.count, input[i + 1] == ASCII.question,
-                let word = parseWord(input, at: i, maxWordLength: maxWordLength),
-                decodeCharset([], label: word.charset) != nil
+                let word = parseWord(input, at: i, limit: min(input.count, i + maxWordLength))
             {
-                if let charset = pendingCharset, charset == word.charset {
-                    pendingBytes.append(contentsOf: word.bytes)
+                if let run = pending, run.charset == word.charset {
+                    pending = (run.charset, run.bytes + word.bytes, run.start, word.end)
                 } else {
                     flushPending()
-                    pendingCharset = word.charset
-                    pendingBytes = word.bytes
+                    pending = (word.charset, word.bytes, i, word.end)
                 }
-                pendingWhitespace = []
+                whitespaceStart = -1
                 i = word.end
                 continue
             }
-            if pendingCharset != nil && ASCII.isWSP(input[i]) {
-                pendingWhitespace.append(input[i])
+            if pending != nil && ASCII.isWSP(input[i]) {
+                if whitespaceStart < 0 { whitespaceStart = i }
                 i += 1
                 continue
             }
             flushPending()
-            out.append(contentsOf: pendingWhitespace)
-            pendingWhitespace = []
+            if whitespaceStart >= 0 {
+                out.append(contentsOf: input[whitespaceStart..<i])
+                whitespaceStart = -1
+            }
             out.append(input[i])
             i += 1
         }
         flushPending()
-        out.append(contentsOf: pendingWhitespace)
+        if whitespaceStart >= 0 { out.append(contentsOf: input[whitespaceStart...]) }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// When `text` is one or more encoded-words separated by whitespace (SP, HTAB, CR, LF) and
+    /// nothing else (no whitespace before the first or after the last), their decoded text with
+    /// the whitespace between them dropped (RFC 2047 §6.2); otherwise `nil`, and the caller keeps
+    /// the text as written. Adjacent words in one charset are joined before conversion, as in
+    /// ``decode(_:)``. This is how the `X-MSYS-API` header reads a whole JSON string or value.
+    public static func decodeIfEntirely(_ text: UnsafeBufferPointer<UInt8>) -> String? {
+        let count = text.count
+        guard count >= 8, text[0] == ASCII.equals, text[1] == ASCII.question,
+            text[count - 2] == ASCII.question, text[count - 1] == ASCII.equals
+        else { return nil }
+        var decoded = ""
+        var run: (charset: HeaderCharset, bytes: [UInt8])?
+        var index = 0
+        while index < count {
+            if ASCII.isFWS(text[index]) {
+                index += 1
+                continue
+            }
+            guard let word = parseWord(text, at: index, limit: count) else { return nil }
+            // An encoded-word must be followed by whitespace or the end (RFC 2047 §5).
+            guard word.end == count || ASCII.isFWS(text[word.end]) else { return nil }
+            if let current = run, current.charset == word.charset {
+                run = (current.charset, current.bytes + word.bytes)
+            } else {
+                if let current = run {
+                    guard let piece = current.charset.decode(current.bytes) else { return nil }
+                    decoded += piece
+                }
+                run = (word.charset, word.bytes)
+            }
+            index = word.end
+        }
+        guard let last = run, let piece = last.charset.decode(last.bytes) else { return nil }
+        return decoded + piece
     }
 
     private static func unfoldedBytes(_ text: String) -> [UInt8] {
@@ -177,52 +217,100 @@ public enum EncodedWord {
         return bytes
     }
 
-    /// `encoded-word = "=?" charset "?" encoding "?" encoded-text "?="`.
-    private static func parseWord(
-        _ s: [UInt8], at start: Int, maxWordLength: Int
-    ) -> (charset: String, bytes: [UInt8], end: Int)? {
-        // The cap keeps hostile text made of many "=?" starts linear.
-        let limit = s.count - start <= maxWordLength ? s.count : start + maxWordLength
+    /// `encoded-word = "=?" charset "?" encoding "?" encoded-text "?="` (RFC 2047 §2) starting at
+    /// `start` and ending before `limit`: its charset, its decoded (not yet converted) bytes and
+    /// the offset just past it. `nil` for a malformed word or a charset ``HeaderCharset`` does not
+    /// know. The 75-character limit of §2 is not enforced (long words are common and unambiguous);
+    /// the caller's `limit` keeps hostile text made of many "=?" starts linear.
+    private static func parseWord<Text: RandomAccessCollection<UInt8>>(
+        _ s: Text, at start: Int, limit: Int
+    ) -> (charset: HeaderCharset, bytes: [UInt8], end: Int)? where Text.Index == Int {
+        guard start + 1 < limit, s[start] == ASCII.equals, s[start + 1] == ASCII.question else { return nil }
         var i = start + 2
         let charsetStart = i
-        while i < limit && s[i] != ASCII.question && s[i] > ASCII.space { i += 1 }
-        guard i < limit, s[i] == ASCII.question, i > charsetStart else { return nil }
-        let charset = String(decoding: s[charsetStart..<i], as: UTF8.self).lowercased()
+        while i < limit, s[i] != ASCII.question {
+            guard isTokenByte(s[i]) else { return nil }
+            i += 1
+        }
+        guard i < limit, i > charsetStart, let charset = HeaderCharset(label: s[charsetStart..<i]) else { return nil }
         i += 1
         guard i + 1 < limit, s[i + 1] == ASCII.question else { return nil }
         let encoding = ASCII.lower(s[i])
         guard encoding == 0x71 || encoding == 0x62 else { return nil }  // q, b
         i += 2
         let textStart = i
-        while i + 1 < limit && !(s[i] == ASCII.question && s[i + 1] == ASCII.equals) {
-            if s[i] <= ASCII.space { return nil }
+        while i < limit, s[i] != ASCII.question {
+            guard s[i] > ASCII.space && s[i] < 0x7F else { return nil }
             i += 1
         }
-        guard i + 1 < limit else { return nil }
+        guard i + 1 < limit, s[i + 1] == ASCII.equals else { return nil }
         let encoded = s[textStart..<i]
-        let bytes: [UInt8]
-        if encoding == 0x62 {
-            bytes = Base64.decode(encoded)
-        } else {
-            var decoded: [UInt8] = []
-            var k = encoded.startIndex
-            while k < encoded.endIndex {
-                let b = encoded[k]
-                if b == ASCII.underscore {
-                    decoded.append(ASCII.space)
-                } else if b == ASCII.equals, k + 2 < encoded.endIndex, let hi = ASCII.hexValue(encoded[k + 1]),
-                    let lo = ASCII.hexValue(encoded[k + 2])
-                {
-                    decoded.append(hi << 4 | lo)
-                    k += 3
-                    continue
-                } else {
-                    decoded.append(b)
-                }
-                k += 1
-            }
-            bytes = decoded
-        }
+        guard let bytes = encoding == 0x62 ? decodeB(encoded) : decodeQ(encoded) else { return nil }
         return (charset, bytes, i + 2)
+    }
+
+    /// RFC 2047 token byte (any CHAR but SPACE, CTLs and especials), plus `*` for RFC 2231's
+    /// language suffix.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        guard byte > ASCII.space && byte < 0x7F else { return false }
+        switch byte {
+        case 0x28, 0x29, 0x3C, 0x3E, 0x40, 0x2C, 0x3B, 0x3A, 0x22, 0x2F, 0x5B, 0x5D, 0x3F, 0x2E, 0x3D:
+            return false  // ( ) < > @ , ; : " / [ ] ? . =
+        default:
+            return true
+        }
+    }
+
+    /// Q encoding (RFC 2047 §4.2): "_" is SP, "=XX" a hex octet (lower-case hex accepted), other
+    /// printables literal. A "=" not followed by two hex digits makes the word malformed.
+    private static func decodeQ<Text: Collection<UInt8>>(_ encoded: Text) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(encoded.count)
+        var k = encoded.startIndex
+        while k != encoded.endIndex {
+            let b = encoded[k]
+            if b == ASCII.equals {
+                let high = encoded.index(after: k)
+                guard high != encoded.endIndex else { return nil }
+                let low = encoded.index(after: high)
+                guard low != encoded.endIndex, let hi = ASCII.hexValue(encoded[high]),
+                    let lo = ASCII.hexValue(encoded[low])
+                else { return nil }
+                out.append(hi << 4 | lo)
+                k = encoded.index(after: low)
+                continue
+            }
+            out.append(b == ASCII.underscore ? ASCII.space : b)
+            k = encoded.index(after: k)
+        }
+        return out
+    }
+
+    /// B encoding (RFC 2047 §4.1). Missing "=" padding is tolerated (some encoders drop it); any
+    /// other byte outside the alphabet, or a dangling 6 bits, makes the word malformed.
+    private static func decodeB<Text: Collection<UInt8>>(_ encoded: Text) -> [UInt8]? {
+        let payload = Array(encoded)
+        var end = payload.count
+        var padding = 0
+        while end > 0 && payload[end - 1] == ASCII.equals && padding < 2 {
+            end -= 1
+            padding += 1
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(end * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in payload[..<end] {
+            guard let value = Base64.value(of: byte) else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        guard bits != 6 else { return nil }
+        if padding > 0 && (end + padding) % 4 != 0 { return nil }
+        return out
     }
 }

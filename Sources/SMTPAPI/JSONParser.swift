@@ -1,3 +1,5 @@
+import MIME
+
 /// Strict RFC 8259 JSON parser over bytes that are already known to be valid UTF-8.
 ///
 /// Iterative (an explicit stack of open containers), so input nesting never touches the call
@@ -363,7 +365,7 @@ struct JSONParser {
 
     /// The string's text: RFC 2047-decoded when it is made only of encoded-words.
     private static func finish(_ content: UnsafeBufferPointer<UInt8>) -> String {
-        if let decoded = EncodedWords.decodeIfEntirelyEncoded(content) { return decoded }
+        if let decoded = EncodedWord.decodeIfEntirely(content) { return decoded }
         return String(decoding: content, as: UTF8.self)
     }
 }

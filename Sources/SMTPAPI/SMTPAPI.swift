@@ -1,3 +1,5 @@
+import MIME
+
 /// # SMTPAPI
 ///
 /// Owns the `X-MSYS-API` header *value* (SparkPost SMTP API): from the raw bytes after the
@@ -122,7 +124,7 @@ public struct APIHeader: Hashable, Sendable {
             if let offset = HeaderValue.firstInvalidUTF8(text) {
                 return .failure(.invalidUTF8(at: offset))
             }
-            if var decoded = EncodedWords.decodeIfEntirelyEncoded(text) {
+            if var decoded = EncodedWord.decodeIfEntirely(text) {
                 // Latin-1 and Windows-1252 can grow when re-encoded as UTF-8.
                 guard decoded.utf8.count <= limits.maxValueBytes else {
                     return .failure(.valueTooLarge(limit: limits.maxValueBytes))

@@ -238,6 +238,28 @@ import Testing
         #expect(EncodedWord.decode("plain\r\n folded") == "plain folded")
         #expect(EncodedWord.decode("=?windows-1252?Q?=80?=") == "€")
         #expect(EncodedWord.decode("=?utf-8*en?Q?hi?= =?") == "hi =?")
+        // Latin-1 labels read as Windows-1252 (WHATWG), as the X-MSYS-API header reads them.
+        #expect(EncodedWord.decode("=?ISO-8859-1?Q?=93caf=E9=94?=") == "\u{201C}café\u{201D}")
+        // Malformed words and bytes invalid in their charset are left as written (RFC 2047 §6.3),
+        // whitespace included; the words around them still decode.
+        #expect(EncodedWord.decode("=?UTF-8?Q?=FF?=  =?UTF-8?Q?=FE?= x") == "=?UTF-8?Q?=FF?=  =?UTF-8?Q?=FE?= x")
+        #expect(EncodedWord.decode("=?UTF-8?Q?a?= =?UTF-8?Q?b=G1?=") == "a =?UTF-8?Q?b=G1?=")
+        #expect(EncodedWord.decode("=?UTF-8?B?Y?= =?US-ASCII?Q?ok?=") == "=?UTF-8?B?Y?= ok")
+        #expect(EncodedWord.decode("a =?US-ASCII?Q?=E9?=\tb") == "a =?US-ASCII?Q?=E9?=\tb")
+    }
+
+    /// The strict form the X-MSYS-API header uses: only encoded-words and the whitespace between.
+    @Test func decodeIfEntirely() {
+        func decoded(_ text: String) -> String? {
+            Array(text.utf8).withUnsafeBufferPointer { EncodedWord.decodeIfEntirely($0) }
+        }
+        #expect(decoded("=?UTF-8?Q?caf=C3?=\r\n =?UTF-8?Q?=A9?=") == "café")
+        #expect(decoded("=?ISO-8859-1?Q?caf=E9?= =?UTF-8?Q?_=E2=82=AC?=") == "café €")
+        #expect(decoded("x =?UTF-8?Q?a?=") == nil)
+        #expect(decoded("=?UTF-8?Q?a?=x") == nil)
+        #expect(decoded("=?UTF-8?Q?a?= ") == nil)
+        #expect(decoded("=?UTF-8?Q?=FF?=") == nil)
+        #expect(decoded("=?UTF-8?B?Y2Fmw6k?=") == "café")
     }
 
     /// Many "=?" starts without terminators must not make decoding quadratic.
