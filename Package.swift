@@ -43,14 +43,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "MIMETests", dependencies: ["MIME"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite"], exclude: ["Fixtures"], swiftSettings: strict),
+        // Shared by the test targets only (a seeded generator); no product includes it.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "TrackingTests", dependencies: ["Tracking"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "LinkstampTests",
-            dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite"],
+            dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite", "TestSupport"],
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),

@@ -3,6 +3,7 @@ import MIME
 import SMTPAPI
 import Testing
 import Tracking
+import TestSupport
 @testable import Linkstamp
 
 @Suite(.enabled(if: Corpus.isAvailable, "../shared/corpus is not beside this checkout; set LINKSTAMP_CORPUS to run"))
@@ -117,15 +118,3 @@ struct CorpusTests {
     }
 }
 
-/// SplitMix64: repeatable random numbers for damage tests.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

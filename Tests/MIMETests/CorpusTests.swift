@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import MIME
 
@@ -29,7 +30,7 @@ struct CorpusTests {
     @Test func fuzzMutations() throws {
         let files = try Paths.emlFiles()
         #expect(!files.isEmpty, "corpus eml folder is empty")
-        var rng = SplitMix64(seed: 0xF022)
+        var rng = SeededGenerator(seed: 0xF022)
         var smallLimits = MIMELimits()
         smallLimits.maxDepth = 3
         smallLimits.maxParts = 6

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 @testable import Tracking
 
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func everyLengthRoundTrips() {
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         for length in 0..<300 {
             let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             for alphabet in [Base64.Alphabet.url, .standard] {
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func varints() {
-        var generator = SplitMix(seed: 9)
+        var generator = SeededGenerator(seed: 9)
         var values: [UInt64] = [0, 1, 127, 128, 16_383, 16_384, UInt64.max, UInt64.max - 1, 1 << 63]
         for _ in 0..<200 { values.append(generator.next() >> (generator.next() % 64)) }
         var bytes: [UInt8] = []

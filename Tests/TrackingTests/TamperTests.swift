@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 @testable import Tracking
 
@@ -178,7 +179,7 @@ import Testing
     }
 
     @Test func garbageNeverCrashes() {
-        var generator = SplitMix(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         let alphabet =
             Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/=%?#:.".utf8) + [0, 0xFF, 0xC3]
         for _ in 0..<2000 {
@@ -192,15 +193,3 @@ import Testing
     }
 }
 
-/// Deterministic generator for the fuzz-style test.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
