@@ -9,10 +9,33 @@ struct Cascade {
     let sources: [InlineEngine.SheetSource]
     let selectors: [InlineEngine.IndexedSelector]
 
+    private let program: SelectorProgram
+    private let entries: [Entry]
+    private let declarations: [DeclarationRef]
     private var byID: [[Int32]]
     private var byClass: [[Int32]]
     private var byTag: [[Int32]]
+    private var byAttribute: [[Int32]]
     private var universal: [Int32] = []
+
+    /// A selector ready for matching: its compiled form, cascade keys, and its rule's
+    /// declarations (`declarations[declarationStart..<declarationEnd]`).
+    struct Entry {
+        var complex: Int32
+        var specificity: UInt32
+        var order: Int32
+        var declarationStart: Int32
+        var declarationEnd: Int32
+    }
+
+    /// What the cascade needs of a declaration, without its bytes.
+    struct DeclarationRef {
+        var property: Int32
+        var important: Bool
+        var sheet: Int32
+        var rule: Int32
+        var index: Int32
+    }
 
     /// One winning declaration for an element.
     struct Winner {
@@ -20,13 +43,14 @@ struct Cascade {
         var important: Bool
         var specificity: UInt32
         var order: Int32
+        /// Index in `declarations`: later declarations of a rule come later there.
         var declaration: Int32
-        var sheet: Int32
-        var rule: Int32
 
-        func beats(_ other: Winner) -> Bool {
-            (important ? 1 : 0, specificity, order, declaration)
-                > (other.important ? 1 : 0, other.specificity, other.order, other.declaration)
+        @inline(__always) func beats(_ other: Winner) -> Bool {
+            if important != other.important { return important }
+            if specificity != other.specificity { return specificity > other.specificity }
+            if order != other.order { return order > other.order }
+            return declaration > other.declaration
         }
     }
 
@@ -48,21 +72,53 @@ struct Cascade {
         self.properties = properties
         self.sources = sources
         self.selectors = selectors
+        var program = SelectorProgram()
+        var entries: [Entry] = []
+        var declarations: [DeclarationRef] = []
+        entries.reserveCapacity(selectors.count)
+        var lastRule: (Int32, Int32) = (-1, -1)
+        var ruleDeclarations: (Int32, Int32) = (0, 0)
+        for entry in selectors {
+            if lastRule != (entry.sheet, entry.rule) {
+                lastRule = (entry.sheet, entry.rule)
+                let start = Int32(declarations.count)
+                for (index, declaration) in sources[Int(entry.sheet)].sheet.rules[Int(entry.rule)].declarations
+                    .enumerated()
+                {
+                    declarations.append(
+                        DeclarationRef(
+                            property: declaration.property, important: declaration.important, sheet: entry.sheet,
+                            rule: entry.rule, index: Int32(index)))
+                }
+                ruleDeclarations = (start, Int32(declarations.count))
+            }
+            entries.append(
+                Entry(
+                    complex: program.add(entry.selector), specificity: entry.selector.specificity, order: entry.order,
+                    declarationStart: ruleDeclarations.0, declarationEnd: ruleDeclarations.1))
+        }
         byID = Array(repeating: [], count: names.count)
         byClass = Array(repeating: [], count: names.count)
         byTag = Array(repeating: [], count: names.count)
+        byAttribute = Array(repeating: [], count: names.count)
         for (index, entry) in selectors.enumerated() {
             guard let key = entry.selector.compounds.first else { continue }
+            if entries[index].declarationStart == entries[index].declarationEnd { continue }
             if let id = key.ids.first {
                 byID[Int(id)].append(Int32(index))
             } else if let className = key.classes.first {
                 byClass[Int(className)].append(Int32(index))
             } else if key.tag >= 0 {
                 byTag[Int(key.tag)].append(Int32(index))
+            } else if let attribute = key.attributes.first {
+                byAttribute[Int(attribute.name)].append(Int32(index))
             } else {
                 universal.append(Int32(index))
             }
         }
+        self.program = program
+        self.entries = entries
+        self.declarations = declarations
     }
 
     mutating func run() -> [CSSPatch] {
@@ -70,6 +126,8 @@ struct Cascade {
         var winners: [Winner] = []
         var slot = [Int32](repeating: -1, count: properties.count)
         var previousEnd = 0
+        let matcher = SelectorMatcher(program: program, tree: tree)
+        let recordsAttributes = tree.attributeStart.count == tree.count + 1
         for element in 0..<tree.count {
             let tagEnd = tree.tagEnd[element]
             // Implied elements (html, head, body, p that libxml2 adds) are reported where the
@@ -83,15 +141,24 @@ struct Cascade {
             if tree.inHead[element] { continue }
             winners.removeAll(keepingCapacity: true)
             let e = Int32(element)
-            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, &winners, &slot) }
+            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, matcher, &winners, &slot) }
             var classIndex = Int(tree.classStart[element])
             let classEnd = Int(tree.classStart[element + 1])
             while classIndex < classEnd {
-                consider(byClass[Int(tree.classes[classIndex])], e, &winners, &slot)
+                consider(byClass[Int(tree.classes[classIndex])], e, matcher, &winners, &slot)
                 classIndex += 1
             }
-            if tree.tag[element] >= 0 { consider(byTag[Int(tree.tag[element])], e, &winners, &slot) }
-            consider(universal, e, &winners, &slot)
+            if tree.tag[element] >= 0 { consider(byTag[Int(tree.tag[element])], e, matcher, &winners, &slot) }
+            if recordsAttributes {
+                var attribute = Int(tree.attributeStart[element])
+                let attributeEnd = Int(tree.attributeStart[element + 1])
+                while attribute < attributeEnd {
+                    let name = tree.attributeNames[attribute]
+                    if name >= 0 { consider(byAttribute[Int(name)], e, matcher, &winners, &slot) }
+                    attribute += 1
+                }
+            }
+            consider(universal, e, matcher, &winners, &slot)
             guard !winners.isEmpty else { continue }
             for winner in winners { slot[Int(winner.property)] = -1 }
             if let patch = stylePatch(tagEnd: tagEnd, floor: previousEnd, winners: &winners) {
@@ -101,16 +168,19 @@ struct Cascade {
         return patches
     }
 
-    private func consider(_ bucket: [Int32], _ element: Int32, _ winners: inout [Winner], _ slot: inout [Int32]) {
+    private func consider(
+        _ bucket: [Int32], _ element: Int32, _ matcher: SelectorMatcher, _ winners: inout [Winner],
+        _ slot: inout [Int32]
+    ) {
         for selectorIndex in bucket {
-            let entry = selectors[Int(selectorIndex)]
-            guard matches(entry.selector, 0, element) else { continue }
-            let rule = sources[Int(entry.sheet)].sheet.rules[Int(entry.rule)]
-            for (declarationIndex, declaration) in rule.declarations.enumerated() {
+            let entry = entries[Int(selectorIndex)]
+            guard matcher.matches(entry.complex, element) else { continue }
+            var index = Int(entry.declarationStart)
+            while index < Int(entry.declarationEnd) {
+                let declaration = declarations[index]
                 let candidate = Winner(
                     property: declaration.property, important: declaration.important,
-                    specificity: entry.selector.specificity, order: entry.order, declaration: Int32(declarationIndex),
-                    sheet: entry.sheet, rule: entry.rule)
+                    specificity: entry.specificity, order: entry.order, declaration: Int32(index))
                 let existing = slot[Int(declaration.property)]
                 if existing < 0 {
                     slot[Int(declaration.property)] = Int32(winners.count)
@@ -118,100 +188,8 @@ struct Cascade {
                 } else if candidate.beats(winners[Int(existing)]) {
                     winners[Int(existing)] = candidate
                 }
+                index += 1
             }
-        }
-    }
-
-    // MARK: Matching
-
-    /// Whether `compounds[index...]` of `selector` matches with compound `index` on `element`.
-    /// Recursion depth is bounded by the number of compounds (``CSSLimits/maxSelectorCompounds``).
-    func matches(_ selector: ComplexSelector, _ index: Int, _ element: Int32) -> Bool {
-        let compounds = selector.compounds
-        guard matchesCompound(compounds[index], element) else { return false }
-        if index + 1 == compounds.count { return true }
-        switch compounds[index].combinator {
-        case .child:
-            let parent = tree.parent[Int(element)]
-            return parent >= 0 && matches(selector, index + 1, parent)
-        case .descendant:
-            var ancestor = tree.parent[Int(element)]
-            while ancestor >= 0 {
-                if matches(selector, index + 1, ancestor) { return true }
-                ancestor = tree.parent[Int(ancestor)]
-            }
-            return false
-        case .adjacent:
-            let previous = tree.previous[Int(element)]
-            return previous >= 0 && matches(selector, index + 1, previous)
-        case .sibling:
-            var previous = tree.previous[Int(element)]
-            while previous >= 0 {
-                if matches(selector, index + 1, previous) { return true }
-                previous = tree.previous[Int(previous)]
-            }
-            return false
-        }
-    }
-
-    private func matchesCompound(_ compound: CompoundSelector, _ element: Int32) -> Bool {
-        let e = Int(element)
-        if compound.tag >= 0 && tree.tag[e] != compound.tag { return false }
-        for id in compound.ids where tree.id[e] != id { return false }
-        if !compound.classes.isEmpty {
-            let lower = Int(tree.classStart[e])
-            let upper = Int(tree.classStart[e + 1])
-            for className in compound.classes {
-                var found = false
-                var index = lower
-                while index < upper {
-                    if tree.classes[index] == className {
-                        found = true
-                        break
-                    }
-                    index += 1
-                }
-                if !found { return false }
-            }
-        }
-        for attribute in compound.attributes where !matchesAttribute(attribute, e) { return false }
-        for pseudo in compound.pseudos where !matchesPseudo(pseudo, element) { return false }
-        return true
-    }
-
-    private func matchesAttribute(_ selector: AttributeSelector, _ element: Int) -> Bool {
-        guard tree.attributeStart.count > element + 1 else { return false }
-        var index = Int(tree.attributeStart[element])
-        let upper = Int(tree.attributeStart[element + 1])
-        while index < upper {
-            if tree.attributeNames[index] == selector.name {
-                return AttributeMatch.matches(selector, tree.arena[tree.attributeValues[index]])
-            }
-            index += 1
-        }
-        return false
-    }
-
-    private func matchesPseudo(_ pseudo: PseudoClass, _ element: Int32) -> Bool {
-        switch pseudo {
-        case .root:
-            return tree.parent[Int(element)] < 0
-        case .empty:
-            return !tree.hasContent[Int(element)]
-        case .not(let list):
-            for selector in list where matches(selector, 0, element) { return false }
-            return true
-        case .nth(let a, let b, let ofType, let fromEnd):
-            var position = 1
-            let key = tree.tagKey[Int(element)]
-            var sibling = fromEnd ? tree.next[Int(element)] : tree.previous[Int(element)]
-            while sibling >= 0 {
-                if !ofType || tree.tagKey[Int(sibling)] == key { position += 1 }
-                sibling = fromEnd ? tree.next[Int(sibling)] : tree.previous[Int(sibling)]
-            }
-            if a == 0 { return position == b }
-            let difference = position - b
-            return difference % a == 0 && difference / a >= 0
         }
     }
 
@@ -248,8 +226,9 @@ struct Cascade {
                 }
             }
             if inlineWins { continue }
-            let declaration = sources[Int(winner.sheet)].sheet.rules[Int(winner.rule)].declarations[
-                Int(winner.declaration)]
+            let reference = declarations[Int(winner.declaration)]
+            let declaration = sources[Int(reference.sheet)].sheet.rules[Int(reference.rule)].declarations[
+                Int(reference.index)]
             text.append(contentsOf: declaration.name)
             text.append(contentsOf: [0x3A, 0x20])
             Self.appendEscaped(declaration.value, quote: quote, to: &text)
@@ -384,40 +363,5 @@ struct Cascade {
             }
         }
         result.append(InlineDeclaration(range: lower..<upper, property: property, important: important))
-    }
-}
-
-/// Attribute selector operators (Selectors §6.1, §6.2).
-enum AttributeMatch {
-    static func matches(_ selector: AttributeSelector, _ value: ArraySlice<UInt8>) -> Bool {
-        let wanted = selector.value
-        func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-            selector.caseInsensitive ? a.map(ASCII.lower).elementsEqual(b.map(ASCII.lower)) : a.elementsEqual(b)
-        }
-        switch selector.op {
-        case .exists:
-            return true
-        case .equals:
-            return equal(value, wanted)
-        case .includes:
-            guard !wanted.isEmpty, !wanted.contains(where: ASCII.isSpace) else { return false }
-            return value.split(whereSeparator: ASCII.isSpace).contains { equal($0, wanted) }
-        case .dashMatch:
-            if equal(value, wanted) { return true }
-            guard value.count > wanted.count else { return false }
-            return equal(value.prefix(wanted.count), wanted) && value[value.startIndex + wanted.count] == 0x2D
-        case .prefix:
-            return !wanted.isEmpty && value.count >= wanted.count && equal(value.prefix(wanted.count), wanted)
-        case .suffix:
-            return !wanted.isEmpty && value.count >= wanted.count && equal(value.suffix(wanted.count), wanted)
-        case .substring:
-            guard !wanted.isEmpty, value.count >= wanted.count else { return false }
-            var start = value.startIndex
-            while start + wanted.count <= value.endIndex {
-                if equal(value[start..<(start + wanted.count)], wanted) { return true }
-                start += 1
-            }
-            return false
-        }
     }
 }
