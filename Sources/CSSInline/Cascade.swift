@@ -12,15 +12,17 @@ struct Cascade {
     private let program: SelectorProgram
     private let entries: [Entry]
     private let declarations: [DeclarationRef]
-    private var byID: [[Int32]]
-    private var byClass: [[Int32]]
-    private var byTag: [[Int32]]
-    private var byAttribute: [[Int32]]
-    private var universal: [Int32] = []
+    private let byID: [[Int32]]
+    private let byClass: [[Int32]]
+    private let byTag: [[Int32]]
+    private let byAttribute: [[Int32]]
+    private let universal: [Int32]
 
     /// A selector ready for matching: its compiled form, cascade keys, and its rule's
     /// declarations (`declarations[declarationStart..<declarationEnd]`).
     struct Entry {
+        /// Names the element's ancestors must include for the selector to match.
+        var ancestors: NameFilter
         var complex: Int32
         var specificity: UInt32
         var order: Int32
@@ -92,15 +94,17 @@ struct Cascade {
                 }
                 ruleDeclarations = (start, Int32(declarations.count))
             }
+            let complex = program.add(entry.selector)
             entries.append(
                 Entry(
-                    complex: program.add(entry.selector), specificity: entry.selector.specificity, order: entry.order,
+                    ancestors: program.ancestorNames(complex), complex: complex, specificity: entry.selector.specificity, order: entry.order,
                     declarationStart: ruleDeclarations.0, declarationEnd: ruleDeclarations.1))
         }
-        byID = Array(repeating: [], count: names.count)
-        byClass = Array(repeating: [], count: names.count)
-        byTag = Array(repeating: [], count: names.count)
-        byAttribute = Array(repeating: [], count: names.count)
+        var byID = [[Int32]](repeating: [], count: names.count)
+        var byClass = [[Int32]](repeating: [], count: names.count)
+        var byTag = [[Int32]](repeating: [], count: names.count)
+        var byAttribute = [[Int32]](repeating: [], count: names.count)
+        var universal: [Int32] = []
         for (index, entry) in selectors.enumerated() {
             guard let key = entry.selector.compounds.first else { continue }
             if entries[index].declarationStart == entries[index].declarationEnd { continue }
@@ -116,18 +120,44 @@ struct Cascade {
                 universal.append(Int32(index))
             }
         }
+        self.byID = byID
+        self.byClass = byClass
+        self.byTag = byTag
+        self.byAttribute = byAttribute
+        self.universal = universal
         self.program = program
         self.entries = entries
         self.declarations = declarations
     }
 
-    mutating func run() -> [CSSPatch] {
+    func run() -> [CSSPatch] {
         var patches: [CSSPatch] = []
         var winners: [Winner] = []
+        var scratch = Scratch()
         var slot = [Int32](repeating: -1, count: properties.count)
         var previousEnd = 0
         let matcher = SelectorMatcher(program: program, tree: tree)
         let recordsAttributes = tree.attributeStart.count == tree.count + 1
+        // Ancestor name filters, parents before children (document order).
+        var ownNames = [NameFilter](repeating: NameFilter(), count: tree.count)
+        var ancestorNames = [NameFilter](repeating: NameFilter(), count: tree.count)
+        for element in 0..<tree.count {
+            var own = NameFilter()
+            own.insert(tree.tag[element])
+            own.insert(tree.id[element])
+            var index = Int(tree.classStart[element])
+            while index < Int(tree.classStart[element + 1]) {
+                own.insert(tree.classes[index])
+                index += 1
+            }
+            ownNames[element] = own
+            let parent = Int(tree.parent[element])
+            if parent >= 0 {
+                var inherited = ancestorNames[parent]
+                inherited.formUnion(ownNames[parent])
+                ancestorNames[element] = inherited
+            }
+        }
         for element in 0..<tree.count {
             let tagEnd = tree.tagEnd[element]
             // Implied elements (html, head, body, p that libxml2 adds) are reported where the
@@ -141,27 +171,28 @@ struct Cascade {
             if tree.inHead[element] { continue }
             winners.removeAll(keepingCapacity: true)
             let e = Int32(element)
-            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, matcher, &winners, &slot) }
+            let ancestors = ancestorNames[element]
+            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, ancestors, matcher, &winners, &slot) }
             var classIndex = Int(tree.classStart[element])
             let classEnd = Int(tree.classStart[element + 1])
             while classIndex < classEnd {
-                consider(byClass[Int(tree.classes[classIndex])], e, matcher, &winners, &slot)
+                consider(byClass[Int(tree.classes[classIndex])], e, ancestors, matcher, &winners, &slot)
                 classIndex += 1
             }
-            if tree.tag[element] >= 0 { consider(byTag[Int(tree.tag[element])], e, matcher, &winners, &slot) }
+            if tree.tag[element] >= 0 { consider(byTag[Int(tree.tag[element])], e, ancestors, matcher, &winners, &slot) }
             if recordsAttributes {
                 var attribute = Int(tree.attributeStart[element])
                 let attributeEnd = Int(tree.attributeStart[element + 1])
                 while attribute < attributeEnd {
                     let name = tree.attributeNames[attribute]
-                    if name >= 0 { consider(byAttribute[Int(name)], e, matcher, &winners, &slot) }
+                    if name >= 0 { consider(byAttribute[Int(name)], e, ancestors, matcher, &winners, &slot) }
                     attribute += 1
                 }
             }
-            consider(universal, e, matcher, &winners, &slot)
+            consider(universal, e, ancestors, matcher, &winners, &slot)
             guard !winners.isEmpty else { continue }
             for winner in winners { slot[Int(winner.property)] = -1 }
-            if let patch = stylePatch(tagEnd: tagEnd, floor: previousEnd, winners: &winners) {
+            if let patch = stylePatch(tagEnd: tagEnd, floor: previousEnd, winners: &winners, scratch: &scratch) {
                 patches.append(patch)
             }
         }
@@ -169,12 +200,12 @@ struct Cascade {
     }
 
     private func consider(
-        _ bucket: [Int32], _ element: Int32, _ matcher: SelectorMatcher, _ winners: inout [Winner],
-        _ slot: inout [Int32]
+        _ bucket: [Int32], _ element: Int32, _ ancestors: NameFilter, _ matcher: SelectorMatcher,
+        _ winners: inout [Winner], _ slot: inout [Int32]
     ) {
         for selectorIndex in bucket {
             let entry = entries[Int(selectorIndex)]
-            guard matcher.matches(entry.complex, element) else { continue }
+            guard ancestors.mayContain(entry.ancestors), matcher.matches(entry.complex, element) else { continue }
             var index = Int(entry.declarationStart)
             while index < Int(entry.declarationEnd) {
                 let declaration = declarations[index]
@@ -196,7 +227,13 @@ struct Cascade {
     // MARK: Writing
 
     /// The patch that gives the element ending at `tagEnd` its cascaded style.
-    private func stylePatch(tagEnd: Int, floor: Int, winners: inout [Winner]) -> CSSPatch? {
+    /// Buffers reused from one element to the next (no allocation per element but the patch).
+    struct Scratch {
+        var inline: [InlineDeclaration] = []
+        var overridden: [Bool] = []
+    }
+
+    private func stylePatch(tagEnd: Int, floor: Int, winners: inout [Winner], scratch: inout Scratch) -> CSSPatch? {
         guard
             let tag = parseBytes.withUnsafeBufferPointer({
                 HTMLBytes.locateStartTag($0, endingAt: tagEnd, notBefore: floor)
@@ -213,58 +250,73 @@ struct Cascade {
                 existing = value
             }
         }
-        let inline = inlineDeclarations(existing)
-        var overridden: [Int] = []
+        inlineDeclarations(existing, into: &scratch.inline)
+        scratch.overridden.removeAll(keepingCapacity: true)
+        scratch.overridden.append(contentsOf: repeatElement(false, count: scratch.inline.count))
+        var anyOverridden = false
         var text: [UInt8] = []
+        text.reserveCapacity(existing.count + 10 + winners.count * 24)
+        // Unquoted (or valueless) style attributes get a quoted value; a new one is inserted.
+        let prefix: StaticString
+        let patchRange: Range<Int>
+        if let value = tag.styleValue {
+            if tag.styleQuote != 0 {
+                prefix = ""
+                patchRange = existing
+            } else {
+                prefix = value.isEmpty ? "=\"" : "\""
+                patchRange = value
+            }
+        } else {
+            prefix = " style=\""
+            patchRange = tag.insertionPoint..<tag.insertionPoint
+        }
+        Self.append(prefix, to: &text)
+        let prefixLength = text.count
         for winner in winners {
             var inlineWins = false
-            for (index, declaration) in inline.enumerated() where declaration.property == winner.property {
-                if winner.important && !declaration.important {
-                    overridden.append(index)
+            for index in scratch.inline.indices where scratch.inline[index].property == winner.property {
+                if winner.important && !scratch.inline[index].important {
+                    scratch.overridden[index] = true
+                    anyOverridden = true
                 } else {
                     inlineWins = true
                 }
             }
             if inlineWins { continue }
             let reference = declarations[Int(winner.declaration)]
+            let bytes = sources[Int(reference.sheet)].bytes
             let declaration = sources[Int(reference.sheet)].sheet.rules[Int(reference.rule)].declarations[
                 Int(reference.index)]
-            text.append(contentsOf: declaration.name)
-            text.append(contentsOf: [0x3A, 0x20])
-            Self.appendEscaped(declaration.value, quote: quote, to: &text)
-            if declaration.important { text.append(contentsOf: " !important".utf8) }
+            text.append(contentsOf: bytes[declaration.name])
+            text.append(0x3A)
+            text.append(0x20)
+            Self.appendEscaped(bytes[declaration.value], quote: quote, to: &text)
+            if declaration.important { Self.append(" !important", to: &text) }
             text.append(0x3B)
         }
-        if text.isEmpty && overridden.isEmpty { return nil }
-        if overridden.isEmpty {
+        if text.count == prefixLength && !anyOverridden { return nil }
+        if !anyOverridden {
             text.append(contentsOf: original[existing])
         } else {
             var first = true
-            for (index, declaration) in inline.enumerated() where !overridden.contains(index) {
+            for index in scratch.inline.indices where !scratch.overridden[index] {
                 if !first { text.append(0x3B) }
-                text.append(contentsOf: original[declaration.range])
+                text.append(contentsOf: original[scratch.inline[index].range])
                 first = false
             }
         }
-        if let value = tag.styleValue {
-            if tag.styleQuote != 0 {
-                return CSSPatch(range: existing, replacement: text)
-            }
-            // Unquoted (or `style` without a value): write a quoted value in its place.
-            var replacement: [UInt8] = value.isEmpty ? [0x3D, 0x22] : [0x22]
-            replacement.append(contentsOf: text)
-            replacement.append(0x22)
-            return CSSPatch(range: value, replacement: replacement)
-        }
-        var replacement = Array(" style=\"".utf8)
-        replacement.append(contentsOf: text)
-        replacement.append(0x22)
-        return CSSPatch(range: tag.insertionPoint..<tag.insertionPoint, replacement: replacement)
+        if prefixLength > 0 { text.append(0x22) }
+        return CSSPatch(range: patchRange, replacement: text)
+    }
+
+    @inline(__always) private static func append(_ literal: StaticString, to out: inout [UInt8]) {
+        literal.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
     /// Escapes a CSS value for an attribute delimited by `quote`: the quote becomes the other
     /// quote when the value has none of those, else a character reference; `&` becomes `&amp;`.
-    static func appendEscaped(_ value: [UInt8], quote: UInt8, to out: inout [UInt8]) {
+    static func appendEscaped(_ value: ArraySlice<UInt8>, quote: UInt8, to out: inout [UInt8]) {
         let other: UInt8 = quote == 0x22 ? 0x27 : 0x22
         let canSwap = !value.contains(other)
         for byte in value {
@@ -284,9 +336,9 @@ struct Cascade {
 
     /// Splits an existing style attribute value (raw bytes) into declarations: `;` separates
     /// them except inside quotes, parentheses, or as the end of a character reference.
-    func inlineDeclarations(_ range: Range<Int>) -> [InlineDeclaration] {
-        var result: [InlineDeclaration] = []
-        guard !range.isEmpty else { return result }
+    func inlineDeclarations(_ range: Range<Int>, into result: inout [InlineDeclaration]) {
+        result.removeAll(keepingCapacity: true)
+        guard !range.isEmpty else { return }
         var start = range.lowerBound
         var index = range.lowerBound
         var quote: UInt8 = 0
@@ -318,7 +370,6 @@ struct Cascade {
             }
             index += 1
         }
-        return result
     }
 
     /// End (after `;`) of the character reference starting at `index`, if one starts there.
@@ -344,20 +395,14 @@ struct Cascade {
         while colon < upper, original[colon] != 0x3A { colon += 1 }
         var nameEnd = colon
         while nameEnd > lower, ASCII.isSpace(original[nameEnd - 1]) { nameEnd -= 1 }
-        var name = Array(original[lower..<nameEnd])
-        if !(name.count > 1 && name[0] == 0x2D && name[1] == 0x2D) { name = ASCII.lowercased(name) }
-        let property = properties.lookup(name)
+        let isCustom = nameEnd - lower > 1 && original[lower] == 0x2D && original[lower + 1] == 0x2D
+        let property = properties.lookup(original, lower..<nameEnd, lowercase: !isCustom)
         var important = false
         var end = upper
-        let word = Array("important".utf8)
-        if end - colon > word.count {
-            var matched = true
-            for (offset, letter) in word.enumerated() where ASCII.lower(original[end - word.count + offset]) != letter {
-                matched = false
-                break
-            }
-            if matched {
-                end -= word.count
+        let wordCount = 9  // "important"
+        if end - colon > wordCount {
+            if ASCII.equalsLower(original, (end - wordCount)..<end, "important") {
+                end -= wordCount
                 while end > colon, ASCII.isSpace(original[end - 1]) { end -= 1 }
                 important = end > colon && original[end - 1] == 0x21
             }

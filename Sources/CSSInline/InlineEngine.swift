@@ -17,6 +17,8 @@ struct InlineEngine {
     struct SheetSource {
         var element: StyleElementBytes?
         var sheet: Stylesheet
+        /// The unsanitized bytes the sheet's ranges refer to (the document, or the extra CSS).
+        var bytes: [UInt8]
     }
 
     /// A selector ready for matching, with the rule it belongs to.
@@ -52,7 +54,7 @@ struct InlineEngine {
             }
             names = selectors.names
             usesAttributes = usesAttributes || selectors.usesAttributes
-            sources.append(SheetSource(element: candidate, sheet: sheet))
+            sources.append(SheetSource(element: candidate, sheet: sheet, bytes: original))
         }
         if let extraCSS {
             let extra = Sanitizer.sanitize(extraCSS, charset: nil)
@@ -64,13 +66,26 @@ struct InlineEngine {
             }
             names = selectors.names
             usesAttributes = usesAttributes || selectors.usesAttributes
-            sources.append(SheetSource(element: nil, sheet: sheet))
+            sources.append(SheetSource(element: nil, sheet: sheet, bytes: extraCSS))
         }
         let anyRule = sources.contains { !$0.sheet.rules.isEmpty }
         if !anyRule { return [] }
 
         let builder = TreeBuilder(names: names, recordAttributes: usesAttributes, maxElements: limits.maxElements)
-        guard HTMLTreeParser.parse(parseBytes, into: builder) else { throw .parserUnavailable }
+        // libxml2 ends a style element's raw text at any `</` followed by a letter; sheets that
+        // contain `</` are left in place so that it sees the same elements.
+        let cuts = candidates.map(\.content).filter { content in
+            !content.isEmpty && !parseBytes[content].withUnsafeBufferPointer { text in
+                var cursor = 0
+                while let slash = HTMLBytes.firstOffset(text, of: 0x2F, from: cursor) {
+                    if slash > 0 && text[slash - 1] == 0x3C { return true }
+                    cursor = slash + 1
+                }
+                return false
+            }
+        }
+        builder.input = ParseInput(parseBytes, cutting: cuts)
+        guard HTMLTreeParser.parse(builder.input.bytes, into: builder) else { throw .parserUnavailable }
         if builder.exceeded { throw .tooManyElements(at: parseBytes.count) }
         let tree = builder.tree
 
@@ -99,7 +114,7 @@ struct InlineEngine {
 
         var patches: [CSSPatch] = []
         if !indexed.isEmpty {
-            var cascade = Cascade(
+            let cascade = Cascade(
                 original: original, parseBytes: parseBytes, tree: tree, names: names, properties: properties,
                 sources: sources, selectors: indexed)
             patches = cascade.run()

@@ -107,6 +107,16 @@ struct SelectorParser {
         return result
     }
 
+    /// The interned name written at `range` (escapes resolved); no allocation when it has no
+    /// escape and is already known.
+    private mutating func internName(_ range: Range<Int>, lowercase: Bool) -> Int32 {
+        var index = range.lowerBound
+        while index < range.upperBound && bytes[index] != 0x5C { index += 1 }
+        if index == range.upperBound { return names.intern(bytes, range, lowercase: lowercase) }
+        let value = CSSValue.unescape(bytes, range)
+        return names.intern(lowercase ? ASCII.lowercased(value) : value)
+    }
+
     /// `range` without leading and trailing whitespace tokens.
     func trimmed(_ range: Range<Int>) -> Range<Int> {
         var lower = range.lowerBound
@@ -192,7 +202,7 @@ struct SelectorParser {
             switch token.kind {
             case .ident where first:
                 if isDelim(index + 1, 0x7C) { return .keep }  // namespace prefix
-                compound.tag = names.intern(ASCII.lowercased(CSSValue.unescape(bytes, token.start..<token.end)))
+                compound.tag = internName(token.start..<token.end, lowercase: true)
                 specificity &+= 1
                 index += 1
             case .delim where first && bytes[token.start] == 0x2A:
@@ -202,13 +212,13 @@ struct SelectorParser {
                 return .keep
             case .hash:
                 guard token.flag else { return .invalid }
-                compound.ids.append(names.intern(CSSValue.unescape(bytes, (token.start + 1)..<token.end)))
+                compound.ids.append(internName((token.start + 1)..<token.end, lowercase: false))
                 specificity &+= 1 << 20
                 index += 1
             case .delim where bytes[token.start] == 0x2E:
                 guard index + 1 < end, tokens[index + 1].kind == .ident else { return .invalid }
                 let name = tokens[index + 1]
-                compound.classes.append(names.intern(CSSValue.unescape(bytes, name.start..<name.end)))
+                compound.classes.append(internName(name.start..<name.end, lowercase: false))
                 specificity &+= 1 << 10
                 index += 2
             case .openSquare:
@@ -240,7 +250,7 @@ struct SelectorParser {
         skipSpace()
         guard cursor < end, tokens[cursor].kind == .ident else { return nil }
         let nameToken = tokens[cursor]
-        let name = names.intern(ASCII.lowercased(CSSValue.unescape(bytes, nameToken.start..<nameToken.end)))
+        let name = internName(nameToken.start..<nameToken.end, lowercase: true)
         cursor += 1
         skipSpace()
         guard cursor < end else { return nil }

@@ -116,6 +116,68 @@ struct SelectorProgram {
     }
 }
 
+/// A 256-bit Bloom filter of interned names (tags, ids, classes): "may this set hold all of
+/// those names?" answered with four ANDs, so a descendant selector whose ancestors cannot all
+/// be there is rejected without walking up the tree.
+struct NameFilter: Equatable {
+    var w0: UInt64 = 0
+    var w1: UInt64 = 0
+    var w2: UInt64 = 0
+    var w3: UInt64 = 0
+
+    @inline(__always) mutating func insert(_ name: Int32) {
+        guard name >= 0 else { return }
+        let hash = UInt32(truncatingIfNeeded: name) &* 2_654_435_761
+        let bit = UInt64(1) << UInt64(hash >> 26 & 63)
+        switch hash >> 24 & 3 {
+        case 0: w0 |= bit
+        case 1: w1 |= bit
+        case 2: w2 |= bit
+        default: w3 |= bit
+        }
+    }
+
+    @inline(__always) mutating func formUnion(_ other: NameFilter) {
+        w0 |= other.w0
+        w1 |= other.w1
+        w2 |= other.w2
+        w3 |= other.w3
+    }
+
+    /// Whether every name of `required` may be in this set.
+    @inline(__always) func mayContain(_ required: NameFilter) -> Bool {
+        (w0 & required.w0) == required.w0 && (w1 & required.w1) == required.w1 && (w2 & required.w2) == required.w2
+            && (w3 & required.w3) == required.w3
+    }
+
+    var isEmpty: Bool { (w0 | w1 | w2 | w3) == 0 }
+}
+
+extension SelectorProgram {
+    /// Names that any element matching `complex` must have among its ancestors: those of the
+    /// compounds reached through a descendant or child combinator (sibling combinators keep the
+    /// parent, so compounds further left of those are still ancestors).
+    func ancestorNames(_ index: Int32) -> NameFilter {
+        var filter = NameFilter()
+        let complex = complexes[Int(index)]
+        var position = Int(complex.compoundStart) + 1
+        while position < Int(complex.compoundEnd) {
+            let link = compounds[position - 1].combinator
+            if link == .descendant || link == .child {
+                let compound = compounds[position]
+                filter.insert(compound.tag)
+                var name = Int(compound.idStart)
+                while name < Int(compound.classEnd) {
+                    filter.insert(names[name])
+                    name += 1
+                }
+            }
+            position += 1
+        }
+        return filter
+    }
+}
+
 /// Matches compiled selectors against one document's tree.
 struct SelectorMatcher {
     let program: SelectorProgram

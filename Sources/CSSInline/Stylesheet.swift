@@ -5,10 +5,10 @@
 struct Declaration: Sendable, Hashable {
     /// Interned lower-case property name (custom properties keep their case).
     var property: Int32
-    /// The name as written.
-    var name: [UInt8]
-    /// The value as written, trimmed, without `!important`.
-    var value: [UInt8]
+    /// The name as written (a range of the sheet's unsanitized bytes).
+    var name: Range<Int>
+    /// The value as written, trimmed, without `!important` (a range of the same bytes).
+    var value: Range<Int>
     var important: Bool
 }
 
@@ -185,11 +185,10 @@ struct StylesheetParser {
                 guard last > index else { return nil }
             }
         }
-        let name = Array(values[nameToken.start..<nameToken.end])
-        let isCustom = name.count > 1 && name[0] == 0x2D && name[1] == 0x2D
-        let property = properties.intern(isCustom ? name : ASCII.lowercased(name))
+        let name = nameToken.start..<nameToken.end
+        let isCustom = name.count > 1 && values[name.lowerBound] == 0x2D && values[name.lowerBound + 1] == 0x2D
+        let property = properties.intern(values, name, lowercase: !isCustom)
         return Declaration(
-            property: property, name: name, value: Array(values[tokens[index].start..<tokens[last - 1].end]),
-            important: important)
+            property: property, name: name, value: tokens[index].start..<tokens[last - 1].end, important: important)
     }
 }
