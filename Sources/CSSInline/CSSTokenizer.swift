@@ -12,9 +12,21 @@ enum CSSTokenKind: UInt8, Sendable {
 /// value would start an identifier ("id" type).
 struct CSSToken: Sendable, Hashable {
     var kind: CSSTokenKind
-    var start: Int
-    var end: Int
-    var flag: Bool = false
+    /// Set for a hash token whose value would start an identifier.
+    var flag: Bool
+    // 32-bit offsets keep a token at 12 bytes: sheets are limited to far less than 2 GiB.
+    private var start32: Int32
+    private var end32: Int32
+
+    var start: Int { Int(start32) }
+    var end: Int { Int(end32) }
+
+    init(kind: CSSTokenKind, start: Int, end: Int, flag: Bool = false) {
+        self.kind = kind
+        self.flag = flag
+        self.start32 = Int32(truncatingIfNeeded: start)
+        self.end32 = Int32(truncatingIfNeeded: end)
+    }
 }
 
 /// Tokenizes `bytes[range]`. Never fails: bad input becomes bad-string, bad-url or delim tokens,
@@ -34,7 +46,7 @@ struct CSSTokenizer {
     static func tokenize(_ bytes: [UInt8], range: Range<Int>) -> [CSSToken] {
         var tokenizer = CSSTokenizer(bytes: bytes, range: range)
         var tokens: [CSSToken] = []
-        tokens.reserveCapacity(range.count / 3)
+        tokens.reserveCapacity(range.count / 4)
         while let token = tokenizer.next() {
             tokens.append(token)
         }
@@ -54,8 +66,14 @@ struct CSSTokenizer {
         (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || byte == 0x5F || byte >= 0x80
     }
 
-    private static func isName(_ byte: UInt8) -> Bool {
-        isNameStart(byte) || isDigit(byte) || byte == 0x2D
+    /// Name code points below 0x80 as bit sets: `-`, digits (0x2D, 0x30...0x39) and letters, `_`.
+    private static let nameBitsLow: UInt64 = 0x03FF_2000_0000_0000
+    private static let nameBitsHigh: UInt64 = 0x07FF_FFFE_87FF_FFFE
+
+    @inline(__always) private static func isName(_ byte: UInt8) -> Bool {
+        if byte >= 0x80 { return true }
+        if byte < 0x40 { return (nameBitsLow >> UInt64(byte)) & 1 != 0 }
+        return (nameBitsHigh >> UInt64(byte - 0x40)) & 1 != 0
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
@@ -123,10 +141,11 @@ struct CSSTokenizer {
 
     /// §4.3.11: consumes an ident sequence.
     private mutating func consumeName() {
-        while let byte = peek() {
+        while position < end {
+            let byte = bytes[position]
             if Self.isName(byte) {
                 position += 1
-            } else if isValidEscape(at: 0) {
+            } else if byte == 0x5C && isValidEscape(at: 0) {
                 position += 1
                 consumeEscape()
             } else {

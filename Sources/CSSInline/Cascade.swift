@@ -74,13 +74,31 @@ struct Cascade {
         self.properties = properties
         self.sources = sources
         self.selectors = selectors
+        // Names present in the document: a selector whose subject needs an id, class or tag the
+        // document lacks can never match, and is neither compiled nor indexed (large framework
+        // sheets use a small part of their classes).
+        var present = [Bool](repeating: false, count: names.count)
+        for element in 0..<tree.count {
+            if tree.tag[element] >= 0 { present[Int(tree.tag[element])] = true }
+            if tree.id[element] >= 0 { present[Int(tree.id[element])] = true }
+        }
+        for name in tree.classes where name >= 0 { present[Int(name)] = true }
         var program = SelectorProgram()
         var entries: [Entry] = []
         var declarations: [DeclarationRef] = []
-        entries.reserveCapacity(selectors.count)
+        var byID = [[Int32]](repeating: [], count: names.count)
+        var byClass = [[Int32]](repeating: [], count: names.count)
+        var byTag = [[Int32]](repeating: [], count: names.count)
+        var byAttribute = [[Int32]](repeating: [], count: names.count)
+        var universal: [Int32] = []
         var lastRule: (Int32, Int32) = (-1, -1)
         var ruleDeclarations: (Int32, Int32) = (0, 0)
         for entry in selectors {
+            guard let key = entry.selector.compounds.first else { continue }
+            if key.tag >= 0 && !present[Int(key.tag)] { continue }
+            if key.ids.contains(where: { !present[Int($0)] }) || key.classes.contains(where: { !present[Int($0)] }) {
+                continue
+            }
             if lastRule != (entry.sheet, entry.rule) {
                 lastRule = (entry.sheet, entry.rule)
                 let start = Int32(declarations.count)
@@ -94,30 +112,24 @@ struct Cascade {
                 }
                 ruleDeclarations = (start, Int32(declarations.count))
             }
+            if ruleDeclarations.0 == ruleDeclarations.1 { continue }
             let complex = program.add(entry.selector)
+            let index = Int32(entries.count)
             entries.append(
                 Entry(
-                    ancestors: program.ancestorNames(complex), complex: complex, specificity: entry.selector.specificity, order: entry.order,
+                    ancestors: program.ancestorNames(complex), complex: complex,
+                    specificity: entry.selector.specificity, order: entry.order,
                     declarationStart: ruleDeclarations.0, declarationEnd: ruleDeclarations.1))
-        }
-        var byID = [[Int32]](repeating: [], count: names.count)
-        var byClass = [[Int32]](repeating: [], count: names.count)
-        var byTag = [[Int32]](repeating: [], count: names.count)
-        var byAttribute = [[Int32]](repeating: [], count: names.count)
-        var universal: [Int32] = []
-        for (index, entry) in selectors.enumerated() {
-            guard let key = entry.selector.compounds.first else { continue }
-            if entries[index].declarationStart == entries[index].declarationEnd { continue }
             if let id = key.ids.first {
-                byID[Int(id)].append(Int32(index))
+                byID[Int(id)].append(index)
             } else if let className = key.classes.first {
-                byClass[Int(className)].append(Int32(index))
+                byClass[Int(className)].append(index)
             } else if key.tag >= 0 {
-                byTag[Int(key.tag)].append(Int32(index))
+                byTag[Int(key.tag)].append(index)
             } else if let attribute = key.attributes.first {
-                byAttribute[Int(attribute.name)].append(Int32(index))
+                byAttribute[Int(attribute.name)].append(index)
             } else {
-                universal.append(Int32(index))
+                universal.append(index)
             }
         }
         self.byID = byID
@@ -318,16 +330,25 @@ struct Cascade {
     /// quote when the value has none of those, else a character reference; `&` becomes `&amp;`.
     static func appendEscaped(_ value: ArraySlice<UInt8>, quote: UInt8, to out: inout [UInt8]) {
         let other: UInt8 = quote == 0x22 ? 0x27 : 0x22
-        let canSwap = !value.contains(other)
+        var plain = true
+        var hasOther = false
+        for byte in value {
+            if byte == quote || byte == 0x26 { plain = false }
+            if byte == other { hasOther = true }
+        }
+        if plain {
+            out.append(contentsOf: value)
+            return
+        }
         for byte in value {
             if byte == quote {
-                if canSwap {
+                if !hasOther {
                     out.append(other)
                 } else {
-                    out.append(contentsOf: (quote == 0x22 ? "&quot;" : "&#39;").utf8)
+                    append(quote == 0x22 ? "&quot;" : "&#39;", to: &out)
                 }
             } else if byte == 0x26 {
-                out.append(contentsOf: "&amp;".utf8)
+                append("&amp;", to: &out)
             } else {
                 out.append(byte)
             }

@@ -72,18 +72,7 @@ struct InlineEngine {
         if !anyRule { return [] }
 
         let builder = TreeBuilder(names: names, recordAttributes: usesAttributes, maxElements: limits.maxElements)
-        // libxml2 ends a style element's raw text at any `</` followed by a letter; sheets that
-        // contain `</` are left in place so that it sees the same elements.
-        let cuts = candidates.map(\.content).filter { content in
-            !content.isEmpty && !parseBytes[content].withUnsafeBufferPointer { text in
-                var cursor = 0
-                while let slash = HTMLBytes.firstOffset(text, of: 0x2F, from: cursor) {
-                    if slash > 0 && text[slash - 1] == 0x3C { return true }
-                    cursor = slash + 1
-                }
-                return false
-            }
-        }
+        let cuts = parseBytes.withUnsafeBufferPointer { Self.unparsedRanges($0, styles: candidates) }
         builder.input = ParseInput(parseBytes, cutting: cuts)
         guard HTMLTreeParser.parse(builder.input.bytes, into: builder) else { throw .parserUnavailable }
         if builder.exceeded { throw .tooManyElements(at: parseBytes.count) }
@@ -122,6 +111,64 @@ struct InlineEngine {
         patches.append(contentsOf: styleElementPatches(sources: sources, active: active))
         patches.sort { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
         return patches
+    }
+
+    /// What libxml2 need not read: the text of `<style>` elements (we read sheets ourselves) and
+    /// the inside of comments (no element in there). Cutting keeps the markup around them, so
+    /// libxml2 builds the same tree. libxml2 ends a style element's raw text at any `</` followed
+    /// by a letter, so sheets containing `</` are left in place; an unterminated comment ends the
+    /// scan. Ascending, disjoint.
+    static func unparsedRanges(_ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes]) -> [Range<Int>] {
+        var cuts: [Range<Int>] = []
+        var cursor = 0
+        var nextStyle = 0
+        let count = bytes.count
+        while let open = HTMLBytes.firstOffset(bytes, of: 0x3C, from: cursor) {
+            if nextStyle < styles.count && styles[nextStyle].element.lowerBound <= open {
+                let style = styles[nextStyle]
+                nextStyle += 1
+                cursor = max(style.element.upperBound, open + 1)
+                let content = style.content
+                guard !content.isEmpty else { continue }
+                var hasEndTagOpen = false
+                var probe = content.lowerBound
+                while let slash = HTMLBytes.firstOffset(bytes, of: 0x2F, from: probe), slash < content.upperBound {
+                    if slash > content.lowerBound && bytes[slash - 1] == 0x3C {
+                        hasEndTagOpen = true
+                        break
+                    }
+                    probe = slash + 1
+                }
+                if !hasEndTagOpen, cuts.last.map({ $0.upperBound <= content.lowerBound }) ?? true {
+                    cuts.append(content)
+                }
+                continue
+            }
+            if open + 3 < count && bytes[open + 1] == 0x21 && bytes[open + 2] == 0x2D && bytes[open + 3] == 0x2D {
+                let end = HTMLBytes.skipComment(bytes, open)
+                let terminated =
+                    end - 3 >= open + 4 && bytes[end - 3] == 0x2D && bytes[end - 2] == 0x2D && bytes[end - 1] == 0x3E
+                guard terminated else { break }
+                // Parsers differ on `<!-->`, `<!--->` and `--!>`: stop cutting at such a comment.
+                let body = (open + 4)..<(end - 3)
+                if bytes[open + 4] == 0x3E || (bytes[open + 4] == 0x2D && bytes[open + 5] == 0x3E) { break }
+                var bang = body.lowerBound
+                var abrupt = false
+                while let found = HTMLBytes.firstOffset(bytes, of: 0x21, from: bang), found < body.upperBound + 1 {
+                    if found >= body.lowerBound + 2 && bytes[found - 1] == 0x2D && bytes[found - 2] == 0x2D {
+                        abrupt = true
+                        break
+                    }
+                    bang = found + 1
+                }
+                if abrupt { break }
+                if !body.isEmpty { cuts.append(body) }
+                cursor = end
+                continue
+            }
+            cursor = open + 1
+        }
+        return cuts
     }
 
     /// Shrinks each active `<style>` element to the rules that were not fully inlined (or removes

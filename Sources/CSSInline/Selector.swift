@@ -178,15 +178,20 @@ struct SelectorParser {
         }
         if compounds.isEmpty || pendingCombinator != nil { return .invalid }
         if keep { return .keep }
-        // Stored right to left; each compound's combinator describes its link to the next one.
-        var reversed: [CompoundSelector] = []
-        reversed.reserveCapacity(compounds.count)
-        for position in stride(from: compounds.count - 1, through: 0, by: -1) {
-            var compound = compounds[position]
-            compound.combinator = position > 0 ? compounds[position - 1].combinator : .descendant
-            reversed.append(compound)
+        // Stored right to left; each compound's combinator describes its link to the next one
+        // (the combinator written before it, which the compound on its left holds until now).
+        var links: [Combinator] = []
+        if compounds.count > 1 {
+            links.reserveCapacity(compounds.count)
+            for compound in compounds { links.append(compound.combinator) }
         }
-        return .inlinable(ComplexSelector(compounds: reversed, specificity: specificity))
+        compounds.reverse()
+        let count = compounds.count
+        for position in 0..<count {
+            let source = count - 1 - position  // index before reversing
+            compounds[position].combinator = source > 0 ? links[source - 1] : .descendant
+        }
+        return .inlinable(ComplexSelector(compounds: compounds, specificity: specificity))
     }
 
     private enum PartOutcome { case inlinable, keep, invalid }

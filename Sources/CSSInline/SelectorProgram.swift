@@ -58,34 +58,43 @@ struct SelectorProgram {
     /// Compiles `selector` (and the selectors inside its `:not()`s); returns its index. Recursion
     /// depth is bounded by ``CSSLimits/maxSelectorNesting`` (the parser enforces it).
     mutating func add(_ selector: ComplexSelector) -> Int32 {
-        var built: [Compound] = []
-        built.reserveCapacity(selector.compounds.count)
+        // First the selectors inside `:not()`, so that this selector's compounds and pseudo-classes
+        // stay contiguous.
+        var notRanges: [(Int32, Int32)] = []
         for compound in selector.compounds {
-            var local: [Pseudo] = []
+            for pseudo in compound.pseudos {
+                guard case .not(let list) = pseudo else { continue }
+                var inner: [Int32] = []
+                for selector in list { inner.append(add(selector)) }
+                let start = Int32(notLists.count)
+                notLists.append(contentsOf: inner)
+                notRanges.append((start, Int32(notLists.count)))
+            }
+        }
+        var nextNot = 0
+        let start = Int32(compounds.count)
+        for compound in selector.compounds {
+            let pseudoStart = Int32(pseudos.count)
             for pseudo in compound.pseudos {
                 switch pseudo {
                 case .nth(let a, let b, let ofType, let fromEnd):
-                    local.append(
+                    pseudos.append(
                         Pseudo(
                             kind: .nth, ofType: ofType, fromEnd: fromEnd, a: Self.clamp(a), b: Self.clamp(b),
                             listStart: 0, listEnd: 0))
                 case .root:
-                    local.append(Pseudo(kind: .root, ofType: false, fromEnd: false, a: 0, b: 0, listStart: 0, listEnd: 0))
+                    pseudos.append(Pseudo(kind: .root, ofType: false, fromEnd: false, a: 0, b: 0, listStart: 0, listEnd: 0))
                 case .empty:
-                    local.append(Pseudo(kind: .empty, ofType: false, fromEnd: false, a: 0, b: 0, listStart: 0, listEnd: 0))
-                case .not(let list):
-                    var inner: [Int32] = []
-                    for selector in list { inner.append(add(selector)) }
-                    let start = Int32(notLists.count)
-                    notLists.append(contentsOf: inner)
-                    local.append(
+                    pseudos.append(
+                        Pseudo(kind: .empty, ofType: false, fromEnd: false, a: 0, b: 0, listStart: 0, listEnd: 0))
+                case .not:
+                    let range = notRanges[nextNot]
+                    nextNot += 1
+                    pseudos.append(
                         Pseudo(
-                            kind: .not, ofType: false, fromEnd: false, a: 0, b: 0, listStart: start,
-                            listEnd: Int32(notLists.count)))
+                            kind: .not, ofType: false, fromEnd: false, a: 0, b: 0, listStart: range.0, listEnd: range.1))
                 }
             }
-            let pseudoStart = Int32(pseudos.count)
-            pseudos.append(contentsOf: local)
             let idStart = Int32(names.count)
             names.append(contentsOf: compound.ids)
             let classStart = Int32(names.count)
@@ -99,14 +108,12 @@ struct SelectorProgram {
                         name: attribute.name, op: attribute.op, caseInsensitive: attribute.caseInsensitive,
                         valueStart: valueStart, valueEnd: Int32(attributeValues.count)))
             }
-            built.append(
+            compounds.append(
                 Compound(
                     tag: compound.tag, combinator: compound.combinator, idStart: idStart, classStart: classStart,
                     classEnd: Int32(names.count), attributeStart: attributeStart, attributeEnd: Int32(attributes.count),
                     pseudoStart: pseudoStart, pseudoEnd: Int32(pseudos.count)))
         }
-        let start = Int32(compounds.count)
-        compounds.append(contentsOf: built)
         complexes.append(Complex(compoundStart: start, compoundEnd: Int32(compounds.count)))
         return Int32(complexes.count - 1)
     }

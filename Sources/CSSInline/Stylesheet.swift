@@ -48,21 +48,43 @@ struct StylesheetParser {
     let tokens: [CSSToken]
 
     /// Index of the token that closes the block or function opened at `open`, or `end`.
+    /// The stack of expected closers lives in a 64-bit word (2 bits a level) up to 32 levels, so
+    /// the common case allocates nothing; deeper nesting spills to an array.
     func matchingClose(_ open: Int, _ end: Int) -> Int {
-        var stack: [CSSTokenKind] = []
+        var packed: UInt64 = 0
+        var depth = 0
+        var spill: [UInt8] = []
         var index = open
         while index < end {
+            let code: UInt8
             switch tokens[index].kind {
-            case .openCurly: stack.append(.closeCurly)
-            case .openSquare: stack.append(.closeSquare)
-            case .openParen, .function: stack.append(.closeParen)
+            case .openCurly: code = 1
+            case .openSquare: code = 2
+            case .openParen, .function: code = 3
             case .closeCurly, .closeSquare, .closeParen:
-                if stack.last == tokens[index].kind {
-                    stack.removeLast()
-                    if stack.isEmpty { return index }
+                let closing: UInt8 = tokens[index].kind == .closeCurly ? 1 : tokens[index].kind == .closeSquare ? 2 : 3
+                let top = depth > 32 ? spill[spill.count - 1] : UInt8(truncatingIfNeeded: packed & 3)
+                if depth > 0 && top == closing {
+                    if depth > 32 {
+                        spill.removeLast()
+                    } else {
+                        packed >>= 2
+                    }
+                    depth -= 1
+                    if depth == 0 { return index }
                 }
-            default: break
+                index += 1
+                continue
+            default:
+                index += 1
+                continue
             }
+            if depth >= 32 {
+                spill.append(code)
+            } else {
+                packed = packed << 2 | UInt64(code)
+            }
+            depth += 1
             index += 1
         }
         return end
