@@ -32,25 +32,28 @@ struct CSSToken: Sendable, Hashable {
 /// Tokenizes `bytes[range]`. Never fails: bad input becomes bad-string, bad-url or delim tokens,
 /// as a browser would recover.
 struct CSSTokenizer {
-    private let bytes: [UInt8]
+    /// Valid only during ``tokenize(_:range:)``; every read is below `end`, itself within it.
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var position: Int
     private let end: Int
 
-    init(bytes: [UInt8], range: Range<Int>) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>) {
         self.bytes = bytes
-        self.position = range.lowerBound
-        self.end = range.upperBound
+        self.position = max(0, range.lowerBound)
+        self.end = min(range.upperBound, bytes.count)
     }
 
     /// All tokens of the range.
     static func tokenize(_ bytes: [UInt8], range: Range<Int>) -> [CSSToken] {
-        var tokenizer = CSSTokenizer(bytes: bytes, range: range)
-        var tokens: [CSSToken] = []
-        tokens.reserveCapacity(range.count / 4)
-        while let token = tokenizer.next() {
-            tokens.append(token)
+        bytes.withUnsafeBufferPointer { buffer in
+            var tokenizer = CSSTokenizer(bytes: buffer, range: range)
+            var tokens: [CSSToken] = []
+            tokens.reserveCapacity(range.count / 4)
+            while let token = tokenizer.next() {
+                tokens.append(token)
+            }
+            return tokens
         }
-        return tokens
     }
 
     private func peek(_ offset: Int = 0) -> UInt8? {

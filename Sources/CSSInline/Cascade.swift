@@ -34,9 +34,10 @@ struct Cascade {
     struct DeclarationRef {
         var property: Int32
         var important: Bool
-        var sheet: Int32
-        var rule: Int32
-        var index: Int32
+        /// Whether `name` and `value` are ranges of the extra CSS (else of the document).
+        var extra: Bool
+        var name: Range<Int>
+        var value: Range<Int>
     }
 
     /// One winning declaration for an element.
@@ -102,13 +103,12 @@ struct Cascade {
             if lastRule != (entry.sheet, entry.rule) {
                 lastRule = (entry.sheet, entry.rule)
                 let start = Int32(declarations.count)
-                for (index, declaration) in sources[Int(entry.sheet)].sheet.rules[Int(entry.rule)].declarations
-                    .enumerated()
-                {
+                for declaration in sources[Int(entry.sheet)].sheet.rules[Int(entry.rule)].declarations {
                     declarations.append(
                         DeclarationRef(
-                            property: declaration.property, important: declaration.important, sheet: entry.sheet,
-                            rule: entry.rule, index: Int32(index)))
+                            property: declaration.property, important: declaration.important,
+                            extra: sources[Int(entry.sheet)].element == nil, name: declaration.name,
+                            value: declaration.value))
                 }
                 ruleDeclarations = (start, Int32(declarations.count))
             }
@@ -143,6 +143,17 @@ struct Cascade {
     }
 
     func run() -> [CSSPatch] {
+        let extraBytes = sources.last(where: { $0.element == nil })?.bytes ?? []
+        return original.withUnsafeBufferPointer { document in
+            extraBytes.withUnsafeBufferPointer { extra in
+                run(document: document, extra: extra)
+            }
+        }
+    }
+
+    /// The cascade with the document's and the extra CSS's bytes at hand (declarations and
+    /// existing style attributes are copied from them).
+    private func run(document: UnsafeBufferPointer<UInt8>, extra: UnsafeBufferPointer<UInt8>) -> [CSSPatch] {
         var patches: [CSSPatch] = []
         var winners: [Winner] = []
         var scratch = Scratch()
@@ -204,7 +215,9 @@ struct Cascade {
             consider(universal, e, ancestors, matcher, &winners, &slot)
             guard !winners.isEmpty else { continue }
             for winner in winners { slot[Int(winner.property)] = -1 }
-            if let patch = stylePatch(tagEnd: tagEnd, floor: previousEnd, winners: &winners, scratch: &scratch) {
+            if let patch = stylePatch(
+                tagEnd: tagEnd, floor: previousEnd, winners: &winners, scratch: &scratch, document: document,
+                extra: extra) {
                 patches.append(patch)
             }
         }
@@ -245,7 +258,10 @@ struct Cascade {
         var overridden: [Bool] = []
     }
 
-    private func stylePatch(tagEnd: Int, floor: Int, winners: inout [Winner], scratch: inout Scratch) -> CSSPatch? {
+    private func stylePatch(
+        tagEnd: Int, floor: Int, winners: inout [Winner], scratch: inout Scratch, document: UnsafeBufferPointer<UInt8>,
+        extra: UnsafeBufferPointer<UInt8>
+    ) -> CSSPatch? {
         guard
             let tag = parseBytes.withUnsafeBufferPointer({
                 HTMLBytes.locateStartTag($0, endingAt: tagEnd, notBefore: floor)
@@ -296,25 +312,23 @@ struct Cascade {
                 }
             }
             if inlineWins { continue }
-            let reference = declarations[Int(winner.declaration)]
-            let bytes = sources[Int(reference.sheet)].bytes
-            let declaration = sources[Int(reference.sheet)].sheet.rules[Int(reference.rule)].declarations[
-                Int(reference.index)]
-            text.append(contentsOf: bytes[declaration.name])
+            let declaration = declarations[Int(winner.declaration)]
+            let bytes = declaration.extra ? extra : document
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[declaration.name]))
             text.append(0x3A)
             text.append(0x20)
-            Self.appendEscaped(bytes[declaration.value], quote: quote, to: &text)
+            Self.appendEscaped(UnsafeBufferPointer(rebasing: bytes[declaration.value]), quote: quote, to: &text)
             if declaration.important { Self.append(" !important", to: &text) }
             text.append(0x3B)
         }
         if text.count == prefixLength && !anyOverridden { return nil }
         if !anyOverridden {
-            text.append(contentsOf: original[existing])
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: document[existing]))
         } else {
             var first = true
             for index in scratch.inline.indices where !scratch.overridden[index] {
                 if !first { text.append(0x3B) }
-                text.append(contentsOf: original[scratch.inline[index].range])
+                text.append(contentsOf: UnsafeBufferPointer(rebasing: document[scratch.inline[index].range]))
                 first = false
             }
         }
@@ -328,7 +342,7 @@ struct Cascade {
 
     /// Escapes a CSS value for an attribute delimited by `quote`: the quote becomes the other
     /// quote when the value has none of those, else a character reference; `&` becomes `&amp;`.
-    static func appendEscaped(_ value: ArraySlice<UInt8>, quote: UInt8, to out: inout [UInt8]) {
+    static func appendEscaped(_ value: UnsafeBufferPointer<UInt8>, quote: UInt8, to out: inout [UInt8]) {
         let other: UInt8 = quote == 0x22 ? 0x27 : 0x22
         var plain = true
         var hasOther = false

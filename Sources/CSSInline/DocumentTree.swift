@@ -232,6 +232,7 @@ struct ParseInput {
     /// including it.
     private(set) var cutPositions: [Int] = []
     private(set) var removedThrough: [Int] = []
+    private var lastCut = 0
 
     init() {}
 
@@ -241,21 +242,41 @@ struct ParseInput {
             bytes = parseBytes
             return
         }
-        bytes.reserveCapacity(parseBytes.count)
-        var position = 0
         var removed = 0
+        cutPositions.reserveCapacity(cuts.count)
+        removedThrough.reserveCapacity(cuts.count)
         for cut in cuts {
-            bytes.append(contentsOf: parseBytes[position..<cut.lowerBound])
             removed += cut.count
-            cutPositions.append(bytes.count)
+            cutPositions.append(cut.lowerBound - (removed - cut.count))
             removedThrough.append(removed)
-            position = cut.upperBound
         }
-        bytes.append(contentsOf: parseBytes[position...])
+        let count = parseBytes.count - removed
+        bytes = [UInt8](unsafeUninitializedCapacity: count) { target, initialized in
+            parseBytes.withUnsafeBufferPointer { source in
+                guard let from = source.baseAddress, let to = target.baseAddress else { return }
+                var position = 0
+                var written = 0
+                for cut in cuts {
+                    let length = cut.lowerBound - position
+                    (to + written).update(from: from + position, count: length)
+                    written += length
+                    position = cut.upperBound
+                }
+                (to + written).update(from: from + position, count: source.count - position)
+            }
+            initialized = count
+        }
     }
 
-    /// The offset in the caller's bytes of `offset` in `bytes`.
-    func originalOffset(_ offset: Int) -> Int {
+    /// The offset in the caller's bytes of `offset` in `bytes`. libxml2 reports offsets in
+    /// increasing order, so the cut found last is tried first.
+    mutating func originalOffset(_ offset: Int) -> Int {
+        let hint = lastCut
+        if hint < cutPositions.count, cutPositions[hint] <= offset,
+            hint + 1 == cutPositions.count || offset < cutPositions[hint + 1]
+        {
+            return offset + removedThrough[hint]
+        }
         // Last cut at or before `offset`: everything from a cut position on came after the cut.
         var lower = 0
         var upper = cutPositions.count
@@ -263,7 +284,9 @@ struct ParseInput {
             let middle = (lower + upper) / 2
             if cutPositions[middle] <= offset { lower = middle + 1 } else { upper = middle }
         }
-        return lower == 0 ? offset : offset + removedThrough[lower - 1]
+        if lower == 0 { return offset }
+        lastCut = lower - 1
+        return offset + removedThrough[lower - 1]
     }
 
     /// Whether text was cut right after the start tag ending at `offset` (`>` or `/>`).

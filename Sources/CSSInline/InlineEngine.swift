@@ -113,8 +113,10 @@ struct InlineEngine {
         return patches
     }
 
-    /// What libxml2 need not read: the text of `<style>` elements (we read sheets ourselves) and
-    /// the inside of comments (no element in there). Cutting keeps the markup around them, so
+    /// What libxml2 need not read: the text of `<style>` elements (we read sheets ourselves),
+    /// the inside of comments (no element in there) and all but one byte of whitespace runs
+    /// between `>` and `<` (a `>` inside a quoted attribute value makes that value shorter for
+    /// libxml2, which matters only to attribute selectors on such values). Cutting keeps the markup around them, so
     /// libxml2 builds the same tree. libxml2 ends a style element's raw text at any `</` followed
     /// by a letter, so sheets containing `</` are left in place; an unterminated comment ends the
     /// scan. Ascending, disjoint.
@@ -124,6 +126,13 @@ struct InlineEngine {
         var nextStyle = 0
         let count = bytes.count
         while let open = HTMLBytes.firstOffset(bytes, of: 0x3C, from: cursor) {
+            // Indentation between tags: libxml2 reads it a character at a time, and only
+            // whether there is any whitespace matters to the tree, so one byte of it is kept.
+            var blank = open
+            while blank > cursor && HTMLBytes.isBlank(bytes[blank - 1]) { blank -= 1 }
+            if open - blank >= 2 && blank > cursor && bytes[blank - 1] == 0x3E {
+                cuts.append((blank + 1)..<open)
+            }
             if nextStyle < styles.count && styles[nextStyle].element.lowerBound <= open {
                 let style = styles[nextStyle]
                 nextStyle += 1

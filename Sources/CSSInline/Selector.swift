@@ -27,12 +27,53 @@ indirect enum PseudoClass: Sendable, Hashable {
     case not([ComplexSelector])
 }
 
+/// Interned names of one compound (its ids or its classes): up to three held inline, so the
+/// usual `.name` or `#name` compound allocates nothing.
+struct NameList: Sendable, Hashable, Sequence {
+    private var count: Int32 = 0
+    private var n0: Int32 = -1
+    private var n1: Int32 = -1
+    private var n2: Int32 = -1
+    private var more: [Int32] = []
+
+    var isEmpty: Bool { count == 0 }
+    var first: Int32? { count > 0 ? n0 : nil }
+
+    mutating func append(_ name: Int32) {
+        switch count {
+        case 0: n0 = name
+        case 1: n1 = name
+        case 2: n2 = name
+        default: more.append(name)
+        }
+        count += 1
+    }
+
+    struct Iterator: IteratorProtocol {
+        let list: NameList
+        var index: Int32 = 0
+
+        mutating func next() -> Int32? {
+            guard index < list.count else { return nil }
+            defer { index += 1 }
+            switch index {
+            case 0: return list.n0
+            case 1: return list.n1
+            case 2: return list.n2
+            default: return list.more[Int(index) - 3]
+            }
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(list: self) }
+}
+
 /// A compound selector: every part must match the same element.
 struct CompoundSelector: Sendable, Hashable {
     /// Interned lower-case tag name, -1 for any (`*` or absent).
     var tag: Int32 = -1
-    var ids: [Int32] = []
-    var classes: [Int32] = []
+    var ids = NameList()
+    var classes = NameList()
     var attributes: [AttributeSelector] = []
     var pseudos: [PseudoClass] = []
     /// Relation to the compound on the left (unused for the leftmost).
@@ -81,8 +122,9 @@ struct SelectorParser {
         ["before", "after", "first-line", "first-letter"].map { Array($0.utf8) })
 
     /// Splits `tokens[range]` at top-level commas and parses each selector.
-    mutating func parseList(_ range: Range<Int>, depth: Int = 0) -> [(SelectorOutcome, Range<Int>)] {
-        var result: [(SelectorOutcome, Range<Int>)] = []
+    mutating func parseList(
+        _ range: Range<Int>, depth: Int = 0, _ body: (SelectorOutcome, Range<Int>) -> Void
+    ) {
         var start = range.lowerBound
         var nesting = 0
         var index = range.lowerBound
@@ -90,9 +132,9 @@ struct SelectorParser {
             if index == range.upperBound || (nesting == 0 && tokens[index].kind == .comma) {
                 let piece = trimmed(start..<index)
                 if piece.isEmpty {
-                    result.append((.invalid, piece))
+                    body(.invalid, piece)
                 } else {
-                    result.append((parseComplex(piece, depth: depth), piece))
+                    body(parseComplex(piece, depth: depth), piece)
                 }
                 start = index + 1
             } else {
@@ -104,7 +146,6 @@ struct SelectorParser {
             }
             index += 1
         }
-        return result
     }
 
     /// The interned name written at `range` (escapes resolved); no allocation when it has no
@@ -364,15 +405,17 @@ struct SelectorParser {
             guard depth < limits.maxSelectorNesting else { return .keep }
             var inner: [ComplexSelector] = []
             var best: UInt32 = 0
-            for (outcome, _) in parseList(arguments, depth: depth + 1) {
-                switch outcome {
-                case .invalid: return .invalid
-                case .keep: return .keep
+            var outcome = PartOutcome.inlinable
+            parseList(arguments, depth: depth + 1) { selector, _ in
+                switch selector {
+                case .invalid: outcome = .invalid
+                case .keep: if outcome == .inlinable { outcome = .keep }
                 case .inlinable(let selector):
                     inner.append(selector)
                     best = max(best, selector.specificity)
                 }
             }
+            if outcome != .inlinable { return outcome }
             compound.pseudos.append(.not(inner))
             specificity &+= best
             return .inlinable

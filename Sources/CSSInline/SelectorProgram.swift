@@ -96,9 +96,9 @@ struct SelectorProgram {
                 }
             }
             let idStart = Int32(names.count)
-            names.append(contentsOf: compound.ids)
+            for id in compound.ids { names.append(id) }
             let classStart = Int32(names.count)
-            names.append(contentsOf: compound.classes)
+            for className in compound.classes { names.append(className) }
             let attributeStart = Int32(attributes.count)
             for attribute in compound.attributes {
                 let valueStart = Int32(attributeValues.count)

@@ -140,7 +140,7 @@ struct StylesheetParser {
                     range: token.start..<tokens[min(close, end - 1)].end,
                     preludeRange: tokens[prelude.lowerBound].start..<tokens[prelude.upperBound - 1].end,
                     selectors: [], keptSelectors: [], invalid: false, nested: false, declarations: [])
-                for (outcome, range) in selectors.parseList(prelude) {
+                selectors.parseList(prelude) { outcome, range in
                     switch outcome {
                     case .invalid: rule.invalid = true
                     case .keep: rule.keptSelectors.append(tokens[range.lowerBound].start..<tokens[range.upperBound - 1].end)
