@@ -111,3 +111,44 @@ struct MeasureTests {
         }
     }
 }
+
+/// What the inliner cuts from libxml2's input (style sheet text, comment bodies, indentation)
+/// must not change the tree libxml2 builds: same elements, parents, siblings, start tag ends
+/// (mapped back to the caller's bytes), emptiness and head membership.
+@Suite(.enabled(if: TestSupport.corpusAvailable, "corpus not found: set LINKSTAMP_CORPUS"))
+struct ParseInputTests {
+    static func tree(_ bytes: [UInt8], cutting: Bool) -> DocumentTree? {
+        let builder = TreeBuilder(names: NameTable(), recordAttributes: false, maxElements: Int.max)
+        if cutting {
+            let styles = bytes.withUnsafeBufferPointer { ByteScan.styleElements($0) }
+            let cuts = bytes.withUnsafeBufferPointer { InlineEngine.unparsedRanges($0, styles: styles) }
+            builder.input = ParseInput(bytes, cutting: cuts)
+        } else {
+            builder.input = ParseInput(bytes, cutting: [])
+        }
+        guard HTMLTreeParser.parse(builder.input.bytes, into: builder) else { return nil }
+        return builder.tree
+    }
+
+    @Test func cutsKeepTheTree() {
+        var documents = CorpusTests.documents()
+        let cases = TestSupport.corpus.appendingPathComponent("css-inline-cases")
+        for url in TestSupport.files(cases, suffix: ".html") {
+            if let bytes = TestSupport.bytes(url) { documents.append((url.lastPathComponent, bytes)) }
+        }
+        #expect(!documents.isEmpty)
+        for (name, html) in documents where !html.isEmpty {
+            let bytes = Sanitizer.sanitize(html, charset: nil)
+            guard let full = Self.tree(bytes, cutting: false), let cut = Self.tree(bytes, cutting: true) else {
+                Issue.record("\(name): parser unavailable")
+                continue
+            }
+            #expect(full.count == cut.count, "\(name): element count")
+            #expect(full.parent == cut.parent, "\(name): parents")
+            #expect(full.previous == cut.previous, "\(name): siblings")
+            #expect(full.tagEnd == cut.tagEnd, "\(name): start tag ends")
+            #expect(full.hasContent == cut.hasContent, "\(name): emptiness")
+            #expect(full.inHead == cut.inHead, "\(name): head")
+        }
+    }
+}
