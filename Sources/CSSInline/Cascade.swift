@@ -65,8 +65,8 @@ struct Cascade {
     }
 
     init(
-        original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, names: NameTable, properties: NameTable,
-        sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector]
+        original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, names: NameTable, program: SelectorProgram,
+        properties: NameTable, sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector]
     ) {
         self.original = original
         self.parseBytes = parseBytes
@@ -84,7 +84,6 @@ struct Cascade {
             if tree.id[element] >= 0 { present[Int(tree.id[element])] = true }
         }
         for name in tree.classes where name >= 0 { present[Int(name)] = true }
-        var program = SelectorProgram()
         var entries: [Entry] = []
         var declarations: [DeclarationRef] = []
         var byID = [[Int32]](repeating: [], count: names.count)
@@ -95,11 +94,18 @@ struct Cascade {
         var lastRule: (Int32, Int32) = (-1, -1)
         var ruleDeclarations: (Int32, Int32) = (0, 0)
         for entry in selectors {
-            guard let key = entry.selector.compounds.first else { continue }
+            let key = program.subject(entry.selector.index)
             if key.tag >= 0 && !present[Int(key.tag)] { continue }
-            if key.ids.contains(where: { !present[Int($0)] }) || key.classes.contains(where: { !present[Int($0)] }) {
-                continue
+            var absent = false
+            var name = Int(key.idStart)
+            while name < Int(key.classEnd) {
+                if !present[Int(program.names[name])] {
+                    absent = true
+                    break
+                }
+                name += 1
             }
+            if absent { continue }
             if lastRule != (entry.sheet, entry.rule) {
                 lastRule = (entry.sheet, entry.rule)
                 let start = Int32(declarations.count)
@@ -113,21 +119,21 @@ struct Cascade {
                 ruleDeclarations = (start, Int32(declarations.count))
             }
             if ruleDeclarations.0 == ruleDeclarations.1 { continue }
-            let complex = program.add(entry.selector)
+            let complex = entry.selector.index
             let index = Int32(entries.count)
             entries.append(
                 Entry(
                     ancestors: program.ancestorNames(complex), complex: complex,
                     specificity: entry.selector.specificity, order: entry.order,
                     declarationStart: ruleDeclarations.0, declarationEnd: ruleDeclarations.1))
-            if let id = key.ids.first {
-                byID[Int(id)].append(index)
-            } else if let className = key.classes.first {
-                byClass[Int(className)].append(index)
+            if key.classStart > key.idStart {
+                byID[Int(program.names[Int(key.idStart)])].append(index)
+            } else if key.classEnd > key.classStart {
+                byClass[Int(program.names[Int(key.classStart)])].append(index)
             } else if key.tag >= 0 {
                 byTag[Int(key.tag)].append(index)
-            } else if let attribute = key.attributes.first {
-                byAttribute[Int(attribute.name)].append(index)
+            } else if key.attributeEnd > key.attributeStart {
+                byAttribute[Int(program.attributes[Int(key.attributeStart)].name)].append(index)
             } else {
                 universal.append(index)
             }

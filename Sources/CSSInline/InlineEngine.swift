@@ -40,34 +40,37 @@ struct InlineEngine {
         }
         if candidates.isEmpty && extraCSS == nil { return [] }
 
-        var names = NameTable()
+        // One selector parser for all sheets: names and compiled selectors accumulate in it.
+        var selectors = SelectorParser(
+            bytes: [], tokens: [], names: NameTable(), program: SelectorProgram(), limits: limits)
         var properties = NameTable()
         var ruleBudget = limits.maxRules
         var sources: [SheetSource] = []
-        var usesAttributes = false
         for candidate in candidates {
             let tokens = CSSTokenizer.tokenize(parseBytes, range: candidate.content)
-            var selectors = SelectorParser(bytes: parseBytes, tokens: tokens, names: names, limits: limits)
+            selectors.bytes = parseBytes
+            selectors.tokens = tokens
             let parser = StylesheetParser(bytes: parseBytes, values: original, tokens: tokens)
             guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget) else {
                 throw .tooManyRules(at: candidate.content.lowerBound)
             }
-            names = selectors.names
-            usesAttributes = usesAttributes || selectors.usesAttributes
             sources.append(SheetSource(element: candidate, sheet: sheet, bytes: original))
         }
         if let extraCSS {
             let extra = Sanitizer.sanitize(extraCSS, charset: nil)
             let tokens = CSSTokenizer.tokenize(extra, range: 0..<extra.count)
-            var selectors = SelectorParser(bytes: extra, tokens: tokens, names: names, limits: limits)
+            selectors.bytes = extra
+            selectors.tokens = tokens
             let parser = StylesheetParser(bytes: extra, values: extraCSS, tokens: tokens)
             guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget) else {
                 throw .tooManyRules(at: 0)
             }
-            names = selectors.names
-            usesAttributes = usesAttributes || selectors.usesAttributes
             sources.append(SheetSource(element: nil, sheet: sheet, bytes: extraCSS))
         }
+        selectors.tokens = []
+        let names = selectors.names
+        let program = selectors.program
+        let usesAttributes = selectors.usesAttributes
         let anyRule = sources.contains { !$0.sheet.rules.isEmpty }
         if !anyRule { return [] }
 
@@ -104,7 +107,8 @@ struct InlineEngine {
         var patches: [CSSPatch] = []
         if !indexed.isEmpty {
             let cascade = Cascade(
-                original: original, parseBytes: parseBytes, tree: tree, names: names, properties: properties,
+                original: original, parseBytes: parseBytes, tree: tree, names: names, program: program,
+                properties: properties,
                 sources: sources, selectors: indexed)
             patches = cascade.run()
         }

@@ -18,7 +18,7 @@ struct AttributeSelector: Sendable, Hashable {
 }
 
 /// The structural pseudo-classes we can evaluate on a static tree.
-indirect enum PseudoClass: Sendable, Hashable {
+enum PseudoClass: Sendable, Hashable {
     /// `:nth-child(an+b)` and friends: `ofType` limits counting to same-tag siblings, `fromEnd`
     /// counts from the last sibling.
     case nth(a: Int, b: Int, ofType: Bool, fromEnd: Bool)
@@ -80,9 +80,11 @@ struct CompoundSelector: Sendable, Hashable {
     var combinator: Combinator = .descendant
 }
 
-/// A complex selector, compounds stored right to left.
+/// A complex selector: its compiled form in the parser's ``SelectorProgram``, and its
+/// specificity. A plain value, so rules holding thousands of them cost nothing to release.
 struct ComplexSelector: Sendable, Hashable {
-    var compounds: [CompoundSelector]
+    /// Index in ``SelectorProgram/complexes``.
+    var index: Int32
     /// Specificity packed as a << 20 | b << 10 | c.
     var specificity: UInt32
 }
@@ -100,9 +102,12 @@ enum SelectorOutcome: Sendable {
 
 /// Parses selector lists from tokens. Names are interned into `names`.
 struct SelectorParser {
-    let bytes: [UInt8]
-    let tokens: [CSSToken]
+    /// The sheet being parsed: its (sanitized) bytes and tokens.
+    var bytes: [UInt8]
+    var tokens: [CSSToken]
     var names: NameTable
+    /// Where parsed selectors are compiled to (shared by all sheets of a document).
+    var program: SelectorProgram
     let limits: CSSLimits
     /// Set when any attribute selector was parsed (elements then record their attributes).
     var usesAttributes = false
@@ -221,18 +226,13 @@ struct SelectorParser {
         if keep { return .keep }
         // Stored right to left; each compound's combinator describes its link to the next one
         // (the combinator written before it, which the compound on its left holds until now).
-        var links: [Combinator] = []
-        if compounds.count > 1 {
-            links.reserveCapacity(compounds.count)
-            for compound in compounds { links.append(compound.combinator) }
-        }
         compounds.reverse()
         let count = compounds.count
-        for position in 0..<count {
-            let source = count - 1 - position  // index before reversing
-            compounds[position].combinator = source > 0 ? links[source - 1] : .descendant
+        for position in 0..<(count - 1) {
+            compounds[position].combinator = compounds[position + 1].combinator
         }
-        return .inlinable(ComplexSelector(compounds: compounds, specificity: specificity))
+        compounds[count - 1].combinator = .descendant
+        return .inlinable(ComplexSelector(index: program.add(compounds), specificity: specificity))
     }
 
     private enum PartOutcome { case inlinable, keep, invalid }

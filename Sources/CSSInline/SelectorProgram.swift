@@ -4,7 +4,7 @@
 /// retain and a release for every compound looked at. Matching runs for every element against
 /// every candidate selector, so it reads only these flat arrays of trivial values instead:
 /// nothing is reference counted or allocated while matching.
-struct SelectorProgram {
+struct SelectorProgram: Sendable {
     struct Compound {
         /// Interned lower-case tag, -1 for any.
         var tag: Int32
@@ -55,25 +55,11 @@ struct SelectorProgram {
     private(set) var complexes: [Complex] = []
     private(set) var notLists: [Int32] = []
 
-    /// Compiles `selector` (and the selectors inside its `:not()`s); returns its index. Recursion
-    /// depth is bounded by ``CSSLimits/maxSelectorNesting`` (the parser enforces it).
-    mutating func add(_ selector: ComplexSelector) -> Int32 {
-        // First the selectors inside `:not()`, so that this selector's compounds and pseudo-classes
-        // stay contiguous.
-        var notRanges: [(Int32, Int32)] = []
-        for compound in selector.compounds {
-            for pseudo in compound.pseudos {
-                guard case .not(let list) = pseudo else { continue }
-                var inner: [Int32] = []
-                for selector in list { inner.append(add(selector)) }
-                let start = Int32(notLists.count)
-                notLists.append(contentsOf: inner)
-                notRanges.append((start, Int32(notLists.count)))
-            }
-        }
-        var nextNot = 0
+    /// Compiles a complex selector given right to left (the selectors inside its `:not()`s
+    /// were compiled before); returns its index.
+    mutating func add(_ selector: [CompoundSelector]) -> Int32 {
         let start = Int32(compounds.count)
-        for compound in selector.compounds {
+        for compound in selector {
             let pseudoStart = Int32(pseudos.count)
             for pseudo in compound.pseudos {
                 switch pseudo {
@@ -87,12 +73,13 @@ struct SelectorProgram {
                 case .empty:
                     pseudos.append(
                         Pseudo(kind: .empty, ofType: false, fromEnd: false, a: 0, b: 0, listStart: 0, listEnd: 0))
-                case .not:
-                    let range = notRanges[nextNot]
-                    nextNot += 1
+                case .not(let list):
+                    let listStart = Int32(notLists.count)
+                    for inner in list { notLists.append(inner.index) }
                     pseudos.append(
                         Pseudo(
-                            kind: .not, ofType: false, fromEnd: false, a: 0, b: 0, listStart: range.0, listEnd: range.1))
+                            kind: .not, ofType: false, fromEnd: false, a: 0, b: 0, listStart: listStart,
+                            listEnd: Int32(notLists.count)))
                 }
             }
             let idStart = Int32(names.count)
@@ -116,6 +103,11 @@ struct SelectorProgram {
         }
         complexes.append(Complex(compoundStart: start, compoundEnd: Int32(compounds.count)))
         return Int32(complexes.count - 1)
+    }
+
+    /// The subject (rightmost) compound of complex selector `index`.
+    func subject(_ index: Int32) -> Compound {
+        compounds[Int(complexes[Int(index)].compoundStart)]
     }
 
     private static func clamp(_ value: Int) -> Int32 {
