@@ -238,6 +238,14 @@ struct ParseInput {
 
     /// `parseBytes` without `cuts` (ascending, disjoint ranges of `parseBytes`).
     init(_ parseBytes: [UInt8], cutting cuts: [Range<Int>]) {
+        var previous = 0
+        for cut in cuts {
+            guard cut.lowerBound >= previous, cut.upperBound <= parseBytes.count else {
+                bytes = parseBytes  // not ascending and disjoint: parse everything
+                return
+            }
+            previous = cut.upperBound
+        }
         guard !cuts.isEmpty else {
             bytes = parseBytes
             return

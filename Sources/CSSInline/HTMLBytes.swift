@@ -99,10 +99,8 @@ enum HTMLBytes {
                 let valueStart = probe
                 if probe < count, bytes[probe] == 0x22 || bytes[probe] == 0x27 {
                     quote = bytes[probe]
-                    probe += 1
-                    while probe < count, bytes[probe] != quote { probe += 1 }
-                    guard probe < count else { return nil }
-                    probe += 1
+                    guard let close = firstOffset(bytes, of: quote, from: probe + 1) else { return nil }
+                    probe = close + 1
                 } else {
                     while probe < count, !isBlank(bytes[probe]), bytes[probe] != 0x3E { probe += 1 }
                 }

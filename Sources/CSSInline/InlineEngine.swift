@@ -75,7 +75,11 @@ struct InlineEngine {
         if !anyRule { return [] }
 
         let builder = TreeBuilder(names: names, recordAttributes: usesAttributes, maxElements: limits.maxElements)
-        let cuts = parseBytes.withUnsafeBufferPointer { Self.unparsedRanges($0, styles: candidates) }
+        let styleName = names.lookup(Array("style".utf8))
+        let testsStyle = styleName >= 0 && program.attributes.contains { $0.name == styleName }
+        let cuts = parseBytes.withUnsafeBufferPointer {
+            Self.unparsedRanges($0, styles: candidates, styleAttributes: !testsStyle)
+        }
         builder.input = ParseInput(parseBytes, cutting: cuts)
         guard HTMLTreeParser.parse(builder.input.bytes, into: builder) else { throw .parserUnavailable }
         if builder.exceeded { throw .tooManyElements(at: parseBytes.count) }
@@ -120,11 +124,15 @@ struct InlineEngine {
     /// What libxml2 need not read: the text of `<style>` elements (we read sheets ourselves),
     /// the inside of comments (no element in there) and all but one byte of whitespace runs
     /// between `>` and `<` (a `>` inside a quoted attribute value makes that value shorter for
-    /// libxml2, which matters only to attribute selectors on such values). Cutting keeps the markup around them, so
+    /// libxml2, which matters only to attribute selectors on such values). With
+    /// `styleAttributes` (no selector tests `style`), the text of quoted `style` attribute values
+    /// goes too: libxml2 reads attribute values a character at a time, and those are the longest. Cutting keeps the markup around them, so
     /// libxml2 builds the same tree. libxml2 ends a style element's raw text at any `</` followed
     /// by a letter, so sheets containing `</` are left in place; an unterminated comment ends the
     /// scan. Ascending, disjoint.
-    static func unparsedRanges(_ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes]) -> [Range<Int>] {
+    static func unparsedRanges(
+        _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool = false
+    ) -> [Range<Int>] {
         var cuts: [Range<Int>] = []
         var cursor = 0
         var nextStyle = 0
@@ -140,6 +148,7 @@ struct InlineEngine {
             if nextStyle < styles.count && styles[nextStyle].element.lowerBound <= open {
                 let style = styles[nextStyle]
                 nextStyle += 1
+                let from = cursor
                 cursor = max(style.element.upperBound, open + 1)
                 let content = style.content
                 guard !content.isEmpty else { continue }
@@ -152,7 +161,7 @@ struct InlineEngine {
                     }
                     probe = slash + 1
                 }
-                if !hasEndTagOpen, cuts.last.map({ $0.upperBound <= content.lowerBound }) ?? true {
+                if !hasEndTagOpen && content.lowerBound >= from {
                     cuts.append(content)
                 }
                 continue
@@ -177,6 +186,22 @@ struct InlineEngine {
                 if abrupt { break }
                 if !body.isEmpty { cuts.append(body) }
                 cursor = end
+                continue
+            }
+            if styleAttributes && open + 1 < count && HTMLBytes.isLetter(bytes[open + 1]),
+                let tag = HTMLBytes.readStartTag(bytes, at: open)
+            {
+                // A quoted style value without `<` or `>`: its text cannot hold markup.
+                if let value = tag.styleValue, tag.styleQuote != 0, value.count > 2 {
+                    let inside = (value.lowerBound + 1)..<(value.upperBound - 1)
+                    let hasAngle =
+                        (HTMLBytes.firstOffset(bytes, of: 0x3C, from: inside.lowerBound).map { $0 < inside.upperBound }
+                            ?? false)
+                        || (HTMLBytes.firstOffset(bytes, of: 0x3E, from: inside.lowerBound).map { $0 < inside.upperBound }
+                            ?? false)
+                    if !hasAngle { cuts.append(inside) }
+                }
+                cursor = tag.end + 1
                 continue
             }
             cursor = open + 1

@@ -112,7 +112,8 @@ struct MeasureTests {
     }
 }
 
-/// What the inliner cuts from libxml2's input (style sheet text, comment bodies, indentation)
+/// What the inliner cuts from libxml2's input (style sheet text, comment bodies, indentation,
+/// style attribute values)
 /// must not change the tree libxml2 builds: same elements, parents, siblings, start tag ends
 /// (mapped back to the caller's bytes), emptiness and head membership.
 @Suite(.enabled(if: TestSupport.corpusAvailable, "corpus not found: set LINKSTAMP_CORPUS"))
@@ -121,7 +122,9 @@ struct ParseInputTests {
         let builder = TreeBuilder(names: NameTable(), recordAttributes: false, maxElements: Int.max)
         if cutting {
             let styles = bytes.withUnsafeBufferPointer { ByteScan.styleElements($0) }
-            let cuts = bytes.withUnsafeBufferPointer { InlineEngine.unparsedRanges($0, styles: styles) }
+            let cuts = bytes.withUnsafeBufferPointer {
+                InlineEngine.unparsedRanges($0, styles: styles, styleAttributes: true)
+            }
             builder.input = ParseInput(bytes, cutting: cuts)
         } else {
             builder.input = ParseInput(bytes, cutting: [])
