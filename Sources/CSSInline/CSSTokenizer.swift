@@ -234,7 +234,9 @@ struct CSSTokenizer {
                 }
                 return consumeBadURL(from: start)
             }
-            if byte == 0x22 || byte == 0x27 || byte == 0x28 || byte < 0x09 || byte == 0x0B || (byte >= 0x0E && byte <= 0x1F) || byte == 0x7F {
+            if byte == 0x22 || byte == 0x27 || byte == 0x28 || byte < 0x09 || byte == 0x0B
+                || (byte >= 0x0E && byte <= 0x1F) || byte == 0x7F
+            {
                 return consumeBadURL(from: start)
             }
             if byte == 0x5C {

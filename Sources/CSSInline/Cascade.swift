@@ -208,7 +208,9 @@ struct Cascade {
                 consider(byClass[Int(tree.classes[classIndex])], e, ancestors, matcher, &winners, &slot)
                 classIndex += 1
             }
-            if tree.tag[element] >= 0 { consider(byTag[Int(tree.tag[element])], e, ancestors, matcher, &winners, &slot) }
+            if tree.tag[element] >= 0 {
+                consider(byTag[Int(tree.tag[element])], e, ancestors, matcher, &winners, &slot)
+            }
             if recordsAttributes {
                 var attribute = Int(tree.attributeStart[element])
                 let attributeEnd = Int(tree.attributeStart[element + 1])
@@ -223,7 +225,8 @@ struct Cascade {
             for winner in winners { slot[Int(winner.property)] = -1 }
             if let patch = stylePatch(
                 tagEnd: tagEnd, floor: previousEnd, winners: &winners, scratch: &scratch, document: document,
-                extra: extra) {
+                extra: extra)
+            {
                 patches.append(patch)
             }
         }

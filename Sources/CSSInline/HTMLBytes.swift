@@ -51,8 +51,9 @@ enum HTMLBytes {
         var cursor = index + 1
         while cursor < bytes.count {
             let byte = bytes[cursor]
-            guard isLetter(byte) || (byte >= 0x30 && byte <= 0x39) || byte == 0x3A || byte == 0x2D || byte == 0x5F
-                || byte == 0x2E
+            guard
+                isLetter(byte) || (byte >= 0x30 && byte <= 0x39) || byte == 0x3A || byte == 0x2D || byte == 0x5F
+                    || byte == 0x2E
             else { break }
             cursor += 1
         }
@@ -78,7 +79,9 @@ enum HTMLBytes {
             guard let attributeEnd = nameEnd(bytes, cursor) else {
                 while cursor < count {
                     let bogus = bytes[cursor]
-                    if isBlank(bogus) || bogus == 0x3E || (bogus == 0x2F && cursor + 1 < count && bytes[cursor + 1] == 0x3E) {
+                    if isBlank(bogus) || bogus == 0x3E
+                        || (bogus == 0x2F && cursor + 1 < count && bytes[cursor + 1] == 0x3E)
+                    {
                         break
                     }
                     cursor += 1
@@ -124,7 +127,9 @@ enum HTMLBytes {
 
     /// The start tag libxml2 reported ending at `end`: tries the `<` positions before it, nearest
     /// first, and accepts the one that reads up to exactly `end`.
-    static func locateStartTag(_ bytes: UnsafeBufferPointer<UInt8>, endingAt end: Int, notBefore floor: Int) -> StartTag? {
+    static func locateStartTag(_ bytes: UnsafeBufferPointer<UInt8>, endingAt end: Int, notBefore floor: Int)
+        -> StartTag?
+    {
         guard end >= 0, end < bytes.count, bytes[end] == 0x3E || bytes[end] == 0x2F else { return nil }
         var candidate = end - 1
         var attempts = 0

@@ -51,7 +51,8 @@ struct InlineEngine {
             selectors.bytes = parseBytes
             selectors.tokens = tokens
             let parser = StylesheetParser(bytes: parseBytes, values: original, tokens: tokens)
-            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget) else {
+            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget)
+            else {
                 throw .tooManyRules(at: candidate.content.lowerBound)
             }
             sources.append(SheetSource(element: candidate, sheet: sheet, bytes: original))
@@ -62,7 +63,8 @@ struct InlineEngine {
             selectors.bytes = extra
             selectors.tokens = tokens
             let parser = StylesheetParser(bytes: extra, values: extraCSS, tokens: tokens)
-            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget) else {
+            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget)
+            else {
                 throw .tooManyRules(at: 0)
             }
             sources.append(SheetSource(element: nil, sheet: sheet, bytes: extraCSS))
@@ -102,7 +104,8 @@ struct InlineEngine {
             for (ruleIndex, rule) in source.sheet.rules.enumerated() {
                 for selector in rule.selectors {
                     indexed.append(
-                        IndexedSelector(selector: selector, sheet: Int32(sheetIndex), rule: Int32(ruleIndex), order: order))
+                        IndexedSelector(
+                            selector: selector, sheet: Int32(sheetIndex), rule: Int32(ruleIndex), order: order))
                 }
                 order += 1
             }
@@ -126,10 +129,10 @@ struct InlineEngine {
     /// between `>` and `<` (a `>` inside a quoted attribute value makes that value shorter for
     /// libxml2, which matters only to attribute selectors on such values). With
     /// `styleAttributes` (no selector tests `style`), the text of quoted `style` attribute values
-    /// goes too: libxml2 reads attribute values a character at a time, and those are the longest. Cutting keeps the markup around them, so
-    /// libxml2 builds the same tree. libxml2 ends a style element's raw text at any `</` followed
-    /// by a letter, so sheets containing `</` are left in place; an unterminated comment ends the
-    /// scan. Ascending, disjoint.
+    /// goes too: libxml2 reads attribute values a character at a time, and those are the longest.
+    /// Cutting keeps the markup around them, so libxml2 builds the same tree. libxml2 ends a
+    /// style element's raw text at any `</` followed by a letter, so sheets containing `</` are
+    /// left in place; an unterminated comment ends the scan. Ascending, disjoint.
     static func unparsedRanges(
         _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool = false
     ) -> [Range<Int>] {
@@ -197,7 +200,9 @@ struct InlineEngine {
                     let hasAngle =
                         (HTMLBytes.firstOffset(bytes, of: 0x3C, from: inside.lowerBound).map { $0 < inside.upperBound }
                             ?? false)
-                        || (HTMLBytes.firstOffset(bytes, of: 0x3E, from: inside.lowerBound).map { $0 < inside.upperBound }
+                        || (HTMLBytes.firstOffset(bytes, of: 0x3E, from: inside.lowerBound).map {
+                            $0 < inside.upperBound
+                        }
                             ?? false)
                     if !hasAngle { cuts.append(inside) }
                 }
@@ -274,7 +279,8 @@ struct InlineEngine {
         guard !pieces.isEmpty else { return nil }
         pieces.sort { $0.0 < $1.0 }
         let parseBytes = Sanitizer.sanitize(original, charset: charset)
-        guard let headEnd = parseBytes.withUnsafeBufferPointer({ HTMLBytes.findTag($0, "head", from: 0, closing: true) })
+        guard
+            let headEnd = parseBytes.withUnsafeBufferPointer({ HTMLBytes.findTag($0, "head", from: 0, closing: true) })
         else { return nil }
         var text = Array("<style type=\"text/css\">\n".utf8)
         for (_, piece) in pieces {

@@ -10,7 +10,8 @@ enum Sanitizer {
     /// Whether `charset` names UTF-8 (or is absent, or ASCII).
     static func isUTF8(_ charset: String?) -> Bool {
         guard let charset else { return true }
-        let label = String(decoding: ASCII.lowercased(charset.utf8.filter { !ASCII.isSpace($0) && $0 != 0x22 }), as: UTF8.self)
+        let label = String(
+            decoding: ASCII.lowercased(charset.utf8.filter { !ASCII.isSpace($0) && $0 != 0x22 }), as: UTF8.self)
         return label.isEmpty || label == "utf-8" || label == "utf8" || label == "us-ascii" || label == "ascii"
             || label == "unicode-1-1-utf-8"
     }

@@ -398,7 +398,8 @@ struct SelectorParser {
         case "nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type":
             guard let (a, b) = parseNth(arguments) else { return .invalid }
             let ofType = name.count > 7 && name.suffix(7).elementsEqual("of-type".utf8)
-            compound.pseudos.append(.nth(a: a, b: b, ofType: ofType, fromEnd: name.starts(with: Array("nth-last".utf8))))
+            compound.pseudos.append(
+                .nth(a: a, b: b, ofType: ofType, fromEnd: name.starts(with: Array("nth-last".utf8))))
             specificity &+= 1 << 10
             return .inlinable
         case "not":

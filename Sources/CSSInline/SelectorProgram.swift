@@ -69,7 +69,8 @@ struct SelectorProgram: Sendable {
                             kind: .nth, ofType: ofType, fromEnd: fromEnd, a: Self.clamp(a), b: Self.clamp(b),
                             listStart: 0, listEnd: 0))
                 case .root:
-                    pseudos.append(Pseudo(kind: .root, ofType: false, fromEnd: false, a: 0, b: 0, listStart: 0, listEnd: 0))
+                    pseudos.append(
+                        Pseudo(kind: .root, ofType: false, fromEnd: false, a: 0, b: 0, listStart: 0, listEnd: 0))
                 case .empty:
                     pseudos.append(
                         Pseudo(kind: .empty, ofType: false, fromEnd: false, a: 0, b: 0, listStart: 0, listEnd: 0))

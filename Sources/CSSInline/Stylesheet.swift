@@ -143,7 +143,8 @@ struct StylesheetParser {
                 selectors.parseList(prelude) { outcome, range in
                     switch outcome {
                     case .invalid: rule.invalid = true
-                    case .keep: rule.keptSelectors.append(tokens[range.lowerBound].start..<tokens[range.upperBound - 1].end)
+                    case .keep:
+                        rule.keptSelectors.append(tokens[range.lowerBound].start..<tokens[range.upperBound - 1].end)
                     case .inlinable(let selector): rule.selectors.append(selector)
                     }
                 }

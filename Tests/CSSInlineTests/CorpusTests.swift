@@ -71,7 +71,9 @@ struct CorpusTests {
                     }
                     return false
                 }
-                #expect(inStyleElement || isNewAttribute || isAttributeValue, "\(name): patch at \(patch.range) outside style")
+                #expect(
+                    inStyleElement || isNewAttribute || isAttributeValue,
+                    "\(name): patch at \(patch.range) outside style")
             }
             #expect(Self.undo(output, patches, original: html) == html, "\(name): undo")
             #expect(try inliner.inline(html) == output, "\(name): inline = patches applied")
@@ -101,7 +103,10 @@ struct MeasureTests {
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let rate = Double(total * rounds) / seconds / 1_000_000
-            print("measure \(label): \(documents.count) docs, \(total) bytes, \(rounds) rounds, \(String(format: "%.1f", rate)) MB/s (sink \(sink & 1))")
+            let megabytes = String(format: "%.1f", rate)
+            print(
+                "measure \(label): \(documents.count) docs, \(total) bytes, \(rounds) rounds, \(megabytes) MB/s"
+                    + " (sink \(sink & 1))")
         }
         try measure("CSSInliner.inline") { try inliner.inline($0).count }
         measure("libxml2 bare SAX pass") { document in
