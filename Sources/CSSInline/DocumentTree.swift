@@ -87,6 +87,7 @@ struct TreeState {
     var lastChild: [Int32] = []
     var rootLastChild: Int32 = -1
     var headDepth = 0
+    var bodySeen = false
     var exceeded = false
     /// Style sheet texts cut out of the bytes libxml2 parses (see ``ParseInput``).
     var input = ParseInput()
@@ -158,6 +159,7 @@ struct TreeState {
         tree.hasContent.append(false)
         let isHead = Self.isName(name, "head")
         if isHead { headDepth += 1 }
+        if !bodySeen && Self.isName(name, "body") { bodySeen = true }
         tree.inHead.append(headDepth > 0)
         var id: Int32 = -1
         var skipStyle = false
@@ -191,7 +193,11 @@ struct TreeState {
         tree.classStart.append(Int32(tree.classes.count))
         tree.attributeStart.append(Int32(tree.attributeNames.count))
         if Self.isName(name, "style") {
-            if headDepth > 0 { tree.styleElements.append((element, offset, skipStyle)) }
+            // Between `</head>` and `<body>` libxml2 leaves a style element under `<html>`; the
+            // HTML standard's "after head" mode puts it back in the head, and so do we.
+            let afterHead = !bodySeen && parent >= 0 && tree.parent[Int(parent)] < 0
+            if afterHead { tree.inHead[Int(element)] = true }
+            if headDepth > 0 || afterHead { tree.styleElements.append((element, offset, skipStyle)) }
             // Its text was cut out of libxml2's input: it is not empty for `:empty`.
             if parsedOffset >= 0 && input.hasCut(after: parsedOffset) { tree.hasContent[Int(element)] = true }
         }
