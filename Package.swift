@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "SMTPAPI", swiftSettings: strict),
         .target(name: "MIME", swiftSettings: strict),
         .target(name: "HTMLRewrite", swiftSettings: strict),
-        .target(name: "CSSInline", dependencies: ["CLibXML2"], swiftSettings: strict),
+        .target(name: "CSSInline", dependencies: ["CLibXML2"], exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Tracking",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],

@@ -144,17 +144,22 @@ struct CSSTokenizer {
 
     /// §4.3.11: consumes an ident sequence.
     private mutating func consumeName() {
-        while position < end {
-            let byte = bytes[position]
+        // The position is kept in a local so the common loop stays in registers.
+        var cursor = position
+        while cursor < end {
+            let byte = bytes[cursor]
             if Self.isName(byte) {
-                position += 1
-            } else if byte == 0x5C && isValidEscape(at: 0) {
-                position += 1
-                consumeEscape()
-            } else {
-                return
+                cursor += 1
+                continue
             }
+            guard byte == 0x5C else { break }
+            position = cursor
+            guard isValidEscape(at: 0) else { break }
+            position += 1
+            consumeEscape()
+            cursor = position
         }
+        position = cursor
     }
 
     /// §4.3.12: consumes a number.
@@ -293,7 +298,9 @@ struct CSSTokenizer {
         guard let byte = peek() else { return nil }
         let start = position
         if Self.isWhitespace(byte) {
-            while let next = peek(), Self.isWhitespace(next) { position += 1 }
+            var cursor = position + 1
+            while cursor < end && Self.isWhitespace(bytes[cursor]) { cursor += 1 }
+            position = cursor
             return CSSToken(kind: .whitespace, start: start, end: position)
         }
         switch byte {

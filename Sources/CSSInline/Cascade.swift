@@ -66,13 +66,12 @@ struct Cascade {
 
     init(
         original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, names: NameTable, program: SelectorProgram,
-        properties: NameTable, sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector]
+        sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector]
     ) {
         self.original = original
         self.parseBytes = parseBytes
         self.tree = tree
         self.names = names
-        self.properties = properties
         self.sources = sources
         self.selectors = selectors
         // Names present in the document: a selector whose subject needs an id, class or tag the
@@ -85,6 +84,8 @@ struct Cascade {
         }
         for name in tree.classes where name >= 0 { present[Int(name)] = true }
         var entries: [Entry] = []
+        // Properties are interned as the declarations of rules that may match are read.
+        var properties = NameTable()
         var declarations: [DeclarationRef] = []
         var byID = [[Int32]](repeating: [], count: names.count)
         var byClass = [[Int32]](repeating: [], count: names.count)
@@ -109,7 +110,10 @@ struct Cascade {
             if lastRule != (entry.sheet, entry.rule) {
                 lastRule = (entry.sheet, entry.rule)
                 let start = Int32(declarations.count)
-                for declaration in sources[Int(entry.sheet)].sheet.rules[Int(entry.rule)].declarations {
+                let source = sources[Int(entry.sheet)]
+                for declaration in source.parser.declarations(
+                    source.sheet.rules[Int(entry.rule)], properties: &properties)
+                {
                     declarations.append(
                         DeclarationRef(
                             property: declaration.property, important: declaration.important,
@@ -138,6 +142,7 @@ struct Cascade {
                 universal.append(index)
             }
         }
+        self.properties = properties
         self.byID = byID
         self.byClass = byClass
         self.byTag = byTag

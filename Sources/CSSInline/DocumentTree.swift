@@ -91,7 +91,10 @@ struct TreeState {
     var exceeded = false
     /// Style sheet texts cut out of the bytes libxml2 parses (see ``ParseInput``).
     var input = ParseInput()
-    private var tagCache: [UnsafeRawPointer: Int32] = [:]
+    /// Direct-mapped cache from libxml2's interned name pointers to our ids (a miss only costs
+    /// a lookup, so collisions simply overwrite).
+    private var cacheKeys = [UInt](repeating: 0, count: 256)
+    private var cacheIDs = [Int32](repeating: -1, count: 256)
 
     init(names: NameTable, recordAttributes: Bool, maxElements: Int) {
         self.names = names
@@ -111,10 +114,12 @@ struct TreeState {
 
     /// libxml2 interns element names in its dictionary, so the pointer identifies the name.
     private mutating func tagID(_ pointer: UnsafePointer<xmlChar>) -> Int32 {
-        let key = UnsafeRawPointer(pointer)
-        if let id = tagCache[key] { return id }
+        let key = UInt(bitPattern: pointer)
+        let slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 56)
+        if cacheKeys[slot] == key { return cacheIDs[slot] }
         let id = lookup(pointer)
-        tagCache[key] = id
+        cacheKeys[slot] = key
+        cacheIDs[slot] = id
         return id
     }
 

@@ -19,6 +19,8 @@ struct InlineEngine {
         var sheet: Stylesheet
         /// The unsanitized bytes the sheet's ranges refer to (the document, or the extra CSS).
         var bytes: [UInt8]
+        /// The sheet's tokens, from which declarations are read when needed.
+        var parser: StylesheetParser
     }
 
     /// A selector ready for matching, with the rule it belongs to.
@@ -43,7 +45,6 @@ struct InlineEngine {
         // One selector parser for all sheets: names and compiled selectors accumulate in it.
         var selectors = SelectorParser(
             bytes: [], tokens: [], names: NameTable(), program: SelectorProgram(), limits: limits)
-        var properties = NameTable()
         var ruleBudget = limits.maxRules
         var sources: [SheetSource] = []
         for candidate in candidates {
@@ -51,11 +52,11 @@ struct InlineEngine {
             selectors.bytes = parseBytes
             selectors.tokens = tokens
             let parser = StylesheetParser(bytes: parseBytes, values: original, tokens: tokens)
-            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget)
+            guard let sheet = parser.parse(selectors: &selectors, ruleBudget: &ruleBudget)
             else {
                 throw .tooManyRules(at: candidate.content.lowerBound)
             }
-            sources.append(SheetSource(element: candidate, sheet: sheet, bytes: original))
+            sources.append(SheetSource(element: candidate, sheet: sheet, bytes: original, parser: parser))
         }
         if let extraCSS {
             let extra = Sanitizer.sanitize(extraCSS, charset: nil)
@@ -63,11 +64,11 @@ struct InlineEngine {
             selectors.bytes = extra
             selectors.tokens = tokens
             let parser = StylesheetParser(bytes: extra, values: extraCSS, tokens: tokens)
-            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget)
+            guard let sheet = parser.parse(selectors: &selectors, ruleBudget: &ruleBudget)
             else {
                 throw .tooManyRules(at: 0)
             }
-            sources.append(SheetSource(element: nil, sheet: sheet, bytes: extraCSS))
+            sources.append(SheetSource(element: nil, sheet: sheet, bytes: extraCSS, parser: parser))
         }
         selectors.tokens = []
         let names = selectors.names
@@ -115,7 +116,6 @@ struct InlineEngine {
         if !indexed.isEmpty {
             let cascade = Cascade(
                 original: original, parseBytes: parseBytes, tree: tree, names: names, program: program,
-                properties: properties,
                 sources: sources, selectors: indexed)
             patches = cascade.run()
         }

@@ -26,7 +26,9 @@ struct StyleRule: Sendable {
     var invalid: Bool
     /// The block holds more than declarations (nested rules): the rule stays as written.
     var nested: Bool
-    var declarations: [Declaration]
+    /// Token indices of the block's content (between the braces). Declarations are read from
+    /// it only for rules that may match (``StylesheetParser/declarations(_:properties:)``).
+    var block: Range<Int>
 
     /// Whether the whole rule goes away once inlined.
     var removable: Bool { !invalid && !nested && keptSelectors.isEmpty }
@@ -91,7 +93,7 @@ struct StylesheetParser {
     }
 
     /// Parses the sheet, interning names and selectors through `selectors`.
-    func parse(selectors: inout SelectorParser, properties: inout NameTable, ruleBudget: inout Int) -> Stylesheet? {
+    func parse(selectors: inout SelectorParser, ruleBudget: inout Int) -> Stylesheet? {
         var sheet = Stylesheet()
         var index = 0
         let end = tokens.count
@@ -139,7 +141,7 @@ struct StylesheetParser {
                 var rule = StyleRule(
                     range: token.start..<tokens[min(close, end - 1)].end,
                     preludeRange: tokens[prelude.lowerBound].start..<tokens[prelude.upperBound - 1].end,
-                    selectors: [], keptSelectors: [], invalid: false, nested: false, declarations: [])
+                    selectors: [], keptSelectors: [], invalid: false, nested: false, block: (cursor + 1)..<close)
                 selectors.parseList(prelude) { outcome, range in
                     switch outcome {
                     case .invalid: rule.invalid = true
@@ -149,7 +151,7 @@ struct StylesheetParser {
                     }
                 }
                 if rule.invalid { rule.selectors = [] }
-                parseDeclarations((cursor + 1)..<close, into: &rule, properties: &properties)
+                rule.nested = hasNestedBlock(rule.block)
                 sheet.rules.append(rule)
                 index = close + 1
             }
@@ -157,17 +159,30 @@ struct StylesheetParser {
         return sheet
     }
 
-    /// §5.4.5 "consume a list of declarations" (a nested `{}` block marks the rule as nested).
-    func parseDeclarations(_ range: Range<Int>, into rule: inout StyleRule, properties: inout NameTable) {
+    /// Whether the block holds a `{}` block where a declaration would be (a nested rule).
+    func hasNestedBlock(_ range: Range<Int>) -> Bool {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            switch tokens[index].kind {
+            case .openCurly: return true
+            case .openParen, .function, .openSquare: index = matchingClose(index, range.upperBound)
+            default: break
+            }
+            index += 1
+        }
+        return false
+    }
+
+    /// §5.4.5 "consume a list of declarations" of a rule's block (nested blocks are skipped).
+    func declarations(_ rule: StyleRule, properties: inout NameTable) -> [Declaration] {
+        var result: [Declaration] = []
+        let range = rule.block
         var index = range.lowerBound
         while index < range.upperBound {
             var stop = index
             while stop < range.upperBound, tokens[stop].kind != .semicolon {
                 switch tokens[stop].kind {
-                case .openCurly:
-                    rule.nested = true
-                    stop = matchingClose(stop, range.upperBound)
-                case .openParen, .function, .openSquare:
+                case .openCurly, .openParen, .function, .openSquare:
                     stop = matchingClose(stop, range.upperBound)
                 default: break
                 }
@@ -175,10 +190,11 @@ struct StylesheetParser {
             }
             stop = min(stop, range.upperBound)
             if let declaration = declaration(index..<stop, properties: &properties) {
-                rule.declarations.append(declaration)
+                result.append(declaration)
             }
             index = stop + 1
         }
+        return result
     }
 
     /// One declaration from its tokens, or nil when it is not `ident ws* : value`.
