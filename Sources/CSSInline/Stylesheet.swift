@@ -53,6 +53,13 @@ struct StylesheetParser {
     /// The stack of expected closers lives in a 64-bit word (2 bits a level) up to 32 levels, so
     /// the common case allocates nothing; deeper nesting spills to an array.
     func matchingClose(_ open: Int, _ end: Int) -> Int {
+        var nestedBlock = false
+        return matchingClose(open, end, nestedBlock: &nestedBlock)
+    }
+
+    /// As ``matchingClose(_:_:)``, also telling whether a `{` opens right inside the outer
+    /// block (a nested rule where declarations would be).
+    func matchingClose(_ open: Int, _ end: Int, nestedBlock: inout Bool) -> Int {
         var packed: UInt64 = 0
         var depth = 0
         var spill: [UInt8] = []
@@ -60,7 +67,9 @@ struct StylesheetParser {
         while index < end {
             let code: UInt8
             switch tokens[index].kind {
-            case .openCurly: code = 1
+            case .openCurly:
+                if depth == 1 { nestedBlock = true }
+                code = 1
             case .openSquare: code = 2
             case .openParen, .function: code = 3
             case .closeCurly, .closeSquare, .closeParen:
@@ -134,7 +143,8 @@ struct StylesheetParser {
                     index = end
                     continue
                 }
-                let close = matchingClose(cursor, end)
+                var nested = false
+                let close = matchingClose(cursor, end, nestedBlock: &nested)
                 ruleBudget -= 1
                 if ruleBudget < 0 { return nil }
                 let prelude = selectors.trimmed(index..<cursor)
@@ -151,26 +161,12 @@ struct StylesheetParser {
                     }
                 }
                 if rule.invalid { rule.selectors = [] }
-                rule.nested = hasNestedBlock(rule.block)
+                rule.nested = nested
                 sheet.rules.append(rule)
                 index = close + 1
             }
         }
         return sheet
-    }
-
-    /// Whether the block holds a `{}` block where a declaration would be (a nested rule).
-    func hasNestedBlock(_ range: Range<Int>) -> Bool {
-        var index = range.lowerBound
-        while index < range.upperBound {
-            switch tokens[index].kind {
-            case .openCurly: return true
-            case .openParen, .function, .openSquare: index = matchingClose(index, range.upperBound)
-            default: break
-            }
-            index += 1
-        }
-        return false
     }
 
     /// §5.4.5 "consume a list of declarations" of a rule's block (nested blocks are skipped).

@@ -74,7 +74,7 @@ struct ConformanceTests {
     /// Pass-rate floors per suite, reached by this implementation (see the module report for
     /// the cases that differ on purpose).
     static let floors: [String: Double] = [
-        "cssinline": 0.95, "juice": 0.90, "juice-content": 0.85, "premailer": 0.90, "premailer-stresstest": 1.0,
+        "cssinline": 0.95, "juice": 0.90, "juice-content": 0.85, "premailer": 0.95, "premailer-stresstest": 1.0,
     ]
 
     @Test func passRatesPerSuite() {
