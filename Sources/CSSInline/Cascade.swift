@@ -4,6 +4,8 @@ struct Cascade {
     let original: [UInt8]
     let parseBytes: [UInt8]
     let tree: DocumentTree
+    /// Start tags read before parsing, in document order (may be empty): found by their end.
+    let startTags: [StartTag]
     let names: NameTable
     let properties: NameTable
     let sources: [InlineEngine.SheetSource]
@@ -65,12 +67,14 @@ struct Cascade {
     }
 
     init(
-        original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, names: NameTable, program: SelectorProgram,
+        original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, startTags: [StartTag], names: NameTable,
+        program: SelectorProgram,
         sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector]
     ) {
         self.original = original
         self.parseBytes = parseBytes
         self.tree = tree
+        self.startTags = startTags
         self.names = names
         self.sources = sources
         self.selectors = selectors
@@ -268,6 +272,7 @@ struct Cascade {
     /// The patch that gives the element ending at `tagEnd` its cascaded style.
     /// Buffers reused from one element to the next (no allocation per element but the patch).
     struct Scratch {
+        var nextTag = 0
         var inline: [InlineDeclaration] = []
         var overridden: [Bool] = []
     }
@@ -276,10 +281,17 @@ struct Cascade {
         tagEnd: Int, floor: Int, winners: inout [Winner], scratch: inout Scratch, document: UnsafeBufferPointer<UInt8>,
         extra: UnsafeBufferPointer<UInt8>
     ) -> CSSPatch? {
+        // Elements come in document order, so the known start tags are walked with a cursor.
+        while scratch.nextTag < startTags.count && startTags[scratch.nextTag].end < tagEnd { scratch.nextTag += 1 }
+        let known =
+            scratch.nextTag < startTags.count && startTags[scratch.nextTag].end == tagEnd
+            && startTags[scratch.nextTag].start >= floor
         guard
-            let tag = parseBytes.withUnsafeBufferPointer({
-                HTMLBytes.locateStartTag($0, endingAt: tagEnd, notBefore: floor)
-            })
+            let tag = known
+                ? startTags[scratch.nextTag]
+                : parseBytes.withUnsafeBufferPointer({
+                    HTMLBytes.locateStartTag($0, endingAt: tagEnd, notBefore: floor)
+                })
         else { return nil }
         winners.sort { ($0.specificity, $0.order, $0.declaration) < ($1.specificity, $1.order, $1.declaration) }
         var quote: UInt8 = 0x22

@@ -80,8 +80,9 @@ struct InlineEngine {
         let builder = TreeBuilder(names: names, recordAttributes: usesAttributes, maxElements: limits.maxElements)
         let styleName = names.lookup(Array("style".utf8))
         let testsStyle = styleName >= 0 && program.attributes.contains { $0.name == styleName }
+        var startTags: [StartTag] = []
         let cuts = parseBytes.withUnsafeBufferPointer {
-            Self.unparsedRanges($0, styles: candidates, styleAttributes: !testsStyle)
+            Self.unparsedRanges($0, styles: candidates, styleAttributes: !testsStyle, startTags: &startTags)
         }
         builder.input = ParseInput(parseBytes, cutting: cuts)
         guard HTMLTreeParser.parse(builder.input.bytes, into: builder) else { throw .parserUnavailable }
@@ -115,7 +116,8 @@ struct InlineEngine {
         var patches: [CSSPatch] = []
         if !indexed.isEmpty {
             let cascade = Cascade(
-                original: original, parseBytes: parseBytes, tree: tree, names: names, program: program,
+                original: original, parseBytes: parseBytes, tree: tree, startTags: startTags, names: names,
+                program: program,
                 sources: sources, selectors: indexed)
             patches = cascade.run()
         }
@@ -135,6 +137,16 @@ struct InlineEngine {
     /// left in place; an unterminated comment ends the scan. Ascending, disjoint.
     static func unparsedRanges(
         _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool = false
+    ) -> [Range<Int>] {
+        var startTags: [StartTag] = []
+        return unparsedRanges(bytes, styles: styles, styleAttributes: styleAttributes, startTags: &startTags)
+    }
+
+    /// As ``unparsedRanges(_:styles:styleAttributes:)``; with `styleAttributes`, also the start
+    /// tags read on the way (in document order), so that the cascade need not read them again.
+    static func unparsedRanges(
+        _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool,
+        startTags: inout [StartTag]
     ) -> [Range<Int>] {
         var cuts: [Range<Int>] = []
         var cursor = 0
@@ -194,6 +206,7 @@ struct InlineEngine {
             if styleAttributes && open + 1 < count && HTMLBytes.isLetter(bytes[open + 1]),
                 let tag = HTMLBytes.readStartTag(bytes, at: open)
             {
+                startTags.append(tag)
                 // A quoted style value without `<` or `>`: its text cannot hold markup.
                 if let value = tag.styleValue, tag.styleQuote != 0, value.count > 2 {
                     let inside = (value.lowerBound + 1)..<(value.upperBound - 1)
