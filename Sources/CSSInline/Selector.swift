@@ -111,6 +111,7 @@ struct SelectorParser {
     let limits: CSSLimits
     /// Set when any attribute selector was parsed (elements then record their attributes).
     var usesAttributes = false
+    var compoundBuffer: [CompoundSelector] = []
 
     /// Dynamic or otherwise document-state pseudo-classes, known to browsers, kept in the sheet.
     private static let dynamicPseudoClasses: Set<[UInt8]> = Set(
@@ -179,7 +180,13 @@ struct SelectorParser {
 
     /// complex-selector = compound-selector [ combinator? compound-selector ]*
     mutating func parseComplex(_ range: Range<Int>, depth: Int) -> SelectorOutcome {
+        // Top-level selectors reuse one buffer (taken out while in use, so it stays unique).
         var compounds: [CompoundSelector] = []
+        if depth == 0 {
+            swap(&compounds, &compoundBuffer)
+            compounds.removeAll(keepingCapacity: true)
+        }
+        defer { if depth == 0 { swap(&compounds, &compoundBuffer) } }
         var specificity: UInt32 = 0
         var index = range.lowerBound
         var pendingCombinator: Combinator? = nil
