@@ -24,7 +24,7 @@ let package = Package(
         // SMTPAPI reads RFC 2047 words through MIME's one decoder and charset table.
         .target(name: "SMTPAPI", dependencies: ["MIME"], swiftSettings: strict),
         .target(name: "HTMLRewrite", swiftSettings: strict),
-        .target(name: "CSSInline", dependencies: ["CLibXML2"], swiftSettings: strict),
+        .target(name: "CSSInline", dependencies: ["CLibXML2"], exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Tracking",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],

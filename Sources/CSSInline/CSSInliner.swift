@@ -49,7 +49,9 @@ public struct CSSInlineError: Error, Hashable, Sendable, CustomStringConvertible
     public static func documentTooLarge(size: Int) -> CSSInlineError { .init(.documentTooLarge, offset: size) }
     /// The style sheets are larger than ``CSSLimits/maxStylesheetBytes``; `offset` is where the
     /// limit was crossed.
-    public static func stylesheetTooLarge(at offset: Int) -> CSSInlineError { .init(.stylesheetTooLarge, offset: offset) }
+    public static func stylesheetTooLarge(at offset: Int) -> CSSInlineError {
+        .init(.stylesheetTooLarge, offset: offset)
+    }
     /// More rules than ``CSSLimits/maxRules``.
     public static func tooManyRules(at offset: Int) -> CSSInlineError { .init(.tooManyRules, offset: offset) }
     /// More elements than ``CSSLimits/maxElements``.

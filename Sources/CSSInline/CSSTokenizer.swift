@@ -12,33 +12,48 @@ enum CSSTokenKind: UInt8, Sendable {
 /// value would start an identifier ("id" type).
 struct CSSToken: Sendable, Hashable {
     var kind: CSSTokenKind
-    var start: Int
-    var end: Int
-    var flag: Bool = false
+    /// Set for a hash token whose value would start an identifier.
+    var flag: Bool
+    // 32-bit offsets keep a token at 12 bytes: sheets are limited to far less than 2 GiB.
+    private var start32: Int32
+    private var end32: Int32
+
+    var start: Int { Int(start32) }
+    var end: Int { Int(end32) }
+
+    init(kind: CSSTokenKind, start: Int, end: Int, flag: Bool = false) {
+        self.kind = kind
+        self.flag = flag
+        self.start32 = Int32(truncatingIfNeeded: start)
+        self.end32 = Int32(truncatingIfNeeded: end)
+    }
 }
 
 /// Tokenizes `bytes[range]`. Never fails: bad input becomes bad-string, bad-url or delim tokens,
 /// as a browser would recover.
 struct CSSTokenizer {
-    private let bytes: [UInt8]
+    /// Valid only during ``tokenize(_:range:)``; every read is below `end`, itself within it.
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var position: Int
     private let end: Int
 
-    init(bytes: [UInt8], range: Range<Int>) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>) {
         self.bytes = bytes
-        self.position = range.lowerBound
-        self.end = range.upperBound
+        self.position = max(0, range.lowerBound)
+        self.end = min(range.upperBound, bytes.count)
     }
 
     /// All tokens of the range.
     static func tokenize(_ bytes: [UInt8], range: Range<Int>) -> [CSSToken] {
-        var tokenizer = CSSTokenizer(bytes: bytes, range: range)
-        var tokens: [CSSToken] = []
-        tokens.reserveCapacity(range.count / 3)
-        while let token = tokenizer.next() {
-            tokens.append(token)
+        bytes.withUnsafeBufferPointer { buffer in
+            var tokenizer = CSSTokenizer(bytes: buffer, range: range)
+            var tokens: [CSSToken] = []
+            tokens.reserveCapacity(range.count / 4)
+            while let token = tokenizer.next() {
+                tokens.append(token)
+            }
+            return tokens
         }
-        return tokens
     }
 
     private func peek(_ offset: Int = 0) -> UInt8? {
@@ -54,8 +69,14 @@ struct CSSTokenizer {
         (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || byte == 0x5F || byte >= 0x80
     }
 
-    private static func isName(_ byte: UInt8) -> Bool {
-        isNameStart(byte) || isDigit(byte) || byte == 0x2D
+    /// Name code points below 0x80 as bit sets: `-`, digits (0x2D, 0x30...0x39) and letters, `_`.
+    private static let nameBitsLow: UInt64 = 0x03FF_2000_0000_0000
+    private static let nameBitsHigh: UInt64 = 0x07FF_FFFE_87FF_FFFE
+
+    @inline(__always) private static func isName(_ byte: UInt8) -> Bool {
+        if byte >= 0x80 { return true }
+        if byte < 0x40 { return (nameBitsLow >> UInt64(byte)) & 1 != 0 }
+        return (nameBitsHigh >> UInt64(byte - 0x40)) & 1 != 0
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
@@ -123,16 +144,22 @@ struct CSSTokenizer {
 
     /// §4.3.11: consumes an ident sequence.
     private mutating func consumeName() {
-        while let byte = peek() {
+        // The position is kept in a local so the common loop stays in registers.
+        var cursor = position
+        while cursor < end {
+            let byte = bytes[cursor]
             if Self.isName(byte) {
-                position += 1
-            } else if isValidEscape(at: 0) {
-                position += 1
-                consumeEscape()
-            } else {
-                return
+                cursor += 1
+                continue
             }
+            guard byte == 0x5C else { break }
+            position = cursor
+            guard isValidEscape(at: 0) else { break }
+            position += 1
+            consumeEscape()
+            cursor = position
         }
+        position = cursor
     }
 
     /// §4.3.12: consumes a number.
@@ -212,7 +239,9 @@ struct CSSTokenizer {
                 }
                 return consumeBadURL(from: start)
             }
-            if byte == 0x22 || byte == 0x27 || byte == 0x28 || byte < 0x09 || byte == 0x0B || (byte >= 0x0E && byte <= 0x1F) || byte == 0x7F {
+            if byte == 0x22 || byte == 0x27 || byte == 0x28 || byte < 0x09 || byte == 0x0B
+                || (byte >= 0x0E && byte <= 0x1F) || byte == 0x7F
+            {
                 return consumeBadURL(from: start)
             }
             if byte == 0x5C {
@@ -269,7 +298,9 @@ struct CSSTokenizer {
         guard let byte = peek() else { return nil }
         let start = position
         if Self.isWhitespace(byte) {
-            while let next = peek(), Self.isWhitespace(next) { position += 1 }
+            var cursor = position + 1
+            while cursor < end && Self.isWhitespace(bytes[cursor]) { cursor += 1 }
+            position = cursor
             return CSSToken(kind: .whitespace, start: start, end: position)
         }
         switch byte {

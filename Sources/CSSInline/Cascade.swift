@@ -4,15 +4,43 @@ struct Cascade {
     let original: [UInt8]
     let parseBytes: [UInt8]
     let tree: DocumentTree
+    /// Start tags read before parsing, in document order (may be empty): found by their end.
+    let startTags: [StartTag]
     let names: NameTable
     let properties: NameTable
     let sources: [InlineEngine.SheetSource]
     let selectors: [InlineEngine.IndexedSelector]
 
-    private var byID: [[Int32]]
-    private var byClass: [[Int32]]
-    private var byTag: [[Int32]]
-    private var universal: [Int32] = []
+    private let program: SelectorProgram
+    private let entries: [Entry]
+    private let declarations: [DeclarationRef]
+    private let byID: [[Int32]]
+    private let byClass: [[Int32]]
+    private let byTag: [[Int32]]
+    private let byAttribute: [[Int32]]
+    private let universal: [Int32]
+
+    /// A selector ready for matching: its compiled form, cascade keys, and its rule's
+    /// declarations (`declarations[declarationStart..<declarationEnd]`).
+    struct Entry {
+        /// Names the element's ancestors must include for the selector to match.
+        var ancestors: NameFilter
+        var complex: Int32
+        var specificity: UInt32
+        var order: Int32
+        var declarationStart: Int32
+        var declarationEnd: Int32
+    }
+
+    /// What the cascade needs of a declaration, without its bytes.
+    struct DeclarationRef {
+        var property: Int32
+        var important: Bool
+        /// Whether `name` and `value` are ranges of the extra CSS (else of the document).
+        var extra: Bool
+        var name: Range<Int>
+        var value: Range<Int>
+    }
 
     /// One winning declaration for an element.
     struct Winner {
@@ -20,13 +48,14 @@ struct Cascade {
         var important: Bool
         var specificity: UInt32
         var order: Int32
+        /// Index in `declarations`: later declarations of a rule come later there.
         var declaration: Int32
-        var sheet: Int32
-        var rule: Int32
 
-        func beats(_ other: Winner) -> Bool {
-            (important ? 1 : 0, specificity, order, declaration)
-                > (other.important ? 1 : 0, other.specificity, other.order, other.declaration)
+        @inline(__always) func beats(_ other: Winner) -> Bool {
+            if important != other.important { return important }
+            if specificity != other.specificity { return specificity > other.specificity }
+            if order != other.order { return order > other.order }
+            return declaration > other.declaration
         }
     }
 
@@ -38,38 +67,135 @@ struct Cascade {
     }
 
     init(
-        original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, names: NameTable, properties: NameTable,
+        original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, startTags: [StartTag], names: NameTable,
+        program: SelectorProgram,
         sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector]
     ) {
         self.original = original
         self.parseBytes = parseBytes
         self.tree = tree
+        self.startTags = startTags
         self.names = names
-        self.properties = properties
         self.sources = sources
         self.selectors = selectors
-        byID = Array(repeating: [], count: names.count)
-        byClass = Array(repeating: [], count: names.count)
-        byTag = Array(repeating: [], count: names.count)
-        for (index, entry) in selectors.enumerated() {
-            guard let key = entry.selector.compounds.first else { continue }
-            if let id = key.ids.first {
-                byID[Int(id)].append(Int32(index))
-            } else if let className = key.classes.first {
-                byClass[Int(className)].append(Int32(index))
+        // Names present in the document: a selector whose subject needs an id, class or tag the
+        // document lacks can never match, and is neither compiled nor indexed (large framework
+        // sheets use a small part of their classes).
+        var present = [Bool](repeating: false, count: names.count)
+        for element in 0..<tree.count {
+            if tree.tag[element] >= 0 { present[Int(tree.tag[element])] = true }
+            if tree.id[element] >= 0 { present[Int(tree.id[element])] = true }
+        }
+        for name in tree.classes where name >= 0 { present[Int(name)] = true }
+        var entries: [Entry] = []
+        // Properties are interned as the declarations of rules that may match are read.
+        var properties = NameTable()
+        var declarations: [DeclarationRef] = []
+        var byID = [[Int32]](repeating: [], count: names.count)
+        var byClass = [[Int32]](repeating: [], count: names.count)
+        var byTag = [[Int32]](repeating: [], count: names.count)
+        var byAttribute = [[Int32]](repeating: [], count: names.count)
+        var universal: [Int32] = []
+        var lastRule: (Int32, Int32) = (-1, -1)
+        var ruleDeclarations: (Int32, Int32) = (0, 0)
+        for entry in selectors {
+            let key = program.subject(entry.selector.index)
+            if key.tag >= 0 && !present[Int(key.tag)] { continue }
+            var absent = false
+            var name = Int(key.idStart)
+            while name < Int(key.classEnd) {
+                if !present[Int(program.names[name])] {
+                    absent = true
+                    break
+                }
+                name += 1
+            }
+            if absent { continue }
+            if lastRule != (entry.sheet, entry.rule) {
+                lastRule = (entry.sheet, entry.rule)
+                let start = Int32(declarations.count)
+                let source = sources[Int(entry.sheet)]
+                for declaration in source.parser.declarations(
+                    source.sheet.rules[Int(entry.rule)], properties: &properties)
+                {
+                    declarations.append(
+                        DeclarationRef(
+                            property: declaration.property, important: declaration.important,
+                            extra: sources[Int(entry.sheet)].element == nil, name: declaration.name,
+                            value: declaration.value))
+                }
+                ruleDeclarations = (start, Int32(declarations.count))
+            }
+            if ruleDeclarations.0 == ruleDeclarations.1 { continue }
+            let complex = entry.selector.index
+            let index = Int32(entries.count)
+            entries.append(
+                Entry(
+                    ancestors: program.ancestorNames(complex), complex: complex,
+                    specificity: entry.selector.specificity, order: entry.order,
+                    declarationStart: ruleDeclarations.0, declarationEnd: ruleDeclarations.1))
+            if key.classStart > key.idStart {
+                byID[Int(program.names[Int(key.idStart)])].append(index)
+            } else if key.classEnd > key.classStart {
+                byClass[Int(program.names[Int(key.classStart)])].append(index)
             } else if key.tag >= 0 {
-                byTag[Int(key.tag)].append(Int32(index))
+                byTag[Int(key.tag)].append(index)
+            } else if key.attributeEnd > key.attributeStart {
+                byAttribute[Int(program.attributes[Int(key.attributeStart)].name)].append(index)
             } else {
-                universal.append(Int32(index))
+                universal.append(index)
+            }
+        }
+        self.properties = properties
+        self.byID = byID
+        self.byClass = byClass
+        self.byTag = byTag
+        self.byAttribute = byAttribute
+        self.universal = universal
+        self.program = program
+        self.entries = entries
+        self.declarations = declarations
+    }
+
+    func run() -> [CSSPatch] {
+        let extraBytes = sources.last(where: { $0.element == nil })?.bytes ?? []
+        return original.withUnsafeBufferPointer { document in
+            extraBytes.withUnsafeBufferPointer { extra in
+                run(document: document, extra: extra)
             }
         }
     }
 
-    mutating func run() -> [CSSPatch] {
+    /// The cascade with the document's and the extra CSS's bytes at hand (declarations and
+    /// existing style attributes are copied from them).
+    private func run(document: UnsafeBufferPointer<UInt8>, extra: UnsafeBufferPointer<UInt8>) -> [CSSPatch] {
         var patches: [CSSPatch] = []
         var winners: [Winner] = []
+        var scratch = Scratch()
         var slot = [Int32](repeating: -1, count: properties.count)
         var previousEnd = 0
+        let matcher = SelectorMatcher(program: program, tree: tree)
+        let recordsAttributes = tree.attributeStart.count == tree.count + 1
+        // Ancestor name filters, parents before children (document order).
+        var ownNames = [NameFilter](repeating: NameFilter(), count: tree.count)
+        var ancestorNames = [NameFilter](repeating: NameFilter(), count: tree.count)
+        for element in 0..<tree.count {
+            var own = NameFilter()
+            own.insert(tree.tag[element])
+            own.insert(tree.id[element])
+            var index = Int(tree.classStart[element])
+            while index < Int(tree.classStart[element + 1]) {
+                own.insert(tree.classes[index])
+                index += 1
+            }
+            ownNames[element] = own
+            let parent = Int(tree.parent[element])
+            if parent >= 0 {
+                var inherited = ancestorNames[parent]
+                inherited.formUnion(ownNames[parent])
+                ancestorNames[element] = inherited
+            }
+        }
         for element in 0..<tree.count {
             let tagEnd = tree.tagEnd[element]
             // Implied elements (html, head, body, p that libxml2 adds) are reported where the
@@ -83,34 +209,52 @@ struct Cascade {
             if tree.inHead[element] { continue }
             winners.removeAll(keepingCapacity: true)
             let e = Int32(element)
-            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, &winners, &slot) }
+            let ancestors = ancestorNames[element]
+            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, ancestors, matcher, &winners, &slot) }
             var classIndex = Int(tree.classStart[element])
             let classEnd = Int(tree.classStart[element + 1])
             while classIndex < classEnd {
-                consider(byClass[Int(tree.classes[classIndex])], e, &winners, &slot)
+                consider(byClass[Int(tree.classes[classIndex])], e, ancestors, matcher, &winners, &slot)
                 classIndex += 1
             }
-            if tree.tag[element] >= 0 { consider(byTag[Int(tree.tag[element])], e, &winners, &slot) }
-            consider(universal, e, &winners, &slot)
+            if tree.tag[element] >= 0 {
+                consider(byTag[Int(tree.tag[element])], e, ancestors, matcher, &winners, &slot)
+            }
+            if recordsAttributes {
+                var attribute = Int(tree.attributeStart[element])
+                let attributeEnd = Int(tree.attributeStart[element + 1])
+                while attribute < attributeEnd {
+                    let name = tree.attributeNames[attribute]
+                    if name >= 0 { consider(byAttribute[Int(name)], e, ancestors, matcher, &winners, &slot) }
+                    attribute += 1
+                }
+            }
+            consider(universal, e, ancestors, matcher, &winners, &slot)
             guard !winners.isEmpty else { continue }
             for winner in winners { slot[Int(winner.property)] = -1 }
-            if let patch = stylePatch(tagEnd: tagEnd, floor: previousEnd, winners: &winners) {
+            if let patch = stylePatch(
+                tagEnd: tagEnd, floor: previousEnd, winners: &winners, scratch: &scratch, document: document,
+                extra: extra)
+            {
                 patches.append(patch)
             }
         }
         return patches
     }
 
-    private func consider(_ bucket: [Int32], _ element: Int32, _ winners: inout [Winner], _ slot: inout [Int32]) {
+    private func consider(
+        _ bucket: [Int32], _ element: Int32, _ ancestors: NameFilter, _ matcher: SelectorMatcher,
+        _ winners: inout [Winner], _ slot: inout [Int32]
+    ) {
         for selectorIndex in bucket {
-            let entry = selectors[Int(selectorIndex)]
-            guard matches(entry.selector, 0, element) else { continue }
-            let rule = sources[Int(entry.sheet)].sheet.rules[Int(entry.rule)]
-            for (declarationIndex, declaration) in rule.declarations.enumerated() {
+            let entry = entries[Int(selectorIndex)]
+            guard ancestors.mayContain(entry.ancestors), matcher.matches(entry.complex, element) else { continue }
+            var index = Int(entry.declarationStart)
+            while index < Int(entry.declarationEnd) {
+                let declaration = declarations[index]
                 let candidate = Winner(
                     property: declaration.property, important: declaration.important,
-                    specificity: entry.selector.specificity, order: entry.order, declaration: Int32(declarationIndex),
-                    sheet: entry.sheet, rule: entry.rule)
+                    specificity: entry.specificity, order: entry.order, declaration: Int32(index))
                 let existing = slot[Int(declaration.property)]
                 if existing < 0 {
                     slot[Int(declaration.property)] = Int32(winners.count)
@@ -118,111 +262,36 @@ struct Cascade {
                 } else if candidate.beats(winners[Int(existing)]) {
                     winners[Int(existing)] = candidate
                 }
+                index += 1
             }
-        }
-    }
-
-    // MARK: Matching
-
-    /// Whether `compounds[index...]` of `selector` matches with compound `index` on `element`.
-    /// Recursion depth is bounded by the number of compounds (``CSSLimits/maxSelectorCompounds``).
-    func matches(_ selector: ComplexSelector, _ index: Int, _ element: Int32) -> Bool {
-        let compounds = selector.compounds
-        guard matchesCompound(compounds[index], element) else { return false }
-        if index + 1 == compounds.count { return true }
-        switch compounds[index].combinator {
-        case .child:
-            let parent = tree.parent[Int(element)]
-            return parent >= 0 && matches(selector, index + 1, parent)
-        case .descendant:
-            var ancestor = tree.parent[Int(element)]
-            while ancestor >= 0 {
-                if matches(selector, index + 1, ancestor) { return true }
-                ancestor = tree.parent[Int(ancestor)]
-            }
-            return false
-        case .adjacent:
-            let previous = tree.previous[Int(element)]
-            return previous >= 0 && matches(selector, index + 1, previous)
-        case .sibling:
-            var previous = tree.previous[Int(element)]
-            while previous >= 0 {
-                if matches(selector, index + 1, previous) { return true }
-                previous = tree.previous[Int(previous)]
-            }
-            return false
-        }
-    }
-
-    private func matchesCompound(_ compound: CompoundSelector, _ element: Int32) -> Bool {
-        let e = Int(element)
-        if compound.tag >= 0 && tree.tag[e] != compound.tag { return false }
-        for id in compound.ids where tree.id[e] != id { return false }
-        if !compound.classes.isEmpty {
-            let lower = Int(tree.classStart[e])
-            let upper = Int(tree.classStart[e + 1])
-            for className in compound.classes {
-                var found = false
-                var index = lower
-                while index < upper {
-                    if tree.classes[index] == className {
-                        found = true
-                        break
-                    }
-                    index += 1
-                }
-                if !found { return false }
-            }
-        }
-        for attribute in compound.attributes where !matchesAttribute(attribute, e) { return false }
-        for pseudo in compound.pseudos where !matchesPseudo(pseudo, element) { return false }
-        return true
-    }
-
-    private func matchesAttribute(_ selector: AttributeSelector, _ element: Int) -> Bool {
-        guard tree.attributeStart.count > element + 1 else { return false }
-        var index = Int(tree.attributeStart[element])
-        let upper = Int(tree.attributeStart[element + 1])
-        while index < upper {
-            if tree.attributeNames[index] == selector.name {
-                return AttributeMatch.matches(selector, tree.arena[tree.attributeValues[index]])
-            }
-            index += 1
-        }
-        return false
-    }
-
-    private func matchesPseudo(_ pseudo: PseudoClass, _ element: Int32) -> Bool {
-        switch pseudo {
-        case .root:
-            return tree.parent[Int(element)] < 0
-        case .empty:
-            return !tree.hasContent[Int(element)]
-        case .not(let list):
-            for selector in list where matches(selector, 0, element) { return false }
-            return true
-        case .nth(let a, let b, let ofType, let fromEnd):
-            var position = 1
-            let key = tree.tagKey[Int(element)]
-            var sibling = fromEnd ? tree.next[Int(element)] : tree.previous[Int(element)]
-            while sibling >= 0 {
-                if !ofType || tree.tagKey[Int(sibling)] == key { position += 1 }
-                sibling = fromEnd ? tree.next[Int(sibling)] : tree.previous[Int(sibling)]
-            }
-            if a == 0 { return position == b }
-            let difference = position - b
-            return difference % a == 0 && difference / a >= 0
         }
     }
 
     // MARK: Writing
 
     /// The patch that gives the element ending at `tagEnd` its cascaded style.
-    private func stylePatch(tagEnd: Int, floor: Int, winners: inout [Winner]) -> CSSPatch? {
+    /// Buffers reused from one element to the next (no allocation per element but the patch).
+    struct Scratch {
+        var nextTag = 0
+        var inline: [InlineDeclaration] = []
+        var overridden: [Bool] = []
+    }
+
+    private func stylePatch(
+        tagEnd: Int, floor: Int, winners: inout [Winner], scratch: inout Scratch, document: UnsafeBufferPointer<UInt8>,
+        extra: UnsafeBufferPointer<UInt8>
+    ) -> CSSPatch? {
+        // Elements come in document order, so the known start tags are walked with a cursor.
+        while scratch.nextTag < startTags.count && startTags[scratch.nextTag].end < tagEnd { scratch.nextTag += 1 }
+        let known =
+            scratch.nextTag < startTags.count && startTags[scratch.nextTag].end == tagEnd
+            && startTags[scratch.nextTag].start >= floor
         guard
-            let tag = parseBytes.withUnsafeBufferPointer({
-                HTMLBytes.locateStartTag($0, endingAt: tagEnd, notBefore: floor)
-            })
+            let tag = known
+                ? startTags[scratch.nextTag]
+                : parseBytes.withUnsafeBufferPointer({
+                    HTMLBytes.locateStartTag($0, endingAt: tagEnd, notBefore: floor)
+                })
         else { return nil }
         winners.sort { ($0.specificity, $0.order, $0.declaration) < ($1.specificity, $1.order, $1.declaration) }
         var quote: UInt8 = 0x22
@@ -235,68 +304,91 @@ struct Cascade {
                 existing = value
             }
         }
-        let inline = inlineDeclarations(existing)
-        var overridden: [Int] = []
+        inlineDeclarations(existing, into: &scratch.inline)
+        scratch.overridden.removeAll(keepingCapacity: true)
+        scratch.overridden.append(contentsOf: repeatElement(false, count: scratch.inline.count))
+        var anyOverridden = false
         var text: [UInt8] = []
+        text.reserveCapacity(existing.count + 10 + winners.count * 24)
+        // Unquoted (or valueless) style attributes get a quoted value; a new one is inserted.
+        let prefix: StaticString
+        let patchRange: Range<Int>
+        if let value = tag.styleValue {
+            if tag.styleQuote != 0 {
+                prefix = ""
+                patchRange = existing
+            } else {
+                prefix = value.isEmpty ? "=\"" : "\""
+                patchRange = value
+            }
+        } else {
+            prefix = " style=\""
+            patchRange = tag.insertionPoint..<tag.insertionPoint
+        }
+        Self.append(prefix, to: &text)
+        let prefixLength = text.count
         for winner in winners {
             var inlineWins = false
-            for (index, declaration) in inline.enumerated() where declaration.property == winner.property {
-                if winner.important && !declaration.important {
-                    overridden.append(index)
+            for index in scratch.inline.indices where scratch.inline[index].property == winner.property {
+                if winner.important && !scratch.inline[index].important {
+                    scratch.overridden[index] = true
+                    anyOverridden = true
                 } else {
                     inlineWins = true
                 }
             }
             if inlineWins { continue }
-            let declaration = sources[Int(winner.sheet)].sheet.rules[Int(winner.rule)].declarations[
-                Int(winner.declaration)]
-            text.append(contentsOf: declaration.name)
-            text.append(contentsOf: [0x3A, 0x20])
-            Self.appendEscaped(declaration.value, quote: quote, to: &text)
-            if declaration.important { text.append(contentsOf: " !important".utf8) }
+            let declaration = declarations[Int(winner.declaration)]
+            let bytes = declaration.extra ? extra : document
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[declaration.name]))
+            text.append(0x3A)
+            text.append(0x20)
+            Self.appendEscaped(UnsafeBufferPointer(rebasing: bytes[declaration.value]), quote: quote, to: &text)
+            if declaration.important { Self.append(" !important", to: &text) }
             text.append(0x3B)
         }
-        if text.isEmpty && overridden.isEmpty { return nil }
-        if overridden.isEmpty {
-            text.append(contentsOf: original[existing])
+        if text.count == prefixLength && !anyOverridden { return nil }
+        if !anyOverridden {
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: document[existing]))
         } else {
             var first = true
-            for (index, declaration) in inline.enumerated() where !overridden.contains(index) {
+            for index in scratch.inline.indices where !scratch.overridden[index] {
                 if !first { text.append(0x3B) }
-                text.append(contentsOf: original[declaration.range])
+                text.append(contentsOf: UnsafeBufferPointer(rebasing: document[scratch.inline[index].range]))
                 first = false
             }
         }
-        if let value = tag.styleValue {
-            if tag.styleQuote != 0 {
-                return CSSPatch(range: existing, replacement: text)
-            }
-            // Unquoted (or `style` without a value): write a quoted value in its place.
-            var replacement: [UInt8] = value.isEmpty ? [0x3D, 0x22] : [0x22]
-            replacement.append(contentsOf: text)
-            replacement.append(0x22)
-            return CSSPatch(range: value, replacement: replacement)
-        }
-        var replacement = Array(" style=\"".utf8)
-        replacement.append(contentsOf: text)
-        replacement.append(0x22)
-        return CSSPatch(range: tag.insertionPoint..<tag.insertionPoint, replacement: replacement)
+        if prefixLength > 0 { text.append(0x22) }
+        return CSSPatch(range: patchRange, replacement: text)
+    }
+
+    @inline(__always) private static func append(_ literal: StaticString, to out: inout [UInt8]) {
+        literal.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
     /// Escapes a CSS value for an attribute delimited by `quote`: the quote becomes the other
     /// quote when the value has none of those, else a character reference; `&` becomes `&amp;`.
-    static func appendEscaped(_ value: [UInt8], quote: UInt8, to out: inout [UInt8]) {
+    static func appendEscaped(_ value: UnsafeBufferPointer<UInt8>, quote: UInt8, to out: inout [UInt8]) {
         let other: UInt8 = quote == 0x22 ? 0x27 : 0x22
-        let canSwap = !value.contains(other)
+        var plain = true
+        var hasOther = false
+        for byte in value {
+            if byte == quote || byte == 0x26 { plain = false }
+            if byte == other { hasOther = true }
+        }
+        if plain {
+            out.append(contentsOf: value)
+            return
+        }
         for byte in value {
             if byte == quote {
-                if canSwap {
+                if !hasOther {
                     out.append(other)
                 } else {
-                    out.append(contentsOf: (quote == 0x22 ? "&quot;" : "&#39;").utf8)
+                    append(quote == 0x22 ? "&quot;" : "&#39;", to: &out)
                 }
             } else if byte == 0x26 {
-                out.append(contentsOf: "&amp;".utf8)
+                append("&amp;", to: &out)
             } else {
                 out.append(byte)
             }
@@ -305,9 +397,9 @@ struct Cascade {
 
     /// Splits an existing style attribute value (raw bytes) into declarations: `;` separates
     /// them except inside quotes, parentheses, or as the end of a character reference.
-    func inlineDeclarations(_ range: Range<Int>) -> [InlineDeclaration] {
-        var result: [InlineDeclaration] = []
-        guard !range.isEmpty else { return result }
+    func inlineDeclarations(_ range: Range<Int>, into result: inout [InlineDeclaration]) {
+        result.removeAll(keepingCapacity: true)
+        guard !range.isEmpty else { return }
         var start = range.lowerBound
         var index = range.lowerBound
         var quote: UInt8 = 0
@@ -339,7 +431,6 @@ struct Cascade {
             }
             index += 1
         }
-        return result
     }
 
     /// End (after `;`) of the character reference starting at `index`, if one starts there.
@@ -365,59 +456,18 @@ struct Cascade {
         while colon < upper, original[colon] != 0x3A { colon += 1 }
         var nameEnd = colon
         while nameEnd > lower, ASCII.isSpace(original[nameEnd - 1]) { nameEnd -= 1 }
-        var name = Array(original[lower..<nameEnd])
-        if !(name.count > 1 && name[0] == 0x2D && name[1] == 0x2D) { name = ASCII.lowercased(name) }
-        let property = properties.lookup(name)
+        let isCustom = nameEnd - lower > 1 && original[lower] == 0x2D && original[lower + 1] == 0x2D
+        let property = properties.lookup(original, lower..<nameEnd, lowercase: !isCustom)
         var important = false
         var end = upper
-        let word = Array("important".utf8)
-        if end - colon > word.count {
-            var matched = true
-            for (offset, letter) in word.enumerated() where ASCII.lower(original[end - word.count + offset]) != letter {
-                matched = false
-                break
-            }
-            if matched {
-                end -= word.count
+        let wordCount = 9  // "important"
+        if end - colon > wordCount {
+            if ASCII.equalsLower(original, (end - wordCount)..<end, "important") {
+                end -= wordCount
                 while end > colon, ASCII.isSpace(original[end - 1]) { end -= 1 }
                 important = end > colon && original[end - 1] == 0x21
             }
         }
         result.append(InlineDeclaration(range: lower..<upper, property: property, important: important))
-    }
-}
-
-/// Attribute selector operators (Selectors §6.1, §6.2).
-enum AttributeMatch {
-    static func matches(_ selector: AttributeSelector, _ value: ArraySlice<UInt8>) -> Bool {
-        let wanted = selector.value
-        func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-            selector.caseInsensitive ? a.map(ASCII.lower).elementsEqual(b.map(ASCII.lower)) : a.elementsEqual(b)
-        }
-        switch selector.op {
-        case .exists:
-            return true
-        case .equals:
-            return equal(value, wanted)
-        case .includes:
-            guard !wanted.isEmpty, !wanted.contains(where: ASCII.isSpace) else { return false }
-            return value.split(whereSeparator: ASCII.isSpace).contains { equal($0, wanted) }
-        case .dashMatch:
-            if equal(value, wanted) { return true }
-            guard value.count > wanted.count else { return false }
-            return equal(value.prefix(wanted.count), wanted) && value[value.startIndex + wanted.count] == 0x2D
-        case .prefix:
-            return !wanted.isEmpty && value.count >= wanted.count && equal(value.prefix(wanted.count), wanted)
-        case .suffix:
-            return !wanted.isEmpty && value.count >= wanted.count && equal(value.suffix(wanted.count), wanted)
-        case .substring:
-            guard !wanted.isEmpty, value.count >= wanted.count else { return false }
-            var start = value.startIndex
-            while start + wanted.count <= value.endIndex {
-                if equal(value[start..<(start + wanted.count)], wanted) { return true }
-                start += 1
-            }
-            return false
-        }
     }
 }

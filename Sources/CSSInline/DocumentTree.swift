@@ -36,8 +36,48 @@ struct DocumentTree {
     var count: Int { parent.count }
 }
 
-/// Builds a ``DocumentTree`` from libxml2 SAX events.
+/// Builds a ``DocumentTree`` from libxml2 SAX events. The state lives behind a pointer so that
+/// the callbacks mutate it without the dynamic exclusivity checks a class property would cost
+/// on every element.
 final class TreeBuilder {
+    private let state: UnsafeMutablePointer<TreeState>
+
+    init(names: NameTable, recordAttributes: Bool, maxElements: Int) {
+        state = UnsafeMutablePointer<TreeState>.allocate(capacity: 1)
+        state.initialize(to: TreeState(names: names, recordAttributes: recordAttributes, maxElements: maxElements))
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    var tree: DocumentTree { state.pointee.tree }
+    var exceeded: Bool { state.pointee.exceeded }
+    var input: ParseInput {
+        get { state.pointee.input }
+        set { state.pointee.input = newValue }
+    }
+    var context: htmlParserCtxtPtr? {
+        get { state.pointee.context }
+        set { state.pointee.context = newValue }
+    }
+
+    func startElement(_ name: UnsafePointer<xmlChar>, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
+        state.pointee.startElement(name, attributes)
+    }
+
+    func endElement(_ name: UnsafePointer<xmlChar>?) {
+        state.pointee.endElement(name)
+    }
+
+    func characters(_ length: Int32) {
+        state.pointee.characters(length)
+    }
+}
+
+/// What ``TreeBuilder`` accumulates.
+struct TreeState {
     var tree = DocumentTree()
     let names: NameTable
     let recordAttributes: Bool
@@ -47,8 +87,14 @@ final class TreeBuilder {
     var lastChild: [Int32] = []
     var rootLastChild: Int32 = -1
     var headDepth = 0
+    var bodySeen = false
     var exceeded = false
-    private var tagCache: [UnsafeRawPointer: Int32] = [:]
+    /// Style sheet texts cut out of the bytes libxml2 parses (see ``ParseInput``).
+    var input = ParseInput()
+    /// Direct-mapped cache from libxml2's interned name pointers to our ids (a miss only costs
+    /// a lookup, so collisions simply overwrite).
+    private var cacheKeys = [UInt](repeating: 0, count: 256)
+    private var cacheIDs = [Int32](repeating: -1, count: 256)
 
     init(names: NameTable, recordAttributes: Bool, maxElements: Int) {
         self.names = names
@@ -67,11 +113,13 @@ final class TreeBuilder {
     }
 
     /// libxml2 interns element names in its dictionary, so the pointer identifies the name.
-    private func tagID(_ pointer: UnsafePointer<xmlChar>) -> Int32 {
-        let key = UnsafeRawPointer(pointer)
-        if let id = tagCache[key] { return id }
+    private mutating func tagID(_ pointer: UnsafePointer<xmlChar>) -> Int32 {
+        let key = UInt(bitPattern: pointer)
+        let slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 56)
+        if cacheKeys[slot] == key { return cacheIDs[slot] }
         let id = lookup(pointer)
-        tagCache[key] = id
+        cacheKeys[slot] = key
+        cacheIDs[slot] = id
         return id
     }
 
@@ -86,14 +134,17 @@ final class TreeBuilder {
         }
     }
 
-    func startElement(_ name: UnsafePointer<xmlChar>, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
+    mutating func startElement(
+        _ name: UnsafePointer<xmlChar>, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+    ) {
         let element = Int32(tree.count)
         if tree.count >= maxElements {
             exceeded = true
             if let context { xmlStopParser(context) }
             return
         }
-        let offset = context.map { linkstamp_input_offset($0) } ?? -1
+        let parsedOffset = context.map { linkstamp_input_offset($0) } ?? -1
+        let offset = parsedOffset >= 0 ? input.originalOffset(parsedOffset) : -1
         let parent = stack.last ?? -1
         let previous = parent >= 0 ? lastChild[Int(parent)] : rootLastChild
         tree.parent.append(parent)
@@ -113,6 +164,7 @@ final class TreeBuilder {
         tree.hasContent.append(false)
         let isHead = Self.isName(name, "head")
         if isHead { headDepth += 1 }
+        if !bodySeen && Self.isName(name, "body") { bodySeen = true }
         tree.inHead.append(headDepth > 0)
         var id: Int32 = -1
         var skipStyle = false
@@ -145,13 +197,19 @@ final class TreeBuilder {
         tree.id.append(id)
         tree.classStart.append(Int32(tree.classes.count))
         tree.attributeStart.append(Int32(tree.attributeNames.count))
-        if headDepth > 0, Self.isName(name, "style") {
-            tree.styleElements.append((element, offset, skipStyle))
+        if Self.isName(name, "style") {
+            // Between `</head>` and `<body>` libxml2 leaves a style element under `<html>`; the
+            // HTML standard's "after head" mode puts it back in the head, and so do we.
+            let afterHead = !bodySeen && parent >= 0 && tree.parent[Int(parent)] < 0
+            if afterHead { tree.inHead[Int(element)] = true }
+            if headDepth > 0 || afterHead { tree.styleElements.append((element, offset, skipStyle)) }
+            // Its text was cut out of libxml2's input: it is not empty for `:empty`.
+            if parsedOffset >= 0 && input.hasCut(after: parsedOffset) { tree.hasContent[Int(element)] = true }
         }
         stack.append(element)
     }
 
-    private func appendClasses(_ value: UnsafePointer<xmlChar>) {
+    private mutating func appendClasses(_ value: UnsafePointer<xmlChar>) {
         var index = 0
         while true {
             while value[index] != 0 && ASCII.isSpace(value[index]) { index += 1 }
@@ -163,14 +221,103 @@ final class TreeBuilder {
         }
     }
 
-    func endElement(_ name: UnsafePointer<xmlChar>?) {
+    mutating func endElement(_ name: UnsafePointer<xmlChar>?) {
         guard let element = stack.popLast() else { return }
         if let name, Self.isName(name, "head"), headDepth > 0 { headDepth -= 1 }
         _ = element
     }
 
-    func characters(_ length: Int32) {
+    mutating func characters(_ length: Int32) {
         if length > 0, let element = stack.last { tree.hasContent[Int(element)] = true }
+    }
+}
+
+/// What libxml2 is given: the sanitized document without the text of its `<style>` elements.
+/// The inliner reads style sheets itself, and libxml2 reads raw text one character at a time,
+/// so cutting it out roughly halves libxml2's work on sheet-heavy mail. Offsets libxml2
+/// reports are mapped back to the caller's bytes through the cuts.
+struct ParseInput {
+    /// Bytes to parse.
+    var bytes: [UInt8] = []
+    /// Position of each cut in `bytes` (ascending), and the total length removed up to and
+    /// including it.
+    private(set) var cutPositions: [Int] = []
+    private(set) var removedThrough: [Int] = []
+    private var lastCut = 0
+
+    init() {}
+
+    /// `parseBytes` without `cuts` (ascending, disjoint ranges of `parseBytes`).
+    init(_ parseBytes: [UInt8], cutting cuts: [Range<Int>]) {
+        var previous = 0
+        for cut in cuts {
+            guard cut.lowerBound >= previous, cut.upperBound <= parseBytes.count else {
+                bytes = parseBytes  // not ascending and disjoint: parse everything
+                return
+            }
+            previous = cut.upperBound
+        }
+        guard !cuts.isEmpty else {
+            bytes = parseBytes
+            return
+        }
+        var removed = 0
+        cutPositions.reserveCapacity(cuts.count)
+        removedThrough.reserveCapacity(cuts.count)
+        for cut in cuts {
+            removed += cut.count
+            cutPositions.append(cut.lowerBound - (removed - cut.count))
+            removedThrough.append(removed)
+        }
+        let count = parseBytes.count - removed
+        bytes = [UInt8](unsafeUninitializedCapacity: count) { target, initialized in
+            parseBytes.withUnsafeBufferPointer { source in
+                guard let from = source.baseAddress, let to = target.baseAddress else { return }
+                var position = 0
+                var written = 0
+                for cut in cuts {
+                    let length = cut.lowerBound - position
+                    (to + written).update(from: from + position, count: length)
+                    written += length
+                    position = cut.upperBound
+                }
+                (to + written).update(from: from + position, count: source.count - position)
+            }
+            initialized = count
+        }
+    }
+
+    /// The offset in the caller's bytes of `offset` in `bytes`. libxml2 reports offsets in
+    /// increasing order, so the cut found last is tried first.
+    mutating func originalOffset(_ offset: Int) -> Int {
+        let hint = lastCut
+        if hint < cutPositions.count, cutPositions[hint] <= offset,
+            hint + 1 == cutPositions.count || offset < cutPositions[hint + 1]
+        {
+            return offset + removedThrough[hint]
+        }
+        // Last cut at or before `offset`: everything from a cut position on came after the cut.
+        var lower = 0
+        var upper = cutPositions.count
+        while lower < upper {
+            let middle = (lower + upper) / 2
+            if cutPositions[middle] <= offset { lower = middle + 1 } else { upper = middle }
+        }
+        if lower == 0 { return offset }
+        lastCut = lower - 1
+        return offset + removedThrough[lower - 1]
+    }
+
+    /// Whether text was cut right after the start tag ending at `offset` (`>` or `/>`).
+    func hasCut(after offset: Int) -> Bool {
+        guard !cutPositions.isEmpty else { return false }
+        var lower = 0
+        var upper = cutPositions.count
+        while lower < upper {
+            let middle = (lower + upper) / 2
+            if cutPositions[middle] <= offset { lower = middle + 1 } else { upper = middle }
+        }
+        return lower < cutPositions.count && cutPositions[lower] - offset <= 2
     }
 }
 

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Musl)
+    internal import Musl
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 /// Byte-level HTML helpers: finding `<style>` elements before libxml2 runs, and reading start
 /// tags in the original bytes the way libxml2's `htmlParseStartTag` does, so that what libxml2
 /// reports and what we patch refer to the same bytes.
@@ -17,6 +25,16 @@ struct StartTag: Sendable, Hashable {
 }
 
 enum HTMLBytes {
+    /// Offset of the first `byte` at or after `start`, or nil: the C library's vectorized
+    /// `memchr`, since skipping to the next `<` is the scans' hottest loop.
+    @inline(__always) static func firstOffset(_ bytes: UnsafeBufferPointer<UInt8>, of byte: UInt8, from start: Int)
+        -> Int?
+    {
+        guard start >= 0, start < bytes.count, let base = bytes.baseAddress else { return nil }
+        guard let found = memchr(base + start, Int32(byte), bytes.count - start) else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
+
     @inline(__always) static func isBlank(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
@@ -33,8 +51,9 @@ enum HTMLBytes {
         var cursor = index + 1
         while cursor < bytes.count {
             let byte = bytes[cursor]
-            guard isLetter(byte) || (byte >= 0x30 && byte <= 0x39) || byte == 0x3A || byte == 0x2D || byte == 0x5F
-                || byte == 0x2E
+            guard
+                isLetter(byte) || (byte >= 0x30 && byte <= 0x39) || byte == 0x3A || byte == 0x2D || byte == 0x5F
+                    || byte == 0x2E
             else { break }
             cursor += 1
         }
@@ -60,7 +79,9 @@ enum HTMLBytes {
             guard let attributeEnd = nameEnd(bytes, cursor) else {
                 while cursor < count {
                     let bogus = bytes[cursor]
-                    if isBlank(bogus) || bogus == 0x3E || (bogus == 0x2F && cursor + 1 < count && bytes[cursor + 1] == 0x3E) {
+                    if isBlank(bogus) || bogus == 0x3E
+                        || (bogus == 0x2F && cursor + 1 < count && bytes[cursor + 1] == 0x3E)
+                    {
                         break
                     }
                     cursor += 1
@@ -81,10 +102,8 @@ enum HTMLBytes {
                 let valueStart = probe
                 if probe < count, bytes[probe] == 0x22 || bytes[probe] == 0x27 {
                     quote = bytes[probe]
-                    probe += 1
-                    while probe < count, bytes[probe] != quote { probe += 1 }
-                    guard probe < count else { return nil }
-                    probe += 1
+                    guard let close = firstOffset(bytes, of: quote, from: probe + 1) else { return nil }
+                    probe = close + 1
                 } else {
                     while probe < count, !isBlank(bytes[probe]), bytes[probe] != 0x3E { probe += 1 }
                 }
@@ -108,7 +127,9 @@ enum HTMLBytes {
 
     /// The start tag libxml2 reported ending at `end`: tries the `<` positions before it, nearest
     /// first, and accepts the one that reads up to exactly `end`.
-    static func locateStartTag(_ bytes: UnsafeBufferPointer<UInt8>, endingAt end: Int, notBefore floor: Int) -> StartTag? {
+    static func locateStartTag(_ bytes: UnsafeBufferPointer<UInt8>, endingAt end: Int, notBefore floor: Int)
+        -> StartTag?
+    {
         guard end >= 0, end < bytes.count, bytes[end] == 0x3E || bytes[end] == 0x2F else { return nil }
         var candidate = end - 1
         var attempts = 0
@@ -131,10 +152,9 @@ enum HTMLBytes {
             var cursor = index
             let count = bytes.count
             while cursor + prefix + name.count < count {
-                guard bytes[cursor] == 0x3C else {
-                    cursor += 1
-                    continue
-                }
+                guard let next = firstOffset(bytes, of: 0x3C, from: cursor) else { return nil }
+                cursor = next
+                guard cursor + prefix + name.count < count else { return nil }
                 if !closing, cursor + 3 < count, bytes[cursor + 1] == 0x21, bytes[cursor + 2] == 0x2D,
                     bytes[cursor + 3] == 0x2D
                 {
@@ -191,7 +211,10 @@ enum ByteScan {
             var cursor = 0
             let count = bytes.count
             while cursor + 6 < count {
-                if bytes[cursor] == 0x3C, (bytes[cursor + 1] | 0x20) == 0x73, (bytes[cursor + 2] | 0x20) == 0x74,
+                guard let next = HTMLBytes.firstOffset(bytes, of: 0x3C, from: cursor) else { return false }
+                cursor = next
+                guard cursor + 6 < count else { return false }
+                if (bytes[cursor + 1] | 0x20) == 0x73, (bytes[cursor + 2] | 0x20) == 0x74,
                     (bytes[cursor + 3] | 0x20) == 0x79, (bytes[cursor + 4] | 0x20) == 0x6C,
                     (bytes[cursor + 5] | 0x20) == 0x65
                 {

@@ -17,6 +17,10 @@ struct InlineEngine {
     struct SheetSource {
         var element: StyleElementBytes?
         var sheet: Stylesheet
+        /// The unsanitized bytes the sheet's ranges refer to (the document, or the extra CSS).
+        var bytes: [UInt8]
+        /// The sheet's tokens, from which declarations are read when needed.
+        var parser: StylesheetParser
     }
 
     /// A selector ready for matching, with the rule it belongs to.
@@ -38,39 +42,50 @@ struct InlineEngine {
         }
         if candidates.isEmpty && extraCSS == nil { return [] }
 
-        var names = NameTable()
-        var properties = NameTable()
+        // One selector parser for all sheets: names and compiled selectors accumulate in it.
+        var selectors = SelectorParser(
+            bytes: [], tokens: [], names: NameTable(), program: SelectorProgram(), limits: limits)
         var ruleBudget = limits.maxRules
         var sources: [SheetSource] = []
-        var usesAttributes = false
         for candidate in candidates {
             let tokens = CSSTokenizer.tokenize(parseBytes, range: candidate.content)
-            var selectors = SelectorParser(bytes: parseBytes, tokens: tokens, names: names, limits: limits)
+            selectors.bytes = parseBytes
+            selectors.tokens = tokens
             let parser = StylesheetParser(bytes: parseBytes, values: original, tokens: tokens)
-            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget) else {
+            guard let sheet = parser.parse(selectors: &selectors, ruleBudget: &ruleBudget)
+            else {
                 throw .tooManyRules(at: candidate.content.lowerBound)
             }
-            names = selectors.names
-            usesAttributes = usesAttributes || selectors.usesAttributes
-            sources.append(SheetSource(element: candidate, sheet: sheet))
+            sources.append(SheetSource(element: candidate, sheet: sheet, bytes: original, parser: parser))
         }
         if let extraCSS {
             let extra = Sanitizer.sanitize(extraCSS, charset: nil)
             let tokens = CSSTokenizer.tokenize(extra, range: 0..<extra.count)
-            var selectors = SelectorParser(bytes: extra, tokens: tokens, names: names, limits: limits)
+            selectors.bytes = extra
+            selectors.tokens = tokens
             let parser = StylesheetParser(bytes: extra, values: extraCSS, tokens: tokens)
-            guard let sheet = parser.parse(selectors: &selectors, properties: &properties, ruleBudget: &ruleBudget) else {
+            guard let sheet = parser.parse(selectors: &selectors, ruleBudget: &ruleBudget)
+            else {
                 throw .tooManyRules(at: 0)
             }
-            names = selectors.names
-            usesAttributes = usesAttributes || selectors.usesAttributes
-            sources.append(SheetSource(element: nil, sheet: sheet))
+            sources.append(SheetSource(element: nil, sheet: sheet, bytes: extraCSS, parser: parser))
         }
+        selectors.tokens = []
+        let names = selectors.names
+        let program = selectors.program
+        let usesAttributes = selectors.usesAttributes
         let anyRule = sources.contains { !$0.sheet.rules.isEmpty }
         if !anyRule { return [] }
 
         let builder = TreeBuilder(names: names, recordAttributes: usesAttributes, maxElements: limits.maxElements)
-        guard HTMLTreeParser.parse(parseBytes, into: builder) else { throw .parserUnavailable }
+        let styleName = names.lookup(Array("style".utf8))
+        let testsStyle = styleName >= 0 && program.attributes.contains { $0.name == styleName }
+        var startTags: [StartTag] = []
+        let cuts = parseBytes.withUnsafeBufferPointer {
+            Self.unparsedRanges($0, styles: candidates, styleAttributes: !testsStyle, startTags: &startTags)
+        }
+        builder.input = ParseInput(parseBytes, cutting: cuts)
+        guard HTMLTreeParser.parse(builder.input.bytes, into: builder) else { throw .parserUnavailable }
         if builder.exceeded { throw .tooManyElements(at: parseBytes.count) }
         let tree = builder.tree
 
@@ -91,7 +106,8 @@ struct InlineEngine {
             for (ruleIndex, rule) in source.sheet.rules.enumerated() {
                 for selector in rule.selectors {
                     indexed.append(
-                        IndexedSelector(selector: selector, sheet: Int32(sheetIndex), rule: Int32(ruleIndex), order: order))
+                        IndexedSelector(
+                            selector: selector, sheet: Int32(sheetIndex), rule: Int32(ruleIndex), order: order))
                 }
                 order += 1
             }
@@ -99,14 +115,116 @@ struct InlineEngine {
 
         var patches: [CSSPatch] = []
         if !indexed.isEmpty {
-            var cascade = Cascade(
-                original: original, parseBytes: parseBytes, tree: tree, names: names, properties: properties,
+            let cascade = Cascade(
+                original: original, parseBytes: parseBytes, tree: tree, startTags: startTags, names: names,
+                program: program,
                 sources: sources, selectors: indexed)
             patches = cascade.run()
         }
         patches.append(contentsOf: styleElementPatches(sources: sources, active: active))
         patches.sort { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
         return patches
+    }
+
+    /// What libxml2 need not read: the text of `<style>` elements (we read sheets ourselves),
+    /// the inside of comments (no element in there) and all but one byte of whitespace runs
+    /// between `>` and `<` (a `>` inside a quoted attribute value makes that value shorter for
+    /// libxml2, which matters only to attribute selectors on such values). With
+    /// `styleAttributes` (no selector tests `style`), the text of quoted `style` attribute values
+    /// goes too: libxml2 reads attribute values a character at a time, and those are the longest.
+    /// Cutting keeps the markup around them, so libxml2 builds the same tree. libxml2 ends a
+    /// style element's raw text at any `</` followed by a letter, so sheets containing `</` are
+    /// left in place; an unterminated comment ends the scan. Ascending, disjoint.
+    static func unparsedRanges(
+        _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool = false
+    ) -> [Range<Int>] {
+        var startTags: [StartTag] = []
+        return unparsedRanges(bytes, styles: styles, styleAttributes: styleAttributes, startTags: &startTags)
+    }
+
+    /// As ``unparsedRanges(_:styles:styleAttributes:)``; with `styleAttributes`, also the start
+    /// tags read on the way (in document order), so that the cascade need not read them again.
+    static func unparsedRanges(
+        _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool,
+        startTags: inout [StartTag]
+    ) -> [Range<Int>] {
+        var cuts: [Range<Int>] = []
+        var cursor = 0
+        var nextStyle = 0
+        let count = bytes.count
+        while let open = HTMLBytes.firstOffset(bytes, of: 0x3C, from: cursor) {
+            // Indentation between tags: libxml2 reads it a character at a time, and only
+            // whether there is any whitespace matters to the tree, so one byte of it is kept.
+            var blank = open
+            while blank > cursor && HTMLBytes.isBlank(bytes[blank - 1]) { blank -= 1 }
+            if open - blank >= 2 && blank > cursor && bytes[blank - 1] == 0x3E {
+                cuts.append((blank + 1)..<open)
+            }
+            if nextStyle < styles.count && styles[nextStyle].element.lowerBound <= open {
+                let style = styles[nextStyle]
+                nextStyle += 1
+                let from = cursor
+                cursor = max(style.element.upperBound, open + 1)
+                let content = style.content
+                guard !content.isEmpty else { continue }
+                var hasEndTagOpen = false
+                var probe = content.lowerBound
+                while let slash = HTMLBytes.firstOffset(bytes, of: 0x2F, from: probe), slash < content.upperBound {
+                    if slash > content.lowerBound && bytes[slash - 1] == 0x3C {
+                        hasEndTagOpen = true
+                        break
+                    }
+                    probe = slash + 1
+                }
+                if !hasEndTagOpen && content.lowerBound >= from {
+                    cuts.append(content)
+                }
+                continue
+            }
+            if open + 3 < count && bytes[open + 1] == 0x21 && bytes[open + 2] == 0x2D && bytes[open + 3] == 0x2D {
+                let end = HTMLBytes.skipComment(bytes, open)
+                let terminated =
+                    end - 3 >= open + 4 && bytes[end - 3] == 0x2D && bytes[end - 2] == 0x2D && bytes[end - 1] == 0x3E
+                guard terminated else { break }
+                // Parsers differ on `<!-->`, `<!--->` and `--!>`: stop cutting at such a comment.
+                let body = (open + 4)..<(end - 3)
+                if bytes[open + 4] == 0x3E || (bytes[open + 4] == 0x2D && bytes[open + 5] == 0x3E) { break }
+                var bang = body.lowerBound
+                var abrupt = false
+                while let found = HTMLBytes.firstOffset(bytes, of: 0x21, from: bang), found < body.upperBound + 1 {
+                    if found >= body.lowerBound + 2 && bytes[found - 1] == 0x2D && bytes[found - 2] == 0x2D {
+                        abrupt = true
+                        break
+                    }
+                    bang = found + 1
+                }
+                if abrupt { break }
+                if !body.isEmpty { cuts.append(body) }
+                cursor = end
+                continue
+            }
+            if styleAttributes && open + 1 < count && HTMLBytes.isLetter(bytes[open + 1]),
+                let tag = HTMLBytes.readStartTag(bytes, at: open)
+            {
+                startTags.append(tag)
+                // A quoted style value without `<` or `>`: its text cannot hold markup.
+                if let value = tag.styleValue, tag.styleQuote != 0, value.count > 2 {
+                    let inside = (value.lowerBound + 1)..<(value.upperBound - 1)
+                    let hasAngle =
+                        (HTMLBytes.firstOffset(bytes, of: 0x3C, from: inside.lowerBound).map { $0 < inside.upperBound }
+                            ?? false)
+                        || (HTMLBytes.firstOffset(bytes, of: 0x3E, from: inside.lowerBound).map {
+                            $0 < inside.upperBound
+                        }
+                            ?? false)
+                    if !hasAngle { cuts.append(inside) }
+                }
+                cursor = tag.end + 1
+                continue
+            }
+            cursor = open + 1
+        }
+        return cuts
     }
 
     /// Shrinks each active `<style>` element to the rules that were not fully inlined (or removes
@@ -174,7 +292,8 @@ struct InlineEngine {
         guard !pieces.isEmpty else { return nil }
         pieces.sort { $0.0 < $1.0 }
         let parseBytes = Sanitizer.sanitize(original, charset: charset)
-        guard let headEnd = parseBytes.withUnsafeBufferPointer({ HTMLBytes.findTag($0, "head", from: 0, closing: true) })
+        guard
+            let headEnd = parseBytes.withUnsafeBufferPointer({ HTMLBytes.findTag($0, "head", from: 0, closing: true) })
         else { return nil }
         var text = Array("<style type=\"text/css\">\n".utf8)
         for (_, piece) in pieces {

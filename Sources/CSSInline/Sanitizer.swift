@@ -10,21 +10,19 @@ enum Sanitizer {
     /// Whether `charset` names UTF-8 (or is absent, or ASCII).
     static func isUTF8(_ charset: String?) -> Bool {
         guard let charset else { return true }
-        let label = String(decoding: ASCII.lowercased(charset.utf8.filter { !ASCII.isSpace($0) && $0 != 0x22 }), as: UTF8.self)
+        let label = String(
+            decoding: ASCII.lowercased(charset.utf8.filter { !ASCII.isSpace($0) && $0 != 0x22 }), as: UTF8.self)
         return label.isEmpty || label == "utf-8" || label == "utf8" || label == "us-ascii" || label == "ascii"
             || label == "unicode-1-1-utf-8"
     }
 
+    /// `bytes` itself (no copy) when it is already valid UTF-8 without NUL, else a repaired copy.
     static func sanitize(_ bytes: [UInt8], charset: String?) -> [UInt8] {
         let utf8 = isUTF8(charset)
-        let clean = bytes.withUnsafeBufferPointer { buffer -> Bool in
-            for byte in buffer where byte == 0 || byte >= 0x80 { return false }
-            return true
-        }
-        if clean { return bytes }
+        guard let firstBad = bytes.withUnsafeBufferPointer({ firstInvalid($0, utf8: utf8) }) else { return bytes }
         var copy = bytes
         copy.withUnsafeMutableBufferPointer { buffer in
-            var index = 0
+            var index = firstBad
             let count = buffer.count
             while index < count {
                 let byte = buffer[index]
@@ -37,7 +35,7 @@ enum Sanitizer {
                     index += 1
                     continue
                 }
-                let length = utf8 ? validSequenceLength(buffer, index) : 0
+                let length = utf8 ? validSequenceLength(UnsafeBufferPointer(buffer), index) : 0
                 if length == 0 {
                     buffer[index] = replacement
                     index += 1
@@ -49,9 +47,39 @@ enum Sanitizer {
         return copy
     }
 
+    /// Offset of the first byte libxml2 must not see (NUL, or not part of valid UTF-8), or nil.
+    /// ASCII runs are checked eight bytes at a time.
+    private static func firstInvalid(_ buffer: UnsafeBufferPointer<UInt8>, utf8: Bool) -> Int? {
+        guard let base = buffer.baseAddress else { return nil }
+        let raw = UnsafeRawPointer(base)
+        let count = buffer.count
+        var index = 0
+        while index < count {
+            // A word whose bytes are all in 0x01...0x7F: no high bit, and no zero byte.
+            while index + 8 <= count {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                let high = word & 0x8080_8080_8080_8080
+                let zero = (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080
+                if high | zero != 0 { break }
+                index += 8
+            }
+            guard index < count else { return nil }
+            let byte = buffer[index]
+            if byte == 0 { return index }
+            if byte < 0x80 {
+                index += 1
+                continue
+            }
+            let length = utf8 ? validSequenceLength(buffer, index) : 0
+            if length == 0 { return index }
+            index += length
+        }
+        return nil
+    }
+
     /// Length of the valid UTF-8 sequence (no overlongs, surrogates or values > U+10FFFF)
     /// starting at `index`, or 0.
-    private static func validSequenceLength(_ buffer: UnsafeMutableBufferPointer<UInt8>, _ index: Int) -> Int {
+    private static func validSequenceLength(_ buffer: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
         let lead = buffer[index]
         let count = buffer.count
         func continuation(_ offset: Int) -> Bool {

@@ -18,7 +18,7 @@ struct AttributeSelector: Sendable, Hashable {
 }
 
 /// The structural pseudo-classes we can evaluate on a static tree.
-indirect enum PseudoClass: Sendable, Hashable {
+enum PseudoClass: Sendable, Hashable {
     /// `:nth-child(an+b)` and friends: `ofType` limits counting to same-tag siblings, `fromEnd`
     /// counts from the last sibling.
     case nth(a: Int, b: Int, ofType: Bool, fromEnd: Bool)
@@ -27,21 +27,64 @@ indirect enum PseudoClass: Sendable, Hashable {
     case not([ComplexSelector])
 }
 
+/// Interned names of one compound (its ids or its classes): up to three held inline, so the
+/// usual `.name` or `#name` compound allocates nothing.
+struct NameList: Sendable, Hashable, Sequence {
+    private var count: Int32 = 0
+    private var n0: Int32 = -1
+    private var n1: Int32 = -1
+    private var n2: Int32 = -1
+    private var more: [Int32] = []
+
+    var isEmpty: Bool { count == 0 }
+    var first: Int32? { count > 0 ? n0 : nil }
+
+    mutating func append(_ name: Int32) {
+        switch count {
+        case 0: n0 = name
+        case 1: n1 = name
+        case 2: n2 = name
+        default: more.append(name)
+        }
+        count += 1
+    }
+
+    struct Iterator: IteratorProtocol {
+        let list: NameList
+        var index: Int32 = 0
+
+        mutating func next() -> Int32? {
+            guard index < list.count else { return nil }
+            defer { index += 1 }
+            switch index {
+            case 0: return list.n0
+            case 1: return list.n1
+            case 2: return list.n2
+            default: return list.more[Int(index) - 3]
+            }
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(list: self) }
+}
+
 /// A compound selector: every part must match the same element.
 struct CompoundSelector: Sendable, Hashable {
     /// Interned lower-case tag name, -1 for any (`*` or absent).
     var tag: Int32 = -1
-    var ids: [Int32] = []
-    var classes: [Int32] = []
+    var ids = NameList()
+    var classes = NameList()
     var attributes: [AttributeSelector] = []
     var pseudos: [PseudoClass] = []
     /// Relation to the compound on the left (unused for the leftmost).
     var combinator: Combinator = .descendant
 }
 
-/// A complex selector, compounds stored right to left.
+/// A complex selector: its compiled form in the parser's ``SelectorProgram``, and its
+/// specificity. A plain value, so rules holding thousands of them cost nothing to release.
 struct ComplexSelector: Sendable, Hashable {
-    var compounds: [CompoundSelector]
+    /// Index in ``SelectorProgram/complexes``.
+    var index: Int32
     /// Specificity packed as a << 20 | b << 10 | c.
     var specificity: UInt32
 }
@@ -59,12 +102,16 @@ enum SelectorOutcome: Sendable {
 
 /// Parses selector lists from tokens. Names are interned into `names`.
 struct SelectorParser {
-    let bytes: [UInt8]
-    let tokens: [CSSToken]
+    /// The sheet being parsed: its (sanitized) bytes and tokens.
+    var bytes: [UInt8]
+    var tokens: [CSSToken]
     var names: NameTable
+    /// Where parsed selectors are compiled to (shared by all sheets of a document).
+    var program: SelectorProgram
     let limits: CSSLimits
     /// Set when any attribute selector was parsed (elements then record their attributes).
     var usesAttributes = false
+    var compoundBuffer: [CompoundSelector] = []
 
     /// Dynamic or otherwise document-state pseudo-classes, known to browsers, kept in the sheet.
     private static let dynamicPseudoClasses: Set<[UInt8]> = Set(
@@ -81,8 +128,9 @@ struct SelectorParser {
         ["before", "after", "first-line", "first-letter"].map { Array($0.utf8) })
 
     /// Splits `tokens[range]` at top-level commas and parses each selector.
-    mutating func parseList(_ range: Range<Int>, depth: Int = 0) -> [(SelectorOutcome, Range<Int>)] {
-        var result: [(SelectorOutcome, Range<Int>)] = []
+    mutating func parseList(
+        _ range: Range<Int>, depth: Int = 0, _ body: (SelectorOutcome, Range<Int>) -> Void
+    ) {
         var start = range.lowerBound
         var nesting = 0
         var index = range.lowerBound
@@ -90,9 +138,9 @@ struct SelectorParser {
             if index == range.upperBound || (nesting == 0 && tokens[index].kind == .comma) {
                 let piece = trimmed(start..<index)
                 if piece.isEmpty {
-                    result.append((.invalid, piece))
+                    body(.invalid, piece)
                 } else {
-                    result.append((parseComplex(piece, depth: depth), piece))
+                    body(parseComplex(piece, depth: depth), piece)
                 }
                 start = index + 1
             } else {
@@ -104,7 +152,16 @@ struct SelectorParser {
             }
             index += 1
         }
-        return result
+    }
+
+    /// The interned name written at `range` (escapes resolved); no allocation when it has no
+    /// escape and is already known.
+    private mutating func internName(_ range: Range<Int>, lowercase: Bool) -> Int32 {
+        var index = range.lowerBound
+        while index < range.upperBound && bytes[index] != 0x5C { index += 1 }
+        if index == range.upperBound { return names.intern(bytes, range, lowercase: lowercase) }
+        let value = CSSValue.unescape(bytes, range)
+        return names.intern(lowercase ? ASCII.lowercased(value) : value)
     }
 
     /// `range` without leading and trailing whitespace tokens.
@@ -123,7 +180,13 @@ struct SelectorParser {
 
     /// complex-selector = compound-selector [ combinator? compound-selector ]*
     mutating func parseComplex(_ range: Range<Int>, depth: Int) -> SelectorOutcome {
+        // Top-level selectors reuse one buffer (taken out while in use, so it stays unique).
         var compounds: [CompoundSelector] = []
+        if depth == 0 {
+            swap(&compounds, &compoundBuffer)
+            compounds.removeAll(keepingCapacity: true)
+        }
+        defer { if depth == 0 { swap(&compounds, &compoundBuffer) } }
         var specificity: UInt32 = 0
         var index = range.lowerBound
         var pendingCombinator: Combinator? = nil
@@ -168,15 +231,15 @@ struct SelectorParser {
         }
         if compounds.isEmpty || pendingCombinator != nil { return .invalid }
         if keep { return .keep }
-        // Stored right to left; each compound's combinator describes its link to the next one.
-        var reversed: [CompoundSelector] = []
-        reversed.reserveCapacity(compounds.count)
-        for position in stride(from: compounds.count - 1, through: 0, by: -1) {
-            var compound = compounds[position]
-            compound.combinator = position > 0 ? compounds[position - 1].combinator : .descendant
-            reversed.append(compound)
+        // Stored right to left; each compound's combinator describes its link to the next one
+        // (the combinator written before it, which the compound on its left holds until now).
+        compounds.reverse()
+        let count = compounds.count
+        for position in 0..<(count - 1) {
+            compounds[position].combinator = compounds[position + 1].combinator
         }
-        return .inlinable(ComplexSelector(compounds: reversed, specificity: specificity))
+        compounds[count - 1].combinator = .descendant
+        return .inlinable(ComplexSelector(index: program.add(compounds), specificity: specificity))
     }
 
     private enum PartOutcome { case inlinable, keep, invalid }
@@ -192,7 +255,7 @@ struct SelectorParser {
             switch token.kind {
             case .ident where first:
                 if isDelim(index + 1, 0x7C) { return .keep }  // namespace prefix
-                compound.tag = names.intern(ASCII.lowercased(CSSValue.unescape(bytes, token.start..<token.end)))
+                compound.tag = internName(token.start..<token.end, lowercase: true)
                 specificity &+= 1
                 index += 1
             case .delim where first && bytes[token.start] == 0x2A:
@@ -202,13 +265,13 @@ struct SelectorParser {
                 return .keep
             case .hash:
                 guard token.flag else { return .invalid }
-                compound.ids.append(names.intern(CSSValue.unescape(bytes, (token.start + 1)..<token.end)))
+                compound.ids.append(internName((token.start + 1)..<token.end, lowercase: false))
                 specificity &+= 1 << 20
                 index += 1
             case .delim where bytes[token.start] == 0x2E:
                 guard index + 1 < end, tokens[index + 1].kind == .ident else { return .invalid }
                 let name = tokens[index + 1]
-                compound.classes.append(names.intern(CSSValue.unescape(bytes, name.start..<name.end)))
+                compound.classes.append(internName(name.start..<name.end, lowercase: false))
                 specificity &+= 1 << 10
                 index += 2
             case .openSquare:
@@ -240,7 +303,7 @@ struct SelectorParser {
         skipSpace()
         guard cursor < end, tokens[cursor].kind == .ident else { return nil }
         let nameToken = tokens[cursor]
-        let name = names.intern(ASCII.lowercased(CSSValue.unescape(bytes, nameToken.start..<nameToken.end)))
+        let name = internName(nameToken.start..<nameToken.end, lowercase: true)
         cursor += 1
         skipSpace()
         guard cursor < end else { return nil }
@@ -342,22 +405,25 @@ struct SelectorParser {
         case "nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type":
             guard let (a, b) = parseNth(arguments) else { return .invalid }
             let ofType = name.count > 7 && name.suffix(7).elementsEqual("of-type".utf8)
-            compound.pseudos.append(.nth(a: a, b: b, ofType: ofType, fromEnd: name.starts(with: Array("nth-last".utf8))))
+            compound.pseudos.append(
+                .nth(a: a, b: b, ofType: ofType, fromEnd: name.starts(with: Array("nth-last".utf8))))
             specificity &+= 1 << 10
             return .inlinable
         case "not":
             guard depth < limits.maxSelectorNesting else { return .keep }
             var inner: [ComplexSelector] = []
             var best: UInt32 = 0
-            for (outcome, _) in parseList(arguments, depth: depth + 1) {
-                switch outcome {
-                case .invalid: return .invalid
-                case .keep: return .keep
+            var outcome = PartOutcome.inlinable
+            parseList(arguments, depth: depth + 1) { selector, _ in
+                switch selector {
+                case .invalid: outcome = .invalid
+                case .keep: if outcome == .inlinable { outcome = .keep }
                 case .inlinable(let selector):
                     inner.append(selector)
                     best = max(best, selector.specificity)
                 }
             }
+            if outcome != .inlinable { return outcome }
             compound.pseudos.append(.not(inner))
             specificity &+= best
             return .inlinable

@@ -5,10 +5,10 @@
 struct Declaration: Sendable, Hashable {
     /// Interned lower-case property name (custom properties keep their case).
     var property: Int32
-    /// The name as written.
-    var name: [UInt8]
-    /// The value as written, trimmed, without `!important`.
-    var value: [UInt8]
+    /// The name as written (a range of the sheet's unsanitized bytes).
+    var name: Range<Int>
+    /// The value as written, trimmed, without `!important` (a range of the same bytes).
+    var value: Range<Int>
     var important: Bool
 }
 
@@ -26,7 +26,9 @@ struct StyleRule: Sendable {
     var invalid: Bool
     /// The block holds more than declarations (nested rules): the rule stays as written.
     var nested: Bool
-    var declarations: [Declaration]
+    /// Token indices of the block's content (between the braces). Declarations are read from
+    /// it only for rules that may match (``StylesheetParser/declarations(_:properties:)``).
+    var block: Range<Int>
 
     /// Whether the whole rule goes away once inlined.
     var removable: Bool { !invalid && !nested && keptSelectors.isEmpty }
@@ -48,28 +50,59 @@ struct StylesheetParser {
     let tokens: [CSSToken]
 
     /// Index of the token that closes the block or function opened at `open`, or `end`.
+    /// The stack of expected closers lives in a 64-bit word (2 bits a level) up to 32 levels, so
+    /// the common case allocates nothing; deeper nesting spills to an array.
     func matchingClose(_ open: Int, _ end: Int) -> Int {
-        var stack: [CSSTokenKind] = []
+        var nestedBlock = false
+        return matchingClose(open, end, nestedBlock: &nestedBlock)
+    }
+
+    /// As ``matchingClose(_:_:)``, also telling whether a `{` opens right inside the outer
+    /// block (a nested rule where declarations would be).
+    func matchingClose(_ open: Int, _ end: Int, nestedBlock: inout Bool) -> Int {
+        var packed: UInt64 = 0
+        var depth = 0
+        var spill: [UInt8] = []
         var index = open
         while index < end {
+            let code: UInt8
             switch tokens[index].kind {
-            case .openCurly: stack.append(.closeCurly)
-            case .openSquare: stack.append(.closeSquare)
-            case .openParen, .function: stack.append(.closeParen)
+            case .openCurly:
+                if depth == 1 { nestedBlock = true }
+                code = 1
+            case .openSquare: code = 2
+            case .openParen, .function: code = 3
             case .closeCurly, .closeSquare, .closeParen:
-                if stack.last == tokens[index].kind {
-                    stack.removeLast()
-                    if stack.isEmpty { return index }
+                let closing: UInt8 = tokens[index].kind == .closeCurly ? 1 : tokens[index].kind == .closeSquare ? 2 : 3
+                let top = depth > 32 ? spill[spill.count - 1] : UInt8(truncatingIfNeeded: packed & 3)
+                if depth > 0 && top == closing {
+                    if depth > 32 {
+                        spill.removeLast()
+                    } else {
+                        packed >>= 2
+                    }
+                    depth -= 1
+                    if depth == 0 { return index }
                 }
-            default: break
+                index += 1
+                continue
+            default:
+                index += 1
+                continue
             }
+            if depth >= 32 {
+                spill.append(code)
+            } else {
+                packed = packed << 2 | UInt64(code)
+            }
+            depth += 1
             index += 1
         }
         return end
     }
 
     /// Parses the sheet, interning names and selectors through `selectors`.
-    func parse(selectors: inout SelectorParser, properties: inout NameTable, ruleBudget: inout Int) -> Stylesheet? {
+    func parse(selectors: inout SelectorParser, ruleBudget: inout Int) -> Stylesheet? {
         var sheet = Stylesheet()
         var index = 0
         let end = tokens.count
@@ -110,23 +143,25 @@ struct StylesheetParser {
                     index = end
                     continue
                 }
-                let close = matchingClose(cursor, end)
+                var nested = false
+                let close = matchingClose(cursor, end, nestedBlock: &nested)
                 ruleBudget -= 1
                 if ruleBudget < 0 { return nil }
                 let prelude = selectors.trimmed(index..<cursor)
                 var rule = StyleRule(
                     range: token.start..<tokens[min(close, end - 1)].end,
                     preludeRange: tokens[prelude.lowerBound].start..<tokens[prelude.upperBound - 1].end,
-                    selectors: [], keptSelectors: [], invalid: false, nested: false, declarations: [])
-                for (outcome, range) in selectors.parseList(prelude) {
+                    selectors: [], keptSelectors: [], invalid: false, nested: false, block: (cursor + 1)..<close)
+                selectors.parseList(prelude) { outcome, range in
                     switch outcome {
                     case .invalid: rule.invalid = true
-                    case .keep: rule.keptSelectors.append(tokens[range.lowerBound].start..<tokens[range.upperBound - 1].end)
+                    case .keep:
+                        rule.keptSelectors.append(tokens[range.lowerBound].start..<tokens[range.upperBound - 1].end)
                     case .inlinable(let selector): rule.selectors.append(selector)
                     }
                 }
                 if rule.invalid { rule.selectors = [] }
-                parseDeclarations((cursor + 1)..<close, into: &rule, properties: &properties)
+                rule.nested = nested
                 sheet.rules.append(rule)
                 index = close + 1
             }
@@ -134,17 +169,16 @@ struct StylesheetParser {
         return sheet
     }
 
-    /// §5.4.5 "consume a list of declarations" (a nested `{}` block marks the rule as nested).
-    func parseDeclarations(_ range: Range<Int>, into rule: inout StyleRule, properties: inout NameTable) {
+    /// §5.4.5 "consume a list of declarations" of a rule's block (nested blocks are skipped).
+    func declarations(_ rule: StyleRule, properties: inout NameTable) -> [Declaration] {
+        var result: [Declaration] = []
+        let range = rule.block
         var index = range.lowerBound
         while index < range.upperBound {
             var stop = index
             while stop < range.upperBound, tokens[stop].kind != .semicolon {
                 switch tokens[stop].kind {
-                case .openCurly:
-                    rule.nested = true
-                    stop = matchingClose(stop, range.upperBound)
-                case .openParen, .function, .openSquare:
+                case .openCurly, .openParen, .function, .openSquare:
                     stop = matchingClose(stop, range.upperBound)
                 default: break
                 }
@@ -152,10 +186,11 @@ struct StylesheetParser {
             }
             stop = min(stop, range.upperBound)
             if let declaration = declaration(index..<stop, properties: &properties) {
-                rule.declarations.append(declaration)
+                result.append(declaration)
             }
             index = stop + 1
         }
+        return result
     }
 
     /// One declaration from its tokens, or nil when it is not `ident ws* : value`.
@@ -185,11 +220,10 @@ struct StylesheetParser {
                 guard last > index else { return nil }
             }
         }
-        let name = Array(values[nameToken.start..<nameToken.end])
-        let isCustom = name.count > 1 && name[0] == 0x2D && name[1] == 0x2D
-        let property = properties.intern(isCustom ? name : ASCII.lowercased(name))
+        let name = nameToken.start..<nameToken.end
+        let isCustom = name.count > 1 && values[name.lowerBound] == 0x2D && values[name.lowerBound + 1] == 0x2D
+        let property = properties.intern(values, name, lowercase: !isCustom)
         return Declaration(
-            property: property, name: name, value: Array(values[tokens[index].start..<tokens[last - 1].end]),
-            important: important)
+            property: property, name: name, value: tokens[index].start..<tokens[last - 1].end, important: important)
     }
 }

@@ -10,7 +10,9 @@ struct ConformanceTests {
     struct Outcome {
         var passed: [String] = []
         var failed: [(String, String)] = []
-        var rate: Double { passed.isEmpty && failed.isEmpty ? 0 : Double(passed.count) / Double(passed.count + failed.count) }
+        var rate: Double {
+            passed.isEmpty && failed.isEmpty ? 0 : Double(passed.count) / Double(passed.count + failed.count)
+        }
     }
 
     static func suite(of name: String) -> String {
@@ -72,7 +74,7 @@ struct ConformanceTests {
     /// Pass-rate floors per suite, reached by this implementation (see the module report for
     /// the cases that differ on purpose).
     static let floors: [String: Double] = [
-        "cssinline": 0.95, "juice": 0.90, "juice-content": 0.85, "premailer": 0.90, "premailer-stresstest": 1.0,
+        "cssinline": 0.95, "juice": 0.90, "juice-content": 0.85, "premailer": 0.95, "premailer-stresstest": 1.0,
     ]
 
     @Test func passRatesPerSuite() {
@@ -81,7 +83,8 @@ struct ConformanceTests {
         for suite in outcomes.keys.sorted() {
             guard let outcome = outcomes[suite] else { continue }
             let total = outcome.passed.count + outcome.failed.count
-            print("conformance \(suite): \(outcome.passed.count)/\(total) = \(String(format: "%.1f", outcome.rate * 100))%")
+            let percent = String(format: "%.1f", outcome.rate * 100)
+            print("conformance \(suite): \(outcome.passed.count)/\(total) = \(percent)%")
             for (name, detail) in outcome.failed {
                 print("  FAIL \(name): \(detail)")
             }

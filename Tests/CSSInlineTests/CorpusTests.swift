@@ -71,7 +71,9 @@ struct CorpusTests {
                     }
                     return false
                 }
-                #expect(inStyleElement || isNewAttribute || isAttributeValue, "\(name): patch at \(patch.range) outside style")
+                #expect(
+                    inStyleElement || isNewAttribute || isAttributeValue,
+                    "\(name): patch at \(patch.range) outside style")
             }
             #expect(Self.undo(output, patches, original: html) == html, "\(name): undo")
             #expect(try inliner.inline(html) == output, "\(name): inline = patches applied")
@@ -101,13 +103,60 @@ struct MeasureTests {
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let rate = Double(total * rounds) / seconds / 1_000_000
-            print("measure \(label): \(documents.count) docs, \(total) bytes, \(rounds) rounds, \(String(format: "%.1f", rate)) MB/s (sink \(sink & 1))")
+            let megabytes = String(format: "%.1f", rate)
+            print(
+                "measure \(label): \(documents.count) docs, \(total) bytes, \(rounds) rounds, \(megabytes) MB/s"
+                    + " (sink \(sink & 1))")
         }
         try measure("CSSInliner.inline") { try inliner.inline($0).count }
         measure("libxml2 bare SAX pass") { document in
             let builder = TreeBuilder(names: NameTable(), recordAttributes: false, maxElements: Int.max)
             _ = HTMLTreeParser.parse(document, into: builder)
             return builder.tree.count
+        }
+    }
+}
+
+/// What the inliner cuts from libxml2's input (style sheet text, comment bodies, indentation,
+/// style attribute values)
+/// must not change the tree libxml2 builds: same elements, parents, siblings, start tag ends
+/// (mapped back to the caller's bytes), emptiness and head membership.
+@Suite(.enabled(if: TestSupport.corpusAvailable, "corpus not found: set LINKSTAMP_CORPUS"))
+struct ParseInputTests {
+    static func tree(_ bytes: [UInt8], cutting: Bool) -> DocumentTree? {
+        let builder = TreeBuilder(names: NameTable(), recordAttributes: false, maxElements: Int.max)
+        if cutting {
+            let styles = bytes.withUnsafeBufferPointer { ByteScan.styleElements($0) }
+            let cuts = bytes.withUnsafeBufferPointer {
+                InlineEngine.unparsedRanges($0, styles: styles, styleAttributes: true)
+            }
+            builder.input = ParseInput(bytes, cutting: cuts)
+        } else {
+            builder.input = ParseInput(bytes, cutting: [])
+        }
+        guard HTMLTreeParser.parse(builder.input.bytes, into: builder) else { return nil }
+        return builder.tree
+    }
+
+    @Test func cutsKeepTheTree() {
+        var documents = CorpusTests.documents()
+        let cases = TestSupport.corpus.appendingPathComponent("css-inline-cases")
+        for url in TestSupport.files(cases, suffix: ".html") {
+            if let bytes = TestSupport.bytes(url) { documents.append((url.lastPathComponent, bytes)) }
+        }
+        #expect(!documents.isEmpty)
+        for (name, html) in documents where !html.isEmpty {
+            let bytes = Sanitizer.sanitize(html, charset: nil)
+            guard let full = Self.tree(bytes, cutting: false), let cut = Self.tree(bytes, cutting: true) else {
+                Issue.record("\(name): parser unavailable")
+                continue
+            }
+            #expect(full.count == cut.count, "\(name): element count")
+            #expect(full.parent == cut.parent, "\(name): parents")
+            #expect(full.previous == cut.previous, "\(name): siblings")
+            #expect(full.tagEnd == cut.tagEnd, "\(name): start tag ends")
+            #expect(full.hasContent == cut.hasContent, "\(name): emptiness")
+            #expect(full.inHead == cut.inHead, "\(name): head")
         }
     }
 }

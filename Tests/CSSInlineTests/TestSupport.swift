@@ -31,7 +31,8 @@ enum TestSupport {
     }
 
     /// Compares bytes; on mismatch writes `<expected>.actual` next to the expected file.
-    static func expectGolden(_ actual: [UInt8], expectedAt url: URL, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectGolden(_ actual: [UInt8], expectedAt url: URL, sourceLocation: SourceLocation = #_sourceLocation)
+    {
         let expected = bytes(url) ?? []
         let actualURL = url.appendingPathExtension("actual")
         if actual != expected {
@@ -50,12 +51,15 @@ struct StyledElement: Equatable, CustomStringConvertible {
     var declarations: [String: String]
 
     var description: String {
-        "<\(name) " + declarations.keys.sorted().map { "\($0): \(declarations[$0] ?? "")" }.joined(separator: "; ") + ">"
+        "<\(name) " + declarations.keys.sorted().map { "\($0): \(declarations[$0] ?? "")" }.joined(separator: "; ")
+            + ">"
     }
 }
 
 enum StyleExtraction {
-    static let ignoredTags: Set<String> = ["html", "head", "body", "tbody", "style", "title", "meta", "link", "script", "thead"]
+    static let ignoredTags: Set<String> = [
+        "html", "head", "body", "tbody", "style", "title", "meta", "link", "script", "thead",
+    ]
 
     /// Start tags in document order outside comments, raw text and `<head>`.
     static func elements(_ html: [UInt8], ignoreImportant: Bool) -> [StyledElement] {
@@ -68,7 +72,9 @@ enum StyleExtraction {
                     cursor += 1
                     continue
                 }
-                if cursor + 3 < bytes.count, bytes[cursor + 1] == 0x21, bytes[cursor + 2] == 0x2D, bytes[cursor + 3] == 0x2D {
+                if cursor + 3 < bytes.count, bytes[cursor + 1] == 0x21, bytes[cursor + 2] == 0x2D,
+                    bytes[cursor + 3] == 0x2D
+                {
                     cursor = HTMLBytes.skipComment(bytes, cursor)
                     continue
                 }
@@ -80,7 +86,8 @@ enum StyleExtraction {
                     cursor += 2
                     continue
                 }
-                guard let tag = HTMLBytes.readStartTag(bytes, at: cursor), let nameEnd = HTMLBytes.nameEnd(bytes, cursor + 1)
+                guard let tag = HTMLBytes.readStartTag(bytes, at: cursor),
+                    let nameEnd = HTMLBytes.nameEnd(bytes, cursor + 1)
                 else {
                     cursor += 1
                     continue
@@ -90,7 +97,8 @@ enum StyleExtraction {
                 if name == "head" { inHead = true }
                 if name == "body" { inHead = false }
                 if name == "style" || name == "script" {
-                    let closing = HTMLBytes.findTag(bytes, name == "style" ? "style" : "script", from: cursor, closing: true)
+                    let closing = HTMLBytes.findTag(
+                        bytes, name == "style" ? "style" : "script", from: cursor, closing: true)
                     cursor = closing ?? bytes.count
                 }
                 if inHead || ignoredTags.contains(name) { continue }
@@ -100,7 +108,8 @@ enum StyleExtraction {
                     if tag.styleQuote != 0, range.count >= 2 { range = (range.lowerBound + 1)..<(range.upperBound - 1) }
                     style = decodeEntities(String(decoding: bytes[range], as: UTF8.self))
                 }
-                result.append(StyledElement(name: name, declarations: declarations(style, ignoreImportant: ignoreImportant)))
+                result.append(
+                    StyledElement(name: name, declarations: declarations(style, ignoreImportant: ignoreImportant)))
             }
         }
         return result
