@@ -1,0 +1,123 @@
+import Benchmark
+import CSSInline
+import Foundation
+import Linkstamp
+import MIME
+import Tracking
+
+// `CSSInline`, `MIME` and `Tracking` are modules of the `Linkstamp` product; they are imported
+// directly so each stage can be measured on its own.
+
+/// Every benchmark's configuration: allocation counts are gated (they are deterministic for a
+/// given input and toolchain), wall clock and throughput are only reported.
+private func configuration(scaling: BenchmarkScalingFactor = .one) -> Benchmark.Configuration {
+    .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        timeUnits: .milliseconds,
+        warmupIterations: 1,
+        scalingFactor: scaling,
+        maxDuration: .seconds(3),
+        maxIterations: 50,
+        // A few percent of slack absorbs allocator and toolchain noise (hash-seeded growth,
+        // Foundation internals); a real regression adds whole allocations per message or link.
+        thresholds: [.mallocCountTotal: BenchmarkThresholds(relative: [.p90: 2.0], absolute: [.p90: 50])]
+    )
+}
+
+/// The engine every pipeline benchmark uses: tracking on, a fresh key ring, nothing suppressed.
+private func makeEngine() -> Engine? {
+    var configuration = Configuration()
+    configuration.trackingDomain = "click.example.com"
+    configuration.openTracking = true
+    configuration.clickTracking = true
+    return try? Engine(configuration: configuration, keyRing: KeyRing.generate())
+}
+
+/// Fixed so that allocation counts do not depend on the clock or on random ids.
+private let fixedNow = Date(timeIntervalSince1970: 1_790_000_000)
+private let fixedTransmissionID: UInt64 = 0x1234_5678_9ABC
+
+private func envelope(recipients: Int) -> Envelope {
+    Envelope(sender: "news@example.com", recipients: (0..<recipients).map { "reader\($0)@example.org" })
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let corpus = BenchmarkCorpus.load()
+    guard let engine = makeEngine() else {
+        fatalError("cannot build the benchmark engine")
+    }
+    let tag = "(\(corpus.label) corpus)"
+    let tenRecipients = envelope(recipients: 10)
+    // The wrapped HTML documents when there are any, else the bundled messages.
+    let trackedMessages = corpus.documents.isEmpty ? corpus.messages : corpus.documents
+    let htmlDocuments: [[UInt8]] = corpus.documents.compactMap(\.html)
+
+    // MIME walk: header block and the multipart tree as byte ranges, every .eml.
+    Benchmark("MIME walk \(tag)", configuration: configuration()) { benchmark in
+        for _ in benchmark.scaledIterations {
+            for item in corpus.messages {
+                blackHole(try? MessageStructure.parse(item.message))
+            }
+        }
+    }
+
+    // Prepare: everything done once per message (API header, recipients, parts, links, tokens).
+    Benchmark("prepare eml, 10 recipients \(tag)", configuration: configuration()) { benchmark in
+        for _ in benchmark.scaledIterations {
+            for item in corpus.messages {
+                blackHole(
+                    try? engine.prepare(
+                        message: item.message, envelope: tenRecipients, now: fixedNow,
+                        transmissionID: fixedTransmissionID))
+            }
+        }
+    }
+
+    // Stamping: only the per-recipient work, on messages prepared before the clock starts.
+    let prepared: [Transmission] = trackedMessages.compactMap {
+        try? engine.prepare(
+            message: $0.message, envelope: tenRecipients, now: fixedNow, transmissionID: fixedTransmissionID)
+    }
+    Benchmark("stamp 10 copies per html message \(tag)", configuration: configuration()) { benchmark in
+        var output: [UInt8] = []
+        output.reserveCapacity(1 << 20)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            for transmission in prepared {
+                for copy in transmission.copies {
+                    output.removeAll(keepingCapacity: true)
+                    try? transmission.render(copy, into: &output)
+                    blackHole(output.count)
+                }
+            }
+        }
+    }
+
+    // CSS inlining of each HTML document (libxml2 parse, cascade, patches into the original).
+    Benchmark("CSS inline html \(tag)", configuration: configuration()) { benchmark in
+        let inliner = CSSInliner()
+        for _ in benchmark.scaledIterations {
+            for document in htmlDocuments {
+                blackHole(try? inliner.inline(document))
+            }
+        }
+    }
+
+    // Tokens: one tracked click URL built (link token + recipient token) and decoded back.
+    let urls = TrackingURLBuilder(domain: "click.example.com", keyRing: engine.keyRing)
+    let link = LinkInfo(transmissionID: fixedTransmissionID, index: 3, target: "https://shop.example.com/spring?utm=x")
+    let recipient = RecipientInfo(
+        transmissionID: fixedTransmissionID, messageID: "0001.0002.0003", rcptTo: "reader@example.org",
+        rcptType: nil, expires: 1_900_000_000)
+    Benchmark("token encode click URL x1000", configuration: configuration(scaling: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try? urls.clickURL(link: link, recipient: recipient))
+        }
+    }
+    let clickURL = (try? urls.clickURL(link: link, recipient: recipient)) ?? ""
+    Benchmark("token decode click URL x1000", configuration: configuration(scaling: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try? TrackingDecoder.decode(url: clickURL, keyRing: engine.keyRing, now: 1_800_000_000))
+        }
+    }
+}
