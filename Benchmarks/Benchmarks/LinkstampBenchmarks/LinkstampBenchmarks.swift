@@ -10,10 +10,12 @@ import Tracking
 
 /// Every benchmark's configuration: allocation counts are gated (they are deterministic for a
 /// given input and toolchain), wall clock and throughput are only reported.
-private func configuration(scaling: BenchmarkScalingFactor = .one) -> Benchmark.Configuration {
+private func configuration(
+    scaling: BenchmarkScalingFactor = .one, timeUnits: BenchmarkTimeUnits = .milliseconds
+) -> Benchmark.Configuration {
     .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
-        timeUnits: .milliseconds,
+        timeUnits: timeUnits,
         warmupIterations: 1,
         scalingFactor: scaling,
         maxDuration: .seconds(3),
@@ -46,14 +48,16 @@ let benchmarks: @Sendable () -> Void = {
     guard let engine = makeEngine() else {
         fatalError("cannot build the benchmark engine")
     }
-    let tag = "(\(corpus.label) corpus)"
+    // Names carry no spaces or slashes: the threshold files are named after them, and the tool
+    // reads them back by the raw name. The suffix is the corpus the counts belong to.
+    let tag = corpus.label
     let tenRecipients = envelope(recipients: 10)
     // The wrapped HTML documents when there are any, else the bundled messages.
     let trackedMessages = corpus.documents.isEmpty ? corpus.messages : corpus.documents
     let htmlDocuments: [[UInt8]] = corpus.documents.compactMap(\.html)
 
     // MIME walk: header block and the multipart tree as byte ranges, every .eml.
-    Benchmark("MIME walk \(tag)", configuration: configuration()) { benchmark in
+    Benchmark("mime-walk.\(tag)", configuration: configuration()) { benchmark in
         for _ in benchmark.scaledIterations {
             for item in corpus.messages {
                 blackHole(try? MessageStructure.parse(item.message))
@@ -62,7 +66,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Prepare: everything done once per message (API header, recipients, parts, links, tokens).
-    Benchmark("prepare eml, 10 recipients \(tag)", configuration: configuration()) { benchmark in
+    Benchmark("prepare-eml-10-recipients.\(tag)", configuration: configuration()) { benchmark in
         for _ in benchmark.scaledIterations {
             for item in corpus.messages {
                 blackHole(
@@ -78,7 +82,7 @@ let benchmarks: @Sendable () -> Void = {
         try? engine.prepare(
             message: $0.message, envelope: tenRecipients, now: fixedNow, transmissionID: fixedTransmissionID)
     }
-    Benchmark("stamp 10 copies per html message \(tag)", configuration: configuration()) { benchmark in
+    Benchmark("stamp-html-10-copies.\(tag)", configuration: configuration()) { benchmark in
         var output: [UInt8] = []
         output.reserveCapacity(1 << 20)
         benchmark.startMeasurement()
@@ -94,7 +98,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // CSS inlining of each HTML document (libxml2 parse, cascade, patches into the original).
-    Benchmark("CSS inline html \(tag)", configuration: configuration()) { benchmark in
+    Benchmark("css-inline-html.\(tag)", configuration: configuration()) { benchmark in
         let inliner = CSSInliner()
         for _ in benchmark.scaledIterations {
             for document in htmlDocuments {
@@ -109,13 +113,13 @@ let benchmarks: @Sendable () -> Void = {
     let recipient = RecipientInfo(
         transmissionID: fixedTransmissionID, messageID: "0001.0002.0003", rcptTo: "reader@example.org",
         rcptType: nil, expires: 1_900_000_000)
-    Benchmark("token encode click URL x1000", configuration: configuration(scaling: .kilo)) { benchmark in
+    Benchmark("token-encode-click-url-x1000", configuration: configuration(scaling: .kilo, timeUnits: .nanoseconds)) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try? urls.clickURL(link: link, recipient: recipient))
         }
     }
     let clickURL = (try? urls.clickURL(link: link, recipient: recipient)) ?? ""
-    Benchmark("token decode click URL x1000", configuration: configuration(scaling: .kilo)) { benchmark in
+    Benchmark("token-decode-click-url-x1000", configuration: configuration(scaling: .kilo, timeUnits: .nanoseconds)) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try? TrackingDecoder.decode(url: clickURL, keyRing: engine.keyRing, now: 1_800_000_000))
         }
