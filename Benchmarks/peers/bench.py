@@ -330,6 +330,7 @@ def python_email(messages: list[tuple[str, bytes]]) -> Row:
     def rewrite(html: str) -> str:
         return HREF.sub(lambda m: f"{m.group(1)}{m.group(2)}{TRACKING}/f/{token('link', m.group(3))}/R{m.group(2)}", html)
 
+    reasons: dict[str, int] = {}
     for _, data in messages:
         start = time.perf_counter()
         try:
@@ -338,14 +339,17 @@ def python_email(messages: list[tuple[str, bytes]]) -> Row:
                 if part.get_content_type() == "text/html" and not part.is_multipart():
                     part.set_content(rewrite(part.get_content()), subtype="html")
             out = message.as_bytes()
-        except Exception:
+        except Exception as error:  # counted, as Linkstamp counts the messages it refuses
             row.seconds += time.perf_counter() - start
             row.refused += 1
+            reasons[type(error).__name__] = reasons.get(type(error).__name__, 0) + 1
             continue
         row.seconds += time.perf_counter() - start
         row.items += 1
         row.input_bytes += len(data)
         row.output_bytes += len(out)
+    if reasons:
+        row.notes.append("raised " + ", ".join(f"{name} ({count})" for name, count in sorted(reasons.items())))
     return row
 
 
@@ -354,17 +358,21 @@ def fast_mail_parser(messages: list[tuple[str, bytes]]) -> Row:
 
     row = Row("mime", "fast-mail-parser", version("fast-mail-parser"), "parse only (no rewrite, no output)",
               label="fast-mail-parser (parse only)")
+    reasons: dict[str, int] = {}
     for _, data in messages:
         start = time.perf_counter()
         try:
             parse_email(data)
-        except Exception:
+        except Exception as error:
             row.seconds += time.perf_counter() - start
             row.refused += 1
+            reasons[type(error).__name__] = reasons.get(type(error).__name__, 0) + 1
             continue
         row.seconds += time.perf_counter() - start
         row.items += 1
         row.input_bytes += len(data)
+    if reasons:
+        row.notes.append("raised " + ", ".join(f"{name} ({count})" for name, count in sorted(reasons.items())))
     return row
 
 
