@@ -1,4 +1,5 @@
 import Foundation
+import MIME
 
 /// Messages for corpus runs (`linkstamp bench`, the benchmarks): every `.eml` file of a folder
 /// as it is, and every `.html` document wrapped in a one-part message.
@@ -11,6 +12,13 @@ public enum CorpusLoader {
         public var message: [UInt8]
         /// For `.html` inputs, the document itself.
         public var html: [UInt8]?
+
+        /// An input; `html` is the document when `message` wraps one.
+        public init(name: String, message: [UInt8], html: [UInt8]? = nil) {
+            self.name = name
+            self.message = message
+            self.html = html
+        }
     }
 
     /// The `.eml` and `.html` files of `folder` (not recursive), sorted by name.
@@ -44,5 +52,15 @@ public enum CorpusLoader {
 
             """
         return Array(header.utf8) + html
+    }
+
+    /// The HTML document a corpus input carries: an `.html` input's own bytes, or the decoded
+    /// `text/html` body part of a message (`nil` when it has none or its structure is refused).
+    public static func htmlDocument(of item: Item) -> [UInt8]? {
+        if let html = item.html { return html }
+        guard let structure = try? MessageStructure.parse(item.message),
+            let index = structure.trackableBodyParts().html
+        else { return nil }
+        return structure.decodedBody(of: index, in: item.message)
     }
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Linkstamp next to its peers, on the same inputs, in one run:
+#   Benchmarks/peers/run.sh [--recipients N] [--passes K]
+# Makes Benchmarks/peers/.venv with the pinned peers (requirements.txt), builds linkstamp in
+# release, runs bench.py, and writes Benchmarks/results.json and Benchmarks/results.svg.
+# The shared corpus is found at <project>/../shared/corpus (LINKSTAMP_CORPUS overrides it).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+venv="$here/.venv"
+python="${PYTHON:-python3}"
+
+stamp="$venv/.requirements"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$here/requirements.txt" "$stamp"; then
+    echo "peers: making $venv" >&2
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+    cp "$here/requirements.txt" "$stamp"
+fi
+
+echo "peers: building linkstamp (release)" >&2
+swift build --package-path "$root" -c release --product linkstamp >&2
+linkstamp="$(swift build --package-path "$root" -c release --show-bin-path)/linkstamp"
+
+exec "$venv/bin/python" "$here/bench.py" --linkstamp "$linkstamp" "$@"
