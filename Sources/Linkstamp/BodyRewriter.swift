@@ -76,14 +76,14 @@ struct BodyRewriter {
         if isHTML {
             let scan = HTMLLinkScanner.scan(content, limits: engine.limits.scan)
             if open, options.initialPixel, let offset = scan.initialPixelOffset {
-                edits.append((offset..<offset, [.bytes(Self.initialPixelHead + engine.urls.initialOpenURLPrefix.utf8), .bodyToken(softBreak: nil), .bytes(Self.initialPixelTail)]))
+                edits.append((offset..<offset, [.bytes(Self.initialPixelHead + engine.urls.initialOpenURLPrefix.utf8), .bodyToken(softBreak: nil, kind: .initialOpen), .bytes(Self.initialPixelTail)]))
             }
             if click {
                 for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
             }
             if open {
                 let offset = scan.openPixelOffset
-                edits.append((offset..<offset, [.bytes(Self.openPixelHead + engine.urls.openURLPrefix.utf8), .bodyToken(softBreak: nil), .bytes(Self.openPixelTail)]))
+                edits.append((offset..<offset, [.bytes(Self.openPixelHead + engine.urls.openURLPrefix.utf8), .bodyToken(softBreak: nil, kind: .open), .bytes(Self.openPixelTail)]))
             }
         } else if click {
             let scan = TextLinkScanner.scan(content, limits: engine.limits.scan)
@@ -142,7 +142,7 @@ struct BodyRewriter {
             }
         }
         let prefix = engine.urls.clickURLPrefix(linkToken: token, sublink: link.sublink)
-        return [.bytes(Array(prefix.utf8)), .bodyToken(softBreak: nil)]
+        return [.bytes(Array(prefix.utf8)), .bodyToken(softBreak: nil, kind: .click)]
     }
 
     /// 7bit, 8bit and binary parts keep their encoding while every line, with the longest
@@ -188,10 +188,10 @@ struct BodyRewriter {
         for piece in pieces {
             switch piece {
             case .bytes(let bytes): encoder.append(bytes[...])
-            case .bodyToken:
+            case .bodyToken(_, let kind):
                 encoder.softBreak()
                 out.append(.bytes(encoder.takeOutput()))
-                out.append(.bodyToken(softBreak: softBreak))
+                out.append(.bodyToken(softBreak: softBreak, kind: kind))
             case .copyHeaders: break
             }
         }

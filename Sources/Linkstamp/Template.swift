@@ -1,3 +1,5 @@
+import Tracking
+
 /// A message laid out once as wire-ready pieces: byte ranges of the input, prepared bytes kept in
 /// one arena, and holes that each copy fills (its recipient token, its own header fields).
 struct Template: Sendable {
@@ -8,8 +10,9 @@ struct Template: Sendable {
         case arena(Range<Int>)
         /// The recipient token of the copy whose links this is (the first envelope copy's for
         /// archive copies). `softBreak` is set inside quoted-printable bodies: the token is then
-        /// cut into lines with soft line breaks and followed by one.
-        case bodyToken(softBreak: [UInt8]?)
+        /// cut into lines with soft line breaks and followed by one. `kind` picks the tag that
+        /// follows the token (the kind of URL the hole is in).
+        case bodyToken(softBreak: [UInt8]?, kind: URLKind)
         /// The copy's own header fields (Bcc, List-Unsubscribe, …), each ending with the
         /// message's line ending.
         case copyHeaders
@@ -46,9 +49,9 @@ struct Template: Sendable {
     mutating func append(_ piece: Piece) {
         switch piece {
         case .bytes(let bytes): appendBytes(bytes)
-        case .bodyToken(let softBreak):
+        case .bodyToken(let softBreak, let kind):
             usesBodyToken = true
-            segments.append(.bodyToken(softBreak: softBreak))
+            segments.append(.bodyToken(softBreak: softBreak, kind: kind))
         case .copyHeaders: segments.append(.copyHeaders)
         }
     }
@@ -57,7 +60,7 @@ struct Template: Sendable {
 /// A piece of prepared output before it is laid into a template.
 enum Piece: Sendable, Hashable {
     case bytes([UInt8])
-    case bodyToken(softBreak: [UInt8]?)
+    case bodyToken(softBreak: [UInt8]?, kind: URLKind)
     case copyHeaders
 }
 

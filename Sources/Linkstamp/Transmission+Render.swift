@@ -20,14 +20,14 @@ extension Transmission {
     /// Writes `copy` to `sink`: the prepared segments with this copy's token and header fields
     /// spliced in. Only the copy's token is computed here; everything else was done once.
     public func render<Sink: CopySink>(_ copy: Copy, into sink: inout Sink) throws(SMTPReply) {
-        let ownToken: [UInt8]
+        let ownToken: RecipientToken
         if let archiveBodyToken, copy.index == archiveLinkOwner {
             ownToken = archiveBodyToken
         } else if needsOwnToken(copy) {
             ownToken = try Transmission.token(
                 for: copy, urls: urls, transmissionID: transmissionID, expires: expires, placeholder: placeholderTokens)
         } else {
-            ownToken = []
+            ownToken = RecipientToken(base: [], kindTags: [])
         }
         let bodyToken = copy.rcptType == .archive ? (archiveBodyToken ?? ownToken) : ownToken
         input.withUnsafeBytes { inputBytes in
@@ -38,8 +38,8 @@ extension Transmission {
                         sink.write(UnsafeRawBufferPointer(rebasing: inputBytes[range]))
                     case .arena(let range):
                         sink.write(UnsafeRawBufferPointer(rebasing: arenaBytes[range]))
-                    case .bodyToken(let softBreak):
-                        Transmission.writeToken(bodyToken, softBreak: softBreak, into: &sink)
+                    case .bodyToken(let softBreak, let kind):
+                        Transmission.writeToken(bodyToken, kind: kind, softBreak: softBreak, into: &sink)
                     case .copyHeaders:
                         writeCopyHeaders(copy, token: ownToken, into: &sink)
                     }
@@ -58,6 +58,18 @@ extension Transmission {
 
     func needsOwnToken(_ copy: Copy) -> Bool {
         (template.usesBodyToken && !(copy.rcptType == .archive && archiveBodyToken != nil)) || !listUnsubscribe.isEmpty
+    }
+
+    /// Writes the token followed by the tag of `kind`.
+    static func writeToken<Sink: CopySink>(
+        _ token: RecipientToken, kind: URLKind, softBreak: [UInt8]?, into sink: inout Sink
+    ) {
+        guard softBreak != nil else {
+            token.base.withUnsafeBytes { sink.write($0) }
+            token.tag(kind).withUnsafeBytes { sink.write($0) }
+            return
+        }
+        writeToken(token.segment(kind), softBreak: softBreak, into: &sink)
     }
 
     static func writeToken<Sink: CopySink>(_ token: [UInt8], softBreak: [UInt8]?, into sink: inout Sink) {
@@ -82,7 +94,7 @@ extension Transmission {
 
     /// The header fields only this copy carries, appended after the original ones: its Bcc
     /// (bcc copies only) and its List-Unsubscribe.
-    func writeCopyHeaders<Sink: CopySink>(_ copy: Copy, token: [UInt8], into sink: inout Sink) {
+    func writeCopyHeaders<Sink: CopySink>(_ copy: Copy, token: RecipientToken, into sink: inout Sink) {
         let hasBcc = copy.rcptType == .bcc
         guard hasBcc || !listUnsubscribe.isEmpty else { return }
         func write(_ bytes: [UInt8]) { bytes.withUnsafeBytes { sink.write($0) } }
@@ -91,7 +103,7 @@ extension Transmission {
             write(Array("Bcc: \(HeaderText.mailbox(name: copy.name, address: copy.address))".utf8) + lineEnding)
         }
         for (index, piece) in listUnsubscribe.enumerated() {
-            if index > 0 { write(token) }
+            if index > 0 { Transmission.writeToken(token, kind: .unsubscribe, softBreak: nil, into: &sink) }
             write(piece)
         }
     }

@@ -61,7 +61,7 @@ public struct Transmission: Sendable {
     let copyHeadersNeedLineBreak: Bool
     /// The first envelope copy's token, made once at prepare time: that copy and every archive
     /// copy carry it in their body, so their links are the same bytes.
-    let archiveBodyToken: [UInt8]?
+    let archiveBodyToken: RecipientToken?
     /// The index of that first envelope copy.
     let archiveLinkOwner: Int
 
@@ -159,7 +159,7 @@ public struct Transmission: Sendable {
             let probe = RecipientInfo(
                 transmissionID: id, messageID: longestAddress.messageID, rcptTo: longestAddress.normalizedAddress,
                 rcptType: .archive, expires: expires)
-            do { maxTokenLength = try engine.urls.recipientTokenBytes(probe).count } catch {
+            do { maxTokenLength = try engine.urls.recipientToken(probe).segmentLength } catch {
                 throw Engine.internalError("tracking token encryption failed: \(error)")
             }
         }
@@ -247,8 +247,8 @@ public struct Transmission: Sendable {
         String(decoding: value.utf8.filter { $0 >= 0x20 && $0 != 0x7F }, as: UTF8.self)
     }
 
-    static func token(for copy: Copy, urls: TrackingURLBuilder, transmissionID: UInt64, expires: Int64, placeholder: Bool) throws(SMTPReply) -> [UInt8] {
-        if placeholder { return Array("R\(copy.index)".utf8) }
+    static func token(for copy: Copy, urls: TrackingURLBuilder, transmissionID: UInt64, expires: Int64, placeholder: Bool) throws(SMTPReply) -> RecipientToken {
+        if placeholder { return RecipientToken(base: Array("R\(copy.index)".utf8), kindTags: []) }
         let info = RecipientInfo(
             transmissionID: transmissionID,
             messageID: copy.messageID,
@@ -256,7 +256,7 @@ public struct Transmission: Sendable {
             rcptType: copy.rcptType,
             expires: expires
         )
-        do { return try urls.recipientTokenBytes(info) } catch {
+        do { return try urls.recipientToken(info) } catch {
             throw Engine.internalError("tracking token encryption failed: \(error)")
         }
     }

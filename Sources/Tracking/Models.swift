@@ -89,3 +89,47 @@ public struct RecipientInfo: Sendable, Hashable {
         return overflow ? (limits.tokenLifetime > 0 ? Int64.max : Int64.min) : sum
     }
 }
+
+/// The four kinds of tracked URL. Each recipient token in a URL is bound to its kind, so a token
+/// lifted from one kind of URL is refused under another (see ``TrackingDecoder``).
+public enum URLKind: UInt8, Sendable, Hashable, CaseIterable {
+    /// `/f/…`: a tracked link.
+    case click = 0
+    /// `/q/o/…`: the open pixel.
+    case open = 1
+    /// `/q/i/…`: the initial-open pixel.
+    case initialOpen = 2
+    /// `/u/…`: one-click list unsubscribe.
+    case unsubscribe = 3
+}
+
+/// One copy's recipient token: sealed once per copy, written into each URL followed by the
+/// 8-character tag of that URL's kind.
+public struct RecipientToken: Sendable, Hashable {
+    /// The sealed token (base64url ASCII), the same in every URL of the copy.
+    public let base: [UInt8]
+    /// The four kind tags, 8 characters each, in ``URLKind`` order; empty for test placeholders.
+    public let kindTags: [UInt8]
+
+    /// A token from its parts. `kindTags` must be empty or 32 bytes.
+    package init(base: [UInt8], kindTags: [UInt8]) {
+        self.base = base
+        self.kindTags = kindTags.count == 4 * TokenFormat.kindTagCount ? kindTags : []
+    }
+
+    /// The tag that follows ``base`` in a URL of `kind` (empty for test placeholders).
+    public func tag(_ kind: URLKind) -> ArraySlice<UInt8> {
+        guard !kindTags.isEmpty else { return [] }
+        let start = Int(kind.rawValue) * TokenFormat.kindTagCount
+        return kindTags[start..<start + TokenFormat.kindTagCount]
+    }
+
+    /// The URL segment for `kind`: the token and its kind tag.
+    public func segment(_ kind: URLKind) -> [UInt8] { base + tag(kind) }
+
+    /// The URL segment for `kind` as text.
+    public func string(_ kind: URLKind) -> String { String(decoding: segment(kind), as: UTF8.self) }
+
+    /// Length of a segment of any kind.
+    public var segmentLength: Int { base.count + (kindTags.isEmpty ? 0 : TokenFormat.kindTagCount) }
+}

@@ -9,10 +9,10 @@ enum TokenKind: UInt8 {
     var name: String { self == .link ? "link" : "recipient" }
 }
 
-/// Token wire format, version 1:
+/// Token wire format, versions 1 and 2:
 ///
 ///     token   = base64url-nopad( version keyID nonce ciphertext tag )
-///     version = %x01                  ; 1 byte
+///     version = %x01 / %x02           ; 1 byte; new tokens are version 2
 ///     keyID   = 2 bytes big-endian    ; which key of the ring sealed it
 ///     nonce   = 16 random bytes
 ///     tag     = 16 bytes              ; Poly1305
@@ -30,8 +30,27 @@ enum TokenKind: UInt8 {
 ///     recipient = %x02 transmissionID:varint rcptType:1 expires:zigzag-varint
 ///                 messageIDLength:varint messageID rcptTo:rest
 ///                 ; rcptType 0 = envelope, 1 = cc, 2 = bcc, 3 = archive
+///
+/// URL kinds (version 2). A version-2 recipient token never appears alone in a URL: it is
+/// followed by the 8-character kind tag of the URL it sits in,
+///
+///     recipient-segment = recipient-token kindTag
+///     kindTag           = base64url( tags[6 * kind ..< 6 * kind + 6] )   ; 8 characters
+///     tags              = SHA-256( tokenKey || "linkstamp-url-kind-tags" )  ; kind: click 0,
+///                                                      ; open 1, initial open 2, unsubscribe 3
+///
+/// so the segment from a click or open URL does not work under `/u/`, and the reverse. The tags
+/// come from the token's own one-time key (a secret the holder of a URL never sees), so one
+/// SHA-256 per copy yields all four; the copy still costs one AEAD seal. A version-1 token (no
+/// tag) still decodes, for every kind, until it expires; its event says it was not kind-bound.
 enum TokenFormat {
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
+    /// The version before URL kinds were bound (accepted when decoding).
+    static let unboundVersion: UInt8 = 1
+    /// Bytes of one kind tag before base64url, and characters after.
+    static let kindTagByteCount = 6
+    static let kindTagCount = 8
+    private static let kindTagLabel = Array("linkstamp-url-kind-tags".utf8)
     static let headerCount = 3
     static let nonceCount = 16
     static let tagCount = 16
@@ -48,23 +67,33 @@ enum TokenFormat {
 
     /// Seals `plaintext` with `key` and returns the token's ASCII bytes.
     /// `fixedNonce` exists for known-answer tests only; nil draws 128 fresh random bits.
+    /// `sealVersion` other than ``version`` exists for tests of old tokens only.
     static func seal(
-        _ plaintext: [UInt8], key: TrackingKey, fixedNonce: (UInt64, UInt64)? = nil
+        _ plaintext: [UInt8], key: TrackingKey, fixedNonce: (UInt64, UInt64)? = nil, sealVersion: UInt8 = version
     ) throws(TrackingError) -> [UInt8] {
+        try sealReturningKey(plaintext, key: key, fixedNonce: fixedNonce, sealVersion: sealVersion).token
+    }
+
+    /// Seals `plaintext` and also returns the token's one-time key (for its kind tags).
+    static func sealReturningKey(
+        _ plaintext: [UInt8], key: TrackingKey, fixedNonce: (UInt64, UInt64)? = nil, sealVersion: UInt8 = version
+    ) throws(TrackingError) -> (token: [UInt8], tokenKey: SymmetricKey) {
         // `raw` first holds the prefix (the associated data); the ciphertext and tag follow, so
         // the token's bytes are assembled in one buffer.
         var raw = [UInt8]()
         raw.reserveCapacity(prefixCount + plaintext.count + tagCount)
-        raw.append(version)
+        raw.append(sealVersion)
         raw.append(UInt8(truncatingIfNeeded: key.id >> 8))
         raw.append(UInt8(truncatingIfNeeded: key.id))
         var random = SystemRandomNumberGenerator()
         let words = fixedNonce ?? (random.next(), random.next())
         withUnsafeBytes(of: words.0.bigEndian) { raw.append(contentsOf: $0) }
         withUnsafeBytes(of: words.1.bigEndian) { raw.append(contentsOf: $0) }
+        let tokenKey: SymmetricKey
         do {
+            tokenKey = key.secret.tokenKey(prefix: raw[...])
             let box = try ChaChaPoly.seal(
-                plaintext, using: key.secret.tokenKey(prefix: raw[...]), nonce: ChaChaPoly.Nonce(data: zeroNonce),
+                plaintext, using: tokenKey, nonce: ChaChaPoly.Nonce(data: zeroNonce),
                 authenticating: raw)
             // `combined` is ChaCha's nonce (our constant zeros), ciphertext, tag: keep the last two.
             box.combined.withUnsafeBytes { sealed in
@@ -75,7 +104,7 @@ enum TokenFormat {
         }
         var out = [UInt8]()
         raw.withUnsafeBytes { Base64.encode($0, alphabet: .url, into: &out) }
-        return out
+        return (out, tokenKey)
     }
 
     /// Decodes and authenticates one token (`offset` locates it in the URL for errors).
@@ -83,30 +112,76 @@ enum TokenFormat {
     static func open(
         _ token: ArraySlice<UInt8>, expecting kind: TokenKind, keyRing: KeyRing, offset: Int
     ) throws(TrackingError) -> (reader: ByteReader, keyID: UInt16) {
+        let opened = try open(token, expecting: kind, urlKind: nil, keyRing: keyRing, offset: offset)
+        return (opened.reader, opened.keyID)
+    }
+
+    /// The four kind tags (32 base64url characters) of the token sealed with `tokenKey`.
+    static func kindTags(_ tokenKey: SymmetricKey) -> [UInt8] {
+        var hash = SHA256()
+        tokenKey.withUnsafeBytes { hash.update(bufferPointer: $0) }
+        hash.update(data: kindTagLabel)
+        var out = [UInt8]()
+        out.reserveCapacity(4 * kindTagCount)
+        hash.finalize().withUnsafeBytes { digest in
+            Base64.encode(UnsafeRawBufferPointer(rebasing: digest[0..<4 * kindTagByteCount]), alphabet: .url, into: &out)
+        }
+        return out
+    }
+
+    /// The version byte a segment's token starts with, read from its first two characters.
+    static func versionOf(_ segment: ArraySlice<UInt8>) -> UInt8? {
+        guard segment.count >= 4, let head = Base64.decode(segment.prefix(4), alphabet: .url), let first = head.first
+        else { return nil }
+        return first
+    }
+
+    /// Opens a token. With `urlKind` (recipient tokens in a URL), a version-2 token must be
+    /// followed by that kind's tag; a version-1 token has none and opens with `kindBound` false.
+    static func open(
+        _ segment: ArraySlice<UInt8>, expecting kind: TokenKind, urlKind: URLKind?, keyRing: KeyRing, offset: Int
+    ) throws(TrackingError) -> (reader: ByteReader, keyID: UInt16, kindBound: Bool) {
+        var token = segment
+        var tag: ArraySlice<UInt8>?
+        let found = versionOf(segment)
+        if urlKind != nil, found == version {
+            guard segment.count > kindTagCount else { throw .malformedToken(offset: offset) }
+            token = segment.dropLast(kindTagCount)
+            tag = segment.suffix(kindTagCount)
+        }
         guard let raw = Base64.decode(token, alphabet: .url), raw.count >= minimumRawCount else {
             throw .malformedToken(offset: offset)
         }
-        guard raw[0] == version else { throw .unsupportedVersion(raw[0], offset: offset) }
+        guard raw[0] == version || raw[0] == unboundVersion else { throw .unsupportedVersion(raw[0], offset: offset) }
         let keyID = UInt16(raw[1]) << 8 | UInt16(raw[2])
         guard let key = keyRing.key(id: keyID) else { throw .unknownKeyID(keyID, offset: offset) }
         let prefix = raw[0..<prefixCount]
         let plaintext: [UInt8]
+        let tokenKey = key.secret.tokenKey(prefix: prefix)
         do {
             let box = try ChaChaPoly.SealedBox(
                 nonce: ChaChaPoly.Nonce(data: zeroNonce), ciphertext: raw[prefixCount..<raw.count - tagCount],
                 tag: raw[(raw.count - tagCount)...])
-            let data = try ChaChaPoly.open(box, using: key.secret.tokenKey(prefix: prefix), authenticating: prefix)
+            let data = try ChaChaPoly.open(box, using: tokenKey, authenticating: prefix)
             plaintext = [UInt8](data)
         } catch {
             throw .forged(offset: offset)
         }
+        if let urlKind, let tag {
+            let expected = kindTags(tokenKey)
+            let start = Int(urlKind.rawValue) * kindTagCount
+            // Constant time: the difference of every byte is folded before the one comparison.
+            var difference: UInt8 = 0
+            for (a, b) in zip(expected[start..<start + kindTagCount], tag) { difference |= a ^ b }
+            guard difference == 0 else { throw .wrongURLKind(offset: offset + segment.count - kindTagCount) }
+        }
         var reader = ByteReader(plaintext)
-        guard let kindByte = reader.readByte(), let found = TokenKind(rawValue: kindByte) else {
+        guard let kindByte = reader.readByte(), let foundKind = TokenKind(rawValue: kindByte) else {
             throw .malformedToken(offset: offset)
         }
-        guard found == kind else {
-            throw .wrongTokenKind(expected: kind.name, found: found.name, offset: offset)
+        guard foundKind == kind else {
+            throw .wrongTokenKind(expected: kind.name, found: foundKind.name, offset: offset)
         }
-        return (reader, keyID)
+        return (reader, keyID, tag != nil)
     }
 }

@@ -32,12 +32,15 @@ public struct TrackedEvent: Sendable, Hashable {
     public var expires: Int64
     /// The id of the key that sealed the recipient token.
     public var keyID: UInt16
+    /// False for a token sealed before URL kinds were bound (version 1): it decodes under any
+    /// kind of URL, so a server may treat its unsubscribe with more care (ask, not act).
+    public var isKindBound: Bool
 
     /// An event from its fields.
     public init(
         type: TrackedEventType, transmissionID: String, messageID: String, rcptTo: String,
         rcptType: RecipientType?, targetLinkURL: String? = nil, targetLinkName: String? = nil,
-        expires: Int64, keyID: UInt16
+        expires: Int64, keyID: UInt16, isKindBound: Bool = true
     ) {
         self.type = type
         self.transmissionID = transmissionID
@@ -48,6 +51,7 @@ public struct TrackedEvent: Sendable, Hashable {
         self.targetLinkName = targetLinkName
         self.expires = expires
         self.keyID = keyID
+        self.isKindBound = isKindBound
     }
 
     /// One JSON object, keys: type, transmission_id, message_id, rcpt_to, rcpt_type (null for

@@ -6,7 +6,10 @@ public enum TrackingDecoder {
     /// The path's last segments decide: `f/<sublink>/<link>/<recipient>`, `q/o/<recipient>`,
     /// `q/i/<recipient>` or `u/<recipient>`; segments before them (a path prefix, or a bare host
     /// when no scheme is given) are ignored, as are the query, the fragment, empty segments and
-    /// surrounding whitespace. A recipient token is refused from its expiry second on.
+    /// surrounding whitespace. A recipient token is refused from its expiry second on, and when
+    /// its kind tag is not the one of the URL's kind (``TrackingError/wrongURLKind(offset:)``).
+    /// Tokens sealed before kinds were bound (version 1, no tag) decode for every kind until they
+    /// expire; their event has ``TrackedEvent/isKindBound`` false.
     public static func decode(url: String, keyRing: KeyRing, now: Int64) throws(TrackingError) -> TrackedEvent {
         try decode(url: url, keyRing: keyRing, now: now, limits: .default)
     }
@@ -31,7 +34,7 @@ public enum TrackingDecoder {
                 throw .notTrackingURL(offset: segments[n - 3].lowerBound)
             }
             let link = try decodeLink(bytes, segments[n - 2], keyRing: keyRing)
-            let recipient = try decodeRecipient(bytes, segments[n - 1], keyRing: keyRing, now: now)
+            let recipient = try decodeRecipient(bytes, segments[n - 1], kind: .click, keyRing: keyRing, now: now)
             guard link.transmissionID == recipient.transmissionID else {
                 throw .transmissionMismatch(offset: segments[n - 2].lowerBound)
             }
@@ -39,23 +42,24 @@ public enum TrackingDecoder {
                 type: link.isUnsubscribe ? .link_unsubscribe : .click, transmissionID: String(recipient.transmissionID),
                 messageID: recipient.messageID, rcptTo: recipient.rcptTo, rcptType: recipient.rcptType,
                 targetLinkURL: link.target, targetLinkName: link.name, expires: recipient.expires,
-                keyID: recipient.keyID)
+                keyID: recipient.keyID, isKindBound: recipient.kindBound)
         }
         let type: TrackedEventType
+        let kind: URLKind
         if n >= 3 && isSegment(n - 3, "q") && isSegment(n - 2, "o") {
-            type = .open
+            (type, kind) = (.open, .open)
         } else if n >= 3 && isSegment(n - 3, "q") && isSegment(n - 2, "i") {
-            type = .initial_open
+            (type, kind) = (.initial_open, .initialOpen)
         } else if n >= 2 && isSegment(n - 2, "u") {
-            type = .list_unsubscribe
+            (type, kind) = (.list_unsubscribe, .unsubscribe)
         } else {
             throw .notTrackingURL(offset: segments.last?.lowerBound)
         }
-        let recipient = try decodeRecipient(bytes, segments[n - 1], keyRing: keyRing, now: now)
+        let recipient = try decodeRecipient(bytes, segments[n - 1], kind: kind, keyRing: keyRing, now: now)
         return TrackedEvent(
             type: type, transmissionID: String(recipient.transmissionID), messageID: recipient.messageID,
             rcptTo: recipient.rcptTo, rcptType: recipient.rcptType, expires: recipient.expires,
-            keyID: recipient.keyID)
+            keyID: recipient.keyID, isKindBound: recipient.kindBound)
     }
 
     /// Non-empty path segments: after `scheme://authority` when present, before `?` or `#`,
@@ -121,6 +125,7 @@ public enum TrackingDecoder {
         var rcptType: RecipientType?
         var expires: Int64
         var keyID: UInt16
+        var kindBound: Bool
     }
 
     private static func decodeLink(_ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing) throws(TrackingError)
@@ -142,10 +147,10 @@ public enum TrackingDecoder {
     }
 
     private static func decodeRecipient(
-        _ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing, now: Int64
+        _ url: [UInt8], _ range: Range<Int>, kind: URLKind, keyRing: KeyRing, now: Int64
     ) throws(TrackingError) -> DecodedRecipient {
-        var (reader, keyID) = try TokenFormat.open(
-            url[range], expecting: .recipient, keyRing: keyRing, offset: range.lowerBound)
+        var (reader, keyID, kindBound) = try TokenFormat.open(
+            url[range], expecting: .recipient, urlKind: kind, keyRing: keyRing, offset: range.lowerBound)
         guard let transmissionID = reader.readVarint(), let typeByte = reader.readByte(),
             let rcptType = RecipientType.fromWire(typeByte), let zigzag = reader.readVarint(),
             let messageID = reader.readLengthPrefixed()
@@ -155,6 +160,6 @@ public enum TrackingDecoder {
         return DecodedRecipient(
             transmissionID: transmissionID, messageID: String(decoding: messageID, as: UTF8.self),
             rcptTo: String(decoding: reader.readRest(), as: UTF8.self), rcptType: rcptType, expires: expires,
-            keyID: keyID)
+            keyID: keyID, kindBound: kindBound)
     }
 }

@@ -11,6 +11,7 @@ public struct TrackingError: Error, Hashable, Sendable, CustomStringConvertible 
         case expired(Int64)
         case transmissionMismatch
         case wrongTokenKind(expected: String, found: String)
+        case wrongURLKind
         case urlTooLong(Int)
         case emptyKeyRing
         case encryptionFailed
@@ -61,6 +62,11 @@ public struct TrackingError: Error, Hashable, Sendable, CustomStringConvertible 
     public static func wrongTokenKind(expected: String, found: String, offset: Int? = nil) -> TrackingError {
         TrackingError(.wrongTokenKind(expected: expected, found: found), offset: offset)
     }
+    /// A recipient token whose kind tag is not the one of the URL it sits in (a token taken
+    /// from a click or open URL and put under `/u/`, say), or whose tag was altered.
+    public static func wrongURLKind(offset: Int? = nil) -> TrackingError {
+        TrackingError(.wrongURLKind, offset: offset)
+    }
     /// The URL handed to the decoder exceeds ``TrackingLimits/maxURLBytes``.
     public static func urlTooLong(limit: Int) -> TrackingError {
         TrackingError(.urlTooLong(limit))
@@ -91,7 +97,7 @@ public struct TrackingError: Error, Hashable, Sendable, CustomStringConvertible 
     public var isRefusedToken: Bool {
         switch code {
         case .malformedToken, .forged, .unknownKeyID, .unsupportedVersion, .expired, .transmissionMismatch,
-            .wrongTokenKind:
+            .wrongTokenKind, .wrongURLKind:
             return true
         default:
             return false
@@ -117,6 +123,8 @@ public struct TrackingError: Error, Hashable, Sendable, CustomStringConvertible 
             return "link and recipient tokens belong to different transmissions"
         case .wrongTokenKind(let expected, let found):
             return "\(found) token found where a \(expected) token belongs"
+        case .wrongURLKind:
+            return "token belongs to another kind of URL (click, open, initial open, unsubscribe) or its kind tag was altered"
         case .urlTooLong(let limit):
             return "URL is longer than \(limit) bytes"
         case .emptyKeyRing:

@@ -1,13 +1,13 @@
 /// Builds tokens and tracked URL prefixes for one tracking domain with one key ring.
 ///
-/// URL shapes:
-/// - click: `https://<domain>/f/<sublink or "a">/<linkToken>/<recipientToken>`
-/// - open pixel: `https://<domain>/q/o/<recipientToken>`
-/// - initial-open pixel: `https://<domain>/q/i/<recipientToken>`
-/// - one-click list unsubscribe: `https://<domain>/u/<recipientToken>`
+/// URL shapes (`<R:kind>` is the recipient token followed by the kind's 8-character tag):
+/// - click: `https://<domain>/f/<sublink or "a">/<linkToken>/<R:click>`
+/// - open pixel: `https://<domain>/q/o/<R:open>`
+/// - initial-open pixel: `https://<domain>/q/i/<R:initialOpen>`
+/// - one-click list unsubscribe: `https://<domain>/u/<R:unsubscribe>`
 ///
 /// Link tokens are made once per message and link, recipient tokens once per recipient; the
-/// per-recipient work is one ``recipientToken(_:)`` (or ``recipientTokenBytes(_:)``) call.
+/// per-recipient work is one ``recipientToken(_:)`` call (one AEAD seal and one SHA-256).
 public struct TrackingURLBuilder: Sendable {
     /// The tracking host (optionally with a port or path), without scheme or trailing `/`.
     public let domain: String
@@ -107,15 +107,11 @@ public struct TrackingURLBuilder: Sendable {
         return plain
     }
 
-    /// The recipient token shared by all of one recipient's URLs (ASCII, base64url).
-    public func recipientToken(_ recipient: RecipientInfo) throws(TrackingError) -> String {
-        String(decoding: try recipientTokenBytes(recipient), as: UTF8.self)
-    }
-
-    /// The recipient token as ASCII bytes, ready to splice into a prepared template.
-    public func recipientTokenBytes(_ recipient: RecipientInfo) throws(TrackingError) -> [UInt8] {
+    /// The recipient token of one copy, with the tags that bind it to each kind of URL.
+    public func recipientToken(_ recipient: RecipientInfo) throws(TrackingError) -> RecipientToken {
         guard let key = activeKey else { throw .emptyKeyRing }
-        return try TokenFormat.seal(try recipientPlaintext(recipient), key: key)
+        let sealed = try TokenFormat.sealReturningKey(try recipientPlaintext(recipient), key: key)
+        return RecipientToken(base: sealed.token, kindTags: TokenFormat.kindTags(sealed.tokenKey))
     }
 
     /// The recipient token's plaintext (see ``TokenFormat``).
@@ -150,7 +146,20 @@ public struct TrackingURLBuilder: Sendable {
     /// A complete click URL for one link and one recipient (convenience; the pipeline splices
     /// ``clickURLPrefix(linkToken:sublink:)`` and the recipient token itself).
     public func clickURL(link: LinkInfo, recipient: RecipientInfo) throws(TrackingError) -> String {
-        clickURLPrefix(linkToken: try linkToken(link), sublink: link.sublink) + (try recipientToken(recipient))
+        let segment = try recipientToken(recipient).segment(.click)
+        return clickURLPrefix(linkToken: try linkToken(link), sublink: link.sublink) + String(decoding: segment, as: UTF8.self)
+    }
+
+    /// A complete open, initial-open or unsubscribe URL for one recipient (convenience).
+    public func url(_ kind: URLKind, recipient: RecipientInfo) throws(TrackingError) -> String {
+        let prefix: String
+        switch kind {
+        case .open: prefix = openURLPrefix
+        case .initialOpen: prefix = initialOpenURLPrefix
+        case .unsubscribe: prefix = unsubscribeURLPrefix
+        case .click: throw .invalidField("URL kind", reason: "click URLs need a link: use clickURL(link:recipient:)")
+        }
+        return prefix + String(decoding: try recipientToken(recipient).segment(kind), as: UTF8.self)
     }
 
     /// True for `[A-Za-z0-9_-]{1,32}`.

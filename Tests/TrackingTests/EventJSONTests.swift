@@ -39,8 +39,10 @@ import Testing
         recipient.rcptType = .bcc
         recipient.rcptTo = "bcc\u{1}@example.org"
         let token = try builder.recipientToken(recipient)
-        let lines = try [builder.openURLPrefix, builder.initialOpenURLPrefix, builder.unsubscribeURLPrefix]
-            .map { try decode($0 + token).json() }
+        let lines = try [
+            builder.openURLPrefix + token.string(.open), builder.initialOpenURLPrefix + token.string(.initialOpen),
+            builder.unsubscribeURLPrefix + token.string(.unsubscribe),
+        ].map { try decode($0).json() }
         Support.expectGolden(lines.joined(separator: "\n") + "\n", "event-opens.json")
     }
 

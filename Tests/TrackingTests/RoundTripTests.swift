@@ -28,7 +28,7 @@ import Testing
 
     @Test func clickURLShape() throws {
         let linkToken = try builder.linkToken(Support.link)
-        let recipientToken = try builder.recipientToken(Support.recipient)
+        let recipientToken = try builder.recipientToken(Support.recipient).string(.click)
         let url = builder.clickURLPrefix(linkToken: linkToken, sublink: nil) + recipientToken
         #expect(url == "https://click.example.com/f/a/\(linkToken)/\(recipientToken)")
         #expect(
@@ -90,10 +90,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (TrackedEventType.open, "q/o/"), (.initial_open, "q/i/"), (.list_unsubscribe, "u/"),
+        (TrackedEventType.open, "q/o/", URLKind.open), (.initial_open, "q/i/", .initialOpen),
+        (.list_unsubscribe, "u/", .unsubscribe),
     ])
-    func recipientOnlyURLs(type: TrackedEventType, path: String) throws {
-        let token = try builder.recipientToken(Support.recipient)
+    func recipientOnlyURLs(type: TrackedEventType, path: String, kind: URLKind) throws {
+        let token = try builder.recipientToken(Support.recipient).string(kind)
         let url = "https://click.example.com/" + path + token
         let event = try TrackingDecoder.decode(url: url, keyRing: ring, now: Support.now)
         #expect(
@@ -178,14 +179,14 @@ import Testing
         // Random nonces: the same input never produces the same token twice.
         #expect(try builder.recipientToken(Support.recipient) != builder.recipientToken(Support.recipient))
         // One recipient token serves every link, the pixels and the unsubscribe URL.
-        let rt = try builder.recipientToken(Support.recipient)
+        let rt = try builder.recipientToken(Support.recipient).string(.click)
         for index in 0..<5 {
             let link = LinkInfo(
                 transmissionID: Support.link.transmissionID, index: index, target: "https://e.x/\(index)")
             let url = builder.clickURLPrefix(linkToken: try builder.linkToken(link), sublink: nil) + rt
             #expect(try TrackingDecoder.decode(url: url, keyRing: ring, now: Support.now).targetLinkURL == link.target)
         }
-        #expect(try builder.recipientTokenBytes(Support.recipient).count == rt.utf8.count)
+        #expect(try builder.recipientToken(Support.recipient).segmentLength == rt.utf8.count)
     }
 
     @Test func encodingLimits() throws {
@@ -228,7 +229,9 @@ import Testing
     @Test func tokensAreCompact() throws {
         // 19 bytes of prefix + plaintext + 16 of tag, base64url: 4 characters per 3 bytes.
         // Recipient plaintext: kind 1 + transmission id 9 + type 1 + expiry 5 + 1 + 24 + 20 = 61.
-        #expect(try builder.recipientToken(Support.recipient).utf8.count == (19 + 61 + 16) / 3 * 4)
+        // A URL segment adds the 8-character kind tag.
+        #expect(try builder.recipientToken(Support.recipient).base.count == (19 + 61 + 16) / 3 * 4)
+        #expect(try builder.recipientToken(Support.recipient).segmentLength == (19 + 61 + 16) / 3 * 4 + 8)
         // Link plaintext: kind 1 + transmission id 1 + index 1 + flags 1 + "https://e.x/" 12 = 16.
         let linkToken = try builder.linkToken(LinkInfo(transmissionID: 1, index: 0, target: "https://e.x/"))
         #expect(linkToken.utf8.count == (19 + 16 + 16) / 3 * 4)
