@@ -75,15 +75,19 @@ public enum Filter {
         // 3. Stage every copy.
         var events: [String] = []
         var total = 0
-        var stream: [UInt8] = []
+        var stream = Spool()
+        defer { stream.close() }
+        var framed: [UInt8] = []
         var rendered: [(Copy, [UInt8])] = []
         for copy in transmission.copies {
             let bytes = try transmission.renderedBytes(copy)
             total += bytes.count
             switch output {
             case .batchSMTP:
-                stream += BatchSMTP.transactionHead(sender: envelope.sender, recipient: copy.address)
-                BatchSMTP.appendData(bytes, to: &stream)
+                framed.removeAll(keepingCapacity: true)
+                framed += BatchSMTP.transactionHead(sender: envelope.sender, recipient: copy.address)
+                BatchSMTP.appendData(bytes, to: &framed)
+                try stream.append(framed)
             case .directory:
                 try folder?.stage(bytes, copy: copy, transmission: transmission)
             case .sendmail:
@@ -100,9 +104,8 @@ public enum Filter {
         do {
             switch output {
             case .batchSMTP(let descriptor):
-                stream += BatchSMTP.quit
-                var writer = DescriptorWriter(descriptor: descriptor)
-                try writer.write(stream)
+                try stream.append(BatchSMTP.quit)
+                try stream.publish(to: descriptor)
             case .directory:
                 try folder?.publish()
             case .sendmail(let command):
@@ -233,6 +236,71 @@ public enum Filter {
 
     static func outputFailure(_ text: String) -> SMTPReply {
         SMTPReply(code: 451, enhancedStatus: "4.3.0", text: "linkstamp \(text)")
+    }
+}
+
+/// The Batch SMTP stream while it is staged: in memory up to `memoryLimit` bytes, then in an
+/// unlinked temporary file (in `$TMPDIR`, else `/tmp`), so a large fan-out is not held in
+/// memory whole. Nothing reaches the output before `publish`.
+struct Spool {
+    var memoryLimit = 16 << 20
+    private(set) var buffer: [UInt8] = []
+    private(set) var file: Int32 = -1
+
+    mutating func append(_ bytes: [UInt8]) throws(SMTPReply) {
+        buffer += bytes
+        if buffer.count >= memoryLimit { try spill() }
+    }
+
+    /// Moves the buffered bytes to the temporary file.
+    mutating func spill() throws(SMTPReply) {
+        if file < 0 {
+            let folder = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+            var template = Array((folder + "/linkstamp-spool-XXXXXX").utf8CString)
+            file = template.withUnsafeMutableBufferPointer { pointer in
+                guard let base = pointer.baseAddress else { return -1 }
+                let descriptor = mkstemp(base)
+                if descriptor >= 0 { unlink(base) }
+                return descriptor
+            }
+            guard file >= 0 else {
+                throw Filter.outputFailure("cannot stage the Batch SMTP stream in '\(folder)': \(String(cString: strerror(errno)))")
+            }
+        }
+        var writer = DescriptorWriter(descriptor: file)
+        do { try writer.write(buffer) } catch {
+            throw Filter.outputFailure("cannot stage the Batch SMTP stream: \(String(cString: strerror(writer.failure ?? EIO)))")
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes everything staged to `descriptor`.
+    func publish(to descriptor: Int32) throws(SMTPReply) {
+        var writer = DescriptorWriter(descriptor: descriptor)
+        if file >= 0 {
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
+            var offset: off_t = 0
+            while true {
+                let file = self.file
+                let (count, error) = chunk.withUnsafeMutableBytes { buffer -> (Int, Int32) in
+                    let count = pread(file, buffer.baseAddress, buffer.count, offset)
+                    return (count, count < 0 ? errno : 0)
+                }
+                if count < 0 {
+                    if error == EINTR { continue }
+                    throw Filter.outputFailure("cannot read the staged Batch SMTP stream: \(String(cString: strerror(error)))")
+                }
+                if count == 0 { break }
+                try writer.write(count == chunk.count ? chunk : Array(chunk[0..<count]))
+                offset += off_t(count)
+            }
+        }
+        try writer.write(buffer)
+    }
+
+    mutating func close() {
+        if file >= 0 { _ = systemClose(file) }
+        file = -1
     }
 }
 

@@ -357,3 +357,28 @@ import Testing
         #expect(lines.last?.hasPrefix("linkstamp: warning: ") == true)
     }
 }
+
+/// The Batch SMTP stream is staged in memory, then in a temporary file past a limit.
+@Suite struct SpoolTests {
+    @Test func spilledStreamIsPublishedWhole() throws {
+        let folder = NSTemporaryDirectory() + "linkstamp-spool-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var spool = Spool()
+        spool.memoryLimit = 1000
+        var expected: [UInt8] = []
+        for index in 0..<3000 {
+            let piece = Array("copy \(index) \(String(repeating: "x", count: index % 97))\r\n".utf8)
+            expected += piece
+            try spool.append(piece)
+        }
+        #expect(spool.file >= 0, "the stream went to a temporary file")
+        #expect(spool.buffer.count < 1000)
+        let path = folder + "/out"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        try spool.publish(to: descriptor)
+        close(descriptor)
+        spool.close()
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+    }
+}
