@@ -43,6 +43,8 @@ public enum Events {
             ("transactional", .string(options.transactional ? "1" : "0")),
             ("sandbox", .bool(options.sandbox)),
             ("msg_from", .string(transmission.envelope.sender)),
+            // false while the tracking host is the placeholder: its links go nowhere.
+            ("tracking_domain_configured", .bool(transmission.urls.domain != Configuration.placeholderTrackingDomain)),
         ]
         if let subject = transmission.subject { fields.append(("subject", .string(subject))) }
         fields.append(("timestamp", .string(String(seconds))))
