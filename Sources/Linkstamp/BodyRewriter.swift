@@ -111,7 +111,7 @@ struct BodyRewriter {
         var result = Result()
         let keepsEncoding = keepsIdentityEncoding(part.transferEncoding, pieces: pieces, original: decoded)
         let body: [Piece] = keepsEncoding ? pieces : quotedPrintable(pieces, lineEnding: part.header.lineEnding)
-        result.edits.append(Edit(range: part.bodyRange, pieces: body))
+        result.edits.append(Edit(range: part.bodyRange, pieces: body, layer: .body))
         if !keepsEncoding {
             let field = Array("Content-Transfer-Encoding: quoted-printable".utf8) + lineEnding
             if let existing = part.header.first("content-transfer-encoding", in: input) {
