@@ -78,8 +78,13 @@ public struct Transmission: Sendable {
         do { structure = try MessageStructure.parse(message, limits: limits.mime) } catch {
             throw SMTPReply.permanent("message structure exceeds limits: \(error.description)")
         }
-        guard let top = structure.parts.first?.header else {
-            throw SMTPReply.permanent("message has no header")
+        // No header block: not one field (`name:`) before the first empty line or the first
+        // line that is not a field. That is empty input, input that starts with an empty line,
+        // and input whose first line (after an mbox `From ` line or stray continuation lines) is
+        // not a field. Such a message has no From, no Date and no place for the fields copies
+        // need: refused, never sent as a copy holding only the fields we add.
+        guard let top = structure.parts.first?.header, top.fields.contains(where: { !$0.nameRange.isEmpty }) else {
+            throw SMTPReply.noHeader
         }
         let lineEnding: [UInt8] = top.lineEnding == .crlf ? [0x0D, 0x0A] : [0x0A]
 

@@ -74,4 +74,85 @@ import Tracking
         #expect(output[3] == "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         #expect(output[4].hasPrefix("<img "))
     }
+
+    // MARK: - Item 8: no header block, no copy
+
+    @Test(arguments: [
+        "",
+        "\n",
+        "\r\n",
+        "\r\nBody only, empty header\r\n",
+        "\n\nHi http://example.com/x\n",
+        "Not a header line at all\nSubject: x\n\nBody\n",
+        "Hi http://example.com/x\n",
+        "From someone@example.com Mon Jan  1 00:00:00 2026\n\nBody\n",
+        " a continuation with nothing to continue\n\nBody\n",
+        "\u{FEFF}\nFrom: a@example.com\n\nBody\n",
+    ])
+    func aMessageWithoutHeaderIsRefused(_ text: String) throws {
+        #expect(throws: SMTPReply(code: 554, enhancedStatus: "5.6.0", text: "message has no header")) {
+            _ = try Fixture.engine().prepare(message: Fixture.message(text), envelope: Self.envelope, now: Fixture.now)
+        }
+        #expect(SMTPReply.noHeader.description == "554 5.6.0 message has no header")
+        #expect(SMTPReply.noHeader.isPermanent)
+    }
+
+    /// The filter's front door: empty stdin and a headerless message exit 65 with the reply
+    /// and write nothing; the issue's item 7 repro exits 0 with the fields in the header.
+    @Test func theFilterRefusesAHeaderlessMessageWith65() throws {
+        for input in ["", "Hi http://example.com/x\n"] {
+            let result = try filter(Array(input.utf8))
+            #expect(result.status == 65)
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.contains("5.6.0 message has no header"))
+        }
+        let repro = try filter(Fixture.message(
+            "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nno colon here\nFrom: a@example.com\n\nHi http://example.com/x\n"))
+        #expect(repro.status == 0)
+        let data = repro.stdout.text.components(separatedBy: "\r\nDATA\r\n").last ?? ""
+        #expect(data.hasPrefix("List-Unsubscribe: <https://"))
+        #expect(data.contains("List-Unsubscribe=One-Click\r\nno colon here\r\nFrom: a@example.com\r\n\r\nHi https://"))
+        #expect(data.hasSuffix("\r\n.\r\nQUIT\r\n"))
+    }
+
+    func filter(_ stdin: [UInt8]) throws -> (status: Int32, stdout: [UInt8], stderr: String) {
+        guard let executable = CommandTests.executable else {
+            Issue.record("the linkstamp executable is not built (swift build first)")
+            return (-1, [], "")
+        }
+        let home = NSTemporaryDirectory() + "linkstamp-shape-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["filter", "-f", "s@example.com", "--", "r@example.org"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CONFIG_HOME"] = home
+        environment.removeValue(forKey: "LINKSTAMP_CONFIG")
+        process.environment = environment
+        let input = Pipe(), output = Pipe(), error = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin))
+        try input.fileHandleForWriting.close()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, Array(out), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test(arguments: [
+        "Subject: fields only, no line break",
+        "From someone@example.com Mon Jan  1 00:00:00 2026\nSubject: x\n\nBody\n",
+        " stray continuation\nSubject: x\n\nBody\n",
+        "\u{FEFF}From: a@example.com\n\nBody\n",
+        "Subject: x\nno colon\n\nBody\n",
+    ])
+    func oneFieldIsAHeader(_ text: String) throws {
+        let message = Fixture.message(text)
+        let output = try copy(message, engine: Fixture.engine { $0.transactional = true })
+        #expect(output == message)
+    }
 }
