@@ -25,6 +25,23 @@ public struct EffectiveOptions: Sendable, Hashable {
     public var ipPool: String?
 }
 
+/// A tracked body part (the first text/html or text/plain, SPEC §3) that went out as it came
+/// although click or open tracking or CSS inlining was asked for, and why.
+public struct UntrackedPart: Sendable, Hashable {
+    /// The part's index in document order (`MessageStructure.parts`; 0 is the message itself).
+    public var part: Int
+    /// Why, one line without control characters (sender-supplied names cut at 64 characters):
+    /// `unknown transfer encoding 8bits`, `charset utf-16 is not ASCII-compatible`, `body is
+    /// not valid base64`.
+    public var reason: String
+
+    /// Creates a record.
+    public init(part: Int, reason: String) {
+        self.part = part
+        self.reason = reason
+    }
+}
+
 /// One incoming message prepared once: validated, its recipients expanded, its body parts
 /// rewritten into a template with holes. Rendering a copy only splices that copy's token and
 /// header fields (see `render(_:into:)`).
@@ -47,6 +64,8 @@ public struct Transmission: Sendable {
     public let injectionTime: Date
     /// Tracked URLs stop working after this time (Unix seconds).
     public let expires: Int64
+    /// Body parts left untracked although tracking was asked for (events report them).
+    public let untrackedParts: [UntrackedPart]
 
     let input: [UInt8]
     let template: Template
@@ -173,11 +192,13 @@ public struct Transmission: Sendable {
             maxTokenLength: maxTokenLength)
         let (htmlIndex, textIndex) = structure.trackableBodyParts()
         var topHeaderAdditions: [UInt8] = []
+        var untrackedParts: [UntrackedPart] = []
         for (index, isHTML) in [(htmlIndex, true), (textIndex, false)] {
             guard let index, index < structure.parts.count else { continue }
             let result = try body.rewrite(structure.parts[index], isHTML: isHTML)
             edits += result.edits
             if index == 0 { topHeaderAdditions += result.topHeaderAddition }
+            if let reason = result.untrackedReason { untrackedParts.append(UntrackedPart(part: index, reason: reason)) }
         }
 
         let hasListUnsubscribe = top.first("list-unsubscribe", in: message) != nil
@@ -202,6 +223,7 @@ public struct Transmission: Sendable {
         self.subject = subjectField.map { EncodedWord.decode(HeaderText.unfoldedValue($0, in: message)) }
         self.injectionTime = now
         self.expires = expires
+        self.untrackedParts = untrackedParts.sorted { $0.part < $1.part }
         self.input = message
         self.template = Template(input: message, edits: edits)
         self.urls = engine.urls

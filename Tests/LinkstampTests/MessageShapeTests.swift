@@ -155,4 +155,45 @@ import Tracking
         let output = try copy(message, engine: Fixture.engine { $0.transactional = true })
         #expect(output == message)
     }
+
+    // MARK: - Item 11: parts left untracked say so
+
+    /// RFC 2045: an unknown transfer encoding is opaque, so the part goes out as it came, and
+    /// the transmission records it instead of claiming the part was tracked.
+    @Test func anUnknownTransferEncodingIsRecordedAsUntracked() throws {
+        let message = Fixture.message(
+            "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true,\"transactional\":true}}\n"
+                + "Content-Transfer-Encoding: 8bits\n\nHi http://example.com/x\n")
+        let transmission = try Fixture.engine().prepare(message: message, envelope: Self.envelope, now: Fixture.now)
+        #expect(transmission.untrackedParts == [UntrackedPart(part: 0, reason: "unknown transfer encoding 8bits")])
+        #expect(try transmission.renderedBytes(transmission.copies[0]) == removingField("X-MSYS-API", from: message))
+    }
+
+    @Test func everyReasonAPartIsLeftAloneIsRecorded() throws {
+        let message = Fixture.message(
+            "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true,\"open_tracking\":true}}\n"
+                + "Content-Type: multipart/alternative; boundary=b\n\n"
+                + "--b\nContent-Type: text/plain; charset=utf-16\n\nHi\n"
+                + "--b\nContent-Type: text/html\nContent-Transfer-Encoding: base64\n\n!!not base64!!\n--b--\n")
+        let transmission = try Fixture.engine().prepare(message: message, envelope: Self.envelope, now: Fixture.now)
+        #expect(transmission.untrackedParts == [
+            UntrackedPart(part: 1, reason: "charset utf-16 is not ASCII-compatible"),
+            UntrackedPart(part: 2, reason: "body is not valid base64"),
+        ])
+        // A name from the message is cut and cleaned before it goes into a reason.
+        let long = String(repeating: "x", count: 100)
+        let odd = Fixture.message(
+            "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nContent-Transfer-Encoding: \(long)\n\nhttp://example.com/\n")
+        let reason = try Fixture.engine().prepare(message: odd, envelope: Self.envelope, now: Fixture.now).untrackedParts.first?.reason
+        #expect(reason == "unknown transfer encoding " + String(repeating: "x", count: 64) + "...")
+    }
+
+    @Test func partsNobodyAskedToTrackAreNotRecorded() throws {
+        // Tracking off, or the part tracked: nothing to report.
+        let opaque = Fixture.message("From: a@example.com\nContent-Transfer-Encoding: 8bits\n\nHi http://example.com/x\n")
+        #expect(try Fixture.engine().prepare(message: opaque, envelope: Self.envelope, now: Fixture.now).untrackedParts.isEmpty)
+        let tracked = Fixture.message(
+            "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true}}\n\nHi http://example.com/x\n")
+        #expect(try Fixture.engine().prepare(message: tracked, envelope: Self.envelope, now: Fixture.now).untrackedParts.isEmpty)
+    }
 }
