@@ -196,4 +196,18 @@ import Tracking
             "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true}}\n\nHi http://example.com/x\n")
         #expect(try Fixture.engine().prepare(message: tracked, envelope: Self.envelope, now: Fixture.now).untrackedParts.isEmpty)
     }
+
+    @Test func theInjectionEventListsUntrackedParts() throws {
+        let message = Fixture.message(
+            "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true}}\n"
+                + "Content-Transfer-Encoding: 8bits\n\nHi http://example.com/x\n")
+        let transmission = try Fixture.engine().prepare(message: message, envelope: Self.envelope, now: Fixture.now)
+        let event = Events.injection(transmission, copy: transmission.copies[0], messageSize: 1)
+        #expect(event.contains(#""click_tracking":true"#))
+        #expect(event.contains(#","untracked_parts":[{"part":0,"reason":"unknown transfer encoding 8bits"}]"#))
+        let tracked = try Fixture.engine().prepare(
+            message: Fixture.message("From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true}}\n\nHi http://example.com/x\n"),
+            envelope: Self.envelope, now: Fixture.now)
+        #expect(!Events.injection(tracked, copy: tracked.copies[0], messageSize: 1).contains("untracked_parts"))
+    }
 }
