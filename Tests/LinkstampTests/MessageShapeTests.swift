@@ -210,4 +210,14 @@ import Tracking
             envelope: Self.envelope, now: Fixture.now)
         #expect(!Events.injection(tracked, copy: tracked.copies[0], messageSize: 1).contains("untracked_parts"))
     }
+
+    /// `http://ex\xFFample.com/` in a text part used to be tracked as `http://ex`.
+    @Test func aURLWhoseHostIsCutGoesOutUntracked() throws {
+        let message = Fixture.message("From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true,\"transactional\":true}}\n"
+            + "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nHi http://ex")
+            + [0xFF] + Fixture.message("ample.com/ and http://example.com/y\n")
+        let output = try copy(message)
+        #expect(output.ranges(of: Fixture.message("Hi http://ex") + [0xFF] + Fixture.message("ample.com/ and https://t.example.net/f/")).count == 1)
+        #expect(!output.contains("http://example.com/y"))
+    }
 }
