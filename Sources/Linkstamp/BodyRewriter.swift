@@ -125,7 +125,14 @@ struct BodyRewriter {
 
         var result = Result()
         let keepsEncoding = keepsIdentityEncoding(part.transferEncoding, pieces: pieces, original: decoded)
-        let body: [Piece] = keepsEncoding ? pieces : quotedPrintable(pieces, lineEnding: part.header.lineEnding)
+        var body: [Piece] = keepsEncoding ? pieces : quotedPrintable(pieces, lineEnding: part.header.lineEnding)
+        if part.bodyRange.isEmpty {
+            // A body that was empty gains content (a pixel): it needs the empty line that starts
+            // a body when the header had none, and inside a multipart a line break of its own
+            // before the next delimiter (the one before it was the header's or separator's).
+            if part.header.separatorRange == nil { body.insert(.bytes(lineEnding), at: 0) }
+            if part.parent != nil { body.append(.bytes(lineEnding)) }
+        }
         result.edits.append(Edit(range: part.bodyRange, pieces: body, layer: .body))
         if !keepsEncoding {
             let field = Array("Content-Transfer-Encoding: quoted-printable".utf8) + lineEnding

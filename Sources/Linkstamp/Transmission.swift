@@ -206,10 +206,19 @@ public struct Transmission: Sendable {
             && (configuration.unsubscribeHTTPS || configuration.unsubscribeMailto != nil)
         // Fields appended after the original ones: those common to every copy, then the copy's own.
         let headerEnd = top.range.upperBound
-        let lacksLineBreak = headerEnd > 0 && message[headerEnd - 1] != 0x0A
+        // Only the last line of the input can lack its line break. When that last field is
+        // removed (X-MSYS-API, Bcc) or rewritten (Cc, Content-Transfer-Encoding: both end with a
+        // line break), what precedes the insertion already ends a line: adding one would end the
+        // header there and put the new fields in the body.
+        let lastFieldEdited = edits.contains { $0.layer == .header && !$0.range.isEmpty && $0.range.upperBound == headerEnd }
+        let lacksLineBreak = headerEnd > 0 && message[headerEnd - 1] != 0x0A && !lastFieldEdited
         let commonFields = topHeaderAdditions + appended
+        // A header without its final line break is then the whole input: a body edit there is an
+        // empty body gaining content, which must not join the last field's line either.
+        let bodyFollows = edits.contains { $0.layer == .body && $0.range.lowerBound == headerEnd }
+        let fixedLineBreak = lacksLineBreak && (!commonFields.isEmpty || bodyFollows)
         var insertion: [Piece] = []
-        if !commonFields.isEmpty { insertion.append(.bytes((lacksLineBreak ? lineEnding : []) + commonFields)) }
+        if fixedLineBreak || !commonFields.isEmpty { insertion.append(.bytes((fixedLineBreak ? lineEnding : []) + commonFields)) }
         insertion.append(.copyHeaders)
         edits.append(Edit(range: headerEnd..<headerEnd, pieces: insertion))
 
@@ -231,7 +240,7 @@ public struct Transmission: Sendable {
         self.lineEnding = lineEnding
         self.listUnsubscribe = addsListUnsubscribe
             ? Transmission.listUnsubscribePieces(configuration: configuration, urls: engine.urls, lineEnding: lineEnding) : []
-        self.copyHeadersNeedLineBreak = lacksLineBreak && commonFields.isEmpty
+        self.copyHeadersNeedLineBreak = lacksLineBreak && !fixedLineBreak
         if template.usesBodyToken, copies.contains(where: { $0.rcptType == .archive }) {
             let first = (copies + suppressed).filter { $0.rcptType == nil }.min { $0.index < $1.index }
             if let first {

@@ -25,7 +25,7 @@ import Tracking
         let message = Fixture.message(
             "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nno colon here\nFrom: a@example.com\n\nHi http://example.com/x\n")
         let output = lines(try copy(message))
-        #expect(output.count == 7)
+        try #require(output.count == 7)
         #expect(output[0].hasPrefix("List-Unsubscribe: <https://t.example.net/u/"))
         #expect(output[1] == "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         #expect(Array(output[2...4]) == ["no colon here", "From: a@example.com", ""])
@@ -69,10 +69,55 @@ import Tracking
         let message = Fixture.message(
             "X-MSYS-API: {\"options\":{\"open_tracking\":true}}\nContent-Type: text/html\nFrom: a@example.com\n")
         let output = lines(try copy(message))
+        try #require(output.count == 6)
         #expect(Array(output[0...1]) == ["Content-Type: text/html", "From: a@example.com"])
         #expect(output[2].hasPrefix("List-Unsubscribe: <https://t.example.net/u/"))
         #expect(output[3] == "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
-        #expect(output[4].hasPrefix("<img "))
+        // The body that now exists starts after an empty line.
+        #expect(output[4] == "")
+        #expect(output[5].hasPrefix("<img "))
+        // The same without a final line break and without added fields.
+        let bare = try copy(
+            Fixture.message("X-MSYS-API: {\"options\":{\"open_tracking\":true,\"transactional\":true}}\nContent-Type: text/html"),
+            engine: Fixture.engine()
+        ).text
+        #expect(bare.hasPrefix("Content-Type: text/html\n\n<img "))
+    }
+
+    /// The last field of a header of fields only (no final line break) is removed or rewritten:
+    /// what precedes the added fields already ends a line, and no empty line may come between.
+    @Test(arguments: [
+        ("Subject: x\nX-MSYS-API: {\"options\":{\"click_tracking\":true}}", "Subject: x\n"),
+        ("Subject: x\nX-MSYS-API: {\"options\":{\"ip_pool\":\"p\"}}", "Subject: x\nX-Linkstamp-IP-Pool: p\n"),
+        ("X-MSYS-API: {\"cc\":[\"d@e.example\"]}\nCc: a@b.example", "Cc: a@b.example,\n d@e.example\n"),
+        ("Subject: x\nBcc: h@example.org", "Subject: x\n"),
+        ("Subject: x", "Subject: x\n"),
+    ])
+    func fieldsFollowALastFieldWithoutLineBreak(_ input: String, _ head: String) throws {
+        // (A message without any line break gets CRLF ones.)
+        let output = try copy(Fixture.message(input)).text.replacingOccurrences(of: "\r\n", with: "\n")
+        #expect(output.hasPrefix(head + "List-Unsubscribe: <https://t.example.net/u/"))
+        #expect(output.hasSuffix(">\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n"))
+        #expect(!output.contains("\n\n"))
+    }
+
+    /// An empty HTML part gaining an open pixel keeps its delimiter on a line of its own, with or
+    /// without the part's empty line.
+    @Test(arguments: ["Content-Type: text/html\n\n", "Content-Type: text/html\n"])
+    func anEmptyPartGainingAPixelKeepsTheDelimiterOnItsOwnLine(_ partHeader: String) throws {
+        let message = Fixture.message(
+            "From: a@example.com\nX-MSYS-API: {\"options\":{\"open_tracking\":true,\"transactional\":true}}\n"
+                + "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nHi\n--b\n"
+                + partHeader + "--b--\n")
+        let output = try copy(message)
+        let structure = try MessageStructure.parse(output)
+        #expect(structure.parts.count == 3)
+        let html = structure.parts.last
+        #expect(html?.contentType.subtype == "html")
+        let body = html.map { Array(output[$0.bodyRange]).text } ?? ""
+        #expect(body.hasPrefix("<img ") && body.hasSuffix("\">"))
+        #expect(output.text.hasSuffix("\">\n--b--\n"))
+        #expect(output.text.contains("--b\nContent-Type: text/html\n\n<img "))
     }
 
     // MARK: - Item 8: no header block, no copy
