@@ -1,6 +1,7 @@
 import Foundation
 import MIME
 import SMTPAPI
+import TestSupport
 import Testing
 import Tracking
 @testable import Linkstamp
@@ -118,6 +119,57 @@ import Tracking
         #expect(body.hasPrefix("<img ") && body.hasSuffix("\">"))
         #expect(output.text.hasSuffix("\">\n--b--\n"))
         #expect(output.text.contains("--b\nContent-Type: text/html\n\n<img "))
+    }
+
+    /// Seeded header and body shapes (stray line, missing empty line, missing final line break,
+    /// last field removed or rewritten, empty parts without separator, LF or CRLF) with click and
+    /// open tracking: every copy parses into as many MIME parts as its input, keeps every field
+    /// it has no reason to touch in its header block, and has List-Unsubscribe there too.
+    @Test func addedFieldsLandInTheHeaderWhateverItsShape() throws {
+        var generator = SeededGenerator(seed: 0x9_0007)
+        let engine = try Fixture.engine()
+        for round in 0..<400 {
+            let le = Bool.random(using: &generator) ? "\r\n" : "\n"
+            let multipart = Bool.random(using: &generator)
+            var fields = ["From: a@example.com", "Subject: s", "Bcc: h@example.org", "Cc: c@example.org", "MIME-Version: 1.0"]
+                .filter { _ in Bool.random(using: &generator) }
+            fields.append(["X-MSYS-API: {\"options\":{\"click_tracking\":true,\"open_tracking\":true}}",
+                           "X-MSYS-API: {\"cc\":[\"d@e.example\"],\"options\":{\"click_tracking\":true,\"ip_pool\":\"p\"}}"]
+                .randomElement(using: &generator) ?? "")
+            fields.append(multipart ? "Content-Type: multipart/alternative; boundary=b" : "Content-Type: text/html")
+            fields.shuffle(using: &generator)
+            var header = fields.joined(separator: le)
+            let ending = Int.random(in: 0..<3, using: &generator)
+            var body = ""
+            if multipart {
+                func part(_ type: String) -> String {
+                    let content = Bool.random(using: &generator) ? "Hi http://example.com/\(type)" : ""
+                    let separator = Bool.random(using: &generator) ? le : ""
+                    return "Content-Type: text/\(type)" + le + separator + content + (content.isEmpty ? "" : le)
+                }
+                body = "--b" + le + part("plain") + "--b" + le + part("html") + "--b--" + le
+            } else if Bool.random(using: &generator) {
+                body = "<p>Hi <a href=\"http://example.com/x\">x</a></p>" + le
+            }
+            switch ending {
+            case 0: header += le + le  // the empty line
+            case 1: header += le + "stray words" + le  // a line that is not a field
+            default: header += body.isEmpty && Bool.random(using: &generator) ? "" : le  // no empty line
+            }
+            let message = Fixture.message(header + body)
+            let transmission = try engine.prepare(message: message, envelope: Self.envelope, now: Fixture.now)
+            let output = try transmission.renderedBytes(transmission.copies[0])
+            let before = try MessageStructure.parse(message)
+            let after = try MessageStructure.parse(output)
+            let context = "round \(round): \(message.text.debugDescription) -> \(output.text.debugDescription)"
+            #expect(after.parts.count == before.parts.count, "\(context)")
+            let top = try #require(after.parts.first).header
+            #expect(top.first("list-unsubscribe", in: output) != nil, "\(context)")
+            let kept = Set(top.fields.map { Array(output[$0.range]).text.trimmingCharacters(in: .newlines) })
+            for field in fields where !["X-MSYS-API", "Bcc", "Cc"].contains(where: { field.hasPrefix($0) }) {
+                #expect(kept.contains(field), "\(field) left the header: \(context)")
+            }
+        }
     }
 
     // MARK: - Item 8: no header block, no copy
