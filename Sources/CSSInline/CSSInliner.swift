@@ -26,9 +26,9 @@ public struct CSSLimits: Sendable, Hashable {
     /// looking for an ancestor or earlier sibling. Matching is memoised per (element, compound),
     /// so work is at most linear in elements × compounds; past this limit the document is not
     /// inlined (``CSSInlineResult/skipped`` is ``CSSInlineSkipReason/workLimit``). Default
-    /// 20 000 000 (about a fifth of a second in a release build); the largest need in the HTML
-    /// corpus is far below it.
-    public var maxMatchWork: Int = 20_000_000
+    /// 5 000 000 (about a quarter of a second in a release build on a loaded 2-core host); the
+    /// HTML corpus needs at most 200 008 (the 1.9 MB css-inline benchmark page).
+    public var maxMatchWork: Int = 5_000_000
 
     /// The defaults written on each property.
     public init() {}
