@@ -21,6 +21,14 @@ public struct CSSLimits: Sendable, Hashable {
     public var maxSelectorNesting: Int = 8
     /// Most elements in a document. Default 1 000 000.
     public var maxElements: Int = 1_000_000
+    /// Most selector matching work for one document, in steps: one step per rule offered to an
+    /// element, per compound selector tested against an element, and per element walked while
+    /// looking for an ancestor or earlier sibling. Matching is memoised per (element, compound),
+    /// so work is at most linear in elements × compounds; past this limit the document is not
+    /// inlined (``CSSInlineResult/skipped`` is ``CSSInlineSkipReason/workLimit``). Default
+    /// 5 000 000 (about a quarter of a second in a release build on a loaded 2-core host); the
+    /// HTML corpus needs at most 200 008 (the 1.9 MB css-inline benchmark page).
+    public var maxMatchWork: Int = 5_000_000
 
     /// The defaults written on each property.
     public init() {}
@@ -34,6 +42,7 @@ public struct CSSInlineError: Error, Hashable, Sendable, CustomStringConvertible
         case tooManyRules
         case tooManyElements
         case parserUnavailable
+        case workLimit
     }
 
     private let code: Code
@@ -58,6 +67,20 @@ public struct CSSInlineError: Error, Hashable, Sendable, CustomStringConvertible
     public static func tooManyElements(at offset: Int) -> CSSInlineError { .init(.tooManyElements, offset: offset) }
     /// libxml2 could not create a parser context (out of memory).
     public static var parserUnavailable: CSSInlineError { .init(.parserUnavailable, offset: 0) }
+    /// Selector matching needed more than ``CSSLimits/maxMatchWork`` steps.
+    public static var workLimit: CSSInlineError { .init(.workLimit, offset: 0) }
+
+    /// Why the document was left as it came, as a value an event can carry.
+    public var reason: CSSInlineSkipReason {
+        switch code {
+        case .documentTooLarge: return .documentTooLarge
+        case .stylesheetTooLarge: return .stylesheetTooLarge
+        case .tooManyRules: return .tooManyRules
+        case .tooManyElements: return .tooManyElements
+        case .parserUnavailable: return .parserUnavailable
+        case .workLimit: return .workLimit
+        }
+    }
 
     /// A one-line English description.
     public var description: String {
@@ -67,7 +90,39 @@ public struct CSSInlineError: Error, Hashable, Sendable, CustomStringConvertible
         case .tooManyRules: return "CSS inlining: too many CSS rules at byte \(offset)"
         case .tooManyElements: return "CSS inlining: too many elements at byte \(offset)"
         case .parserUnavailable: return "CSS inlining: libxml2 parser could not be created"
+        case .workLimit: return "CSS inlining: selector matching work limit reached"
         }
+    }
+}
+
+/// Why a document went out without inlining (one per limit of ``CSSLimits``).
+public enum CSSInlineSkipReason: String, Sendable, Hashable, CaseIterable {
+    case documentTooLarge = "document_too_large"
+    case stylesheetTooLarge = "stylesheet_too_large"
+    case tooManyRules = "too_many_rules"
+    case tooManyElements = "too_many_elements"
+    case parserUnavailable = "parser_unavailable"
+    /// Selector matching needed more than ``CSSLimits/maxMatchWork`` steps.
+    case workLimit = "work_limit"
+}
+
+/// What ``CSSInliner/inlineResult(_:charset:)`` gives: the document to send, and whether and
+/// why inlining was skipped. It never fails: past any limit the bytes are the input unchanged.
+public struct CSSInlineResult: Sendable, Hashable {
+    /// The inlined document, or the input unchanged when ``skipped`` is set.
+    public var bytes: [UInt8]
+    /// Why inlining was not done (`nil` when it was, even if nothing needed changing).
+    public var skipped: CSSInlineSkipReason?
+    /// Selector matching steps used (see ``CSSLimits/maxMatchWork``).
+    public var matchWork: Int
+
+    /// Whether the inliner ran to completion.
+    public var inlined: Bool { skipped == nil }
+
+    public init(bytes: [UInt8], skipped: CSSInlineSkipReason?, matchWork: Int) {
+        self.bytes = bytes
+        self.skipped = skipped
+        self.matchWork = matchWork
     }
 }
 
@@ -121,6 +176,24 @@ public struct CSSInliner: Sendable {
         }
         var engine = InlineEngine(html: html, extraCSS: extraCSS, limits: limits, charset: charset)
         return try engine.run()
+    }
+
+    /// As ``inline(_:charset:)``, but never throws: when a limit is reached the input comes
+    /// back unchanged and the result says why (for the caller's event).
+    public func inlineResult(_ html: [UInt8], charset: String? = nil) -> CSSInlineResult {
+        guard html.count <= limits.maxDocumentBytes, html.count < Int(Int32.max) else {
+            return CSSInlineResult(bytes: html, skipped: .documentTooLarge, matchWork: 0)
+        }
+        if extraCSS == nil && !ByteScan.containsStyleTag(html) {
+            return CSSInlineResult(bytes: html, skipped: nil, matchWork: 0)
+        }
+        var engine = InlineEngine(html: html, extraCSS: extraCSS, limits: limits, charset: charset)
+        do {
+            let patches = try engine.run()
+            return CSSInlineResult(bytes: CSSPatch.apply(patches, to: html), skipped: nil, matchWork: engine.matchWork)
+        } catch {
+            return CSSInlineResult(bytes: html, skipped: error.reason, matchWork: engine.matchWork)
+        }
     }
 
     /// The input with the patches applied.

@@ -18,7 +18,14 @@ struct Cascade {
     private let byClass: [[Int32]]
     private let byTag: [[Int32]]
     private let byAttribute: [[Int32]]
+    /// Selectors whose subject needs `[name=value]`, by ``Cascade/attributeKey(_:_:)``.
+    private let byAttributeValue: [UInt64: [Int32]]
+    /// Selectors whose subject needs one sibling position (`:nth-child(5)`, `:last-of-type`),
+    /// by ``Cascade/positionKey(tag:ofType:fromEnd:position:)``.
+    private let byPosition: [UInt64: [Int32]]
     private let universal: [Int32]
+    /// Most matching steps (``CSSLimits/maxMatchWork``).
+    private let workBudget: Int
 
     /// A selector ready for matching: its compiled form, cascade keys, and its rule's
     /// declarations (`declarations[declarationStart..<declarationEnd]`).
@@ -69,8 +76,9 @@ struct Cascade {
     init(
         original: [UInt8], parseBytes: [UInt8], tree: DocumentTree, startTags: [StartTag], names: NameTable,
         program: SelectorProgram,
-        sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector]
+        sources: [InlineEngine.SheetSource], selectors: [InlineEngine.IndexedSelector], workBudget: Int
     ) {
+        self.workBudget = workBudget
         self.original = original
         self.parseBytes = parseBytes
         self.tree = tree
@@ -95,22 +103,16 @@ struct Cascade {
         var byClass = [[Int32]](repeating: [], count: names.count)
         var byTag = [[Int32]](repeating: [], count: names.count)
         var byAttribute = [[Int32]](repeating: [], count: names.count)
+        var byAttributeValue: [UInt64: [Int32]] = [:]
+        var byPosition: [UInt64: [Int32]] = [:]
         var universal: [Int32] = []
         var lastRule: (Int32, Int32) = (-1, -1)
         var ruleDeclarations: (Int32, Int32) = (0, 0)
         for entry in selectors {
             let key = program.subject(entry.selector.index)
-            if key.tag >= 0 && !present[Int(key.tag)] { continue }
-            var absent = false
-            var name = Int(key.idStart)
-            while name < Int(key.classEnd) {
-                if !present[Int(program.names[name])] {
-                    absent = true
-                    break
-                }
-                name += 1
-            }
-            if absent { continue }
+            // Every compound must match some element (those inside `:not()` are not compounds
+            // of this selector).
+            if program.needsAbsentName(entry.selector.index, present: present) { continue }
             if lastRule != (entry.sheet, entry.rule) {
                 lastRule = (entry.sheet, entry.rule)
                 let start = Int32(declarations.count)
@@ -134,10 +136,22 @@ struct Cascade {
                     ancestors: program.ancestorNames(complex), complex: complex,
                     specificity: entry.selector.specificity, order: entry.order,
                     declarationStart: ruleDeclarations.0, declarationEnd: ruleDeclarations.1))
+            // The most selective thing the subject needs decides the bucket, so that a rule is
+            // offered only to elements that can match it.
             if key.classStart > key.idStart {
                 byID[Int(program.names[Int(key.idStart)])].append(index)
             } else if key.classEnd > key.classStart {
                 byClass[Int(program.names[Int(key.classStart)])].append(index)
+            } else if let equals = program.firstEqualsAttribute(key) {
+                let attribute = program.attributes[equals]
+                let value = program.attributeValues[Int(attribute.valueStart)..<Int(attribute.valueEnd)]
+                byAttributeValue[Self.attributeKey(attribute.name, value), default: []].append(index)
+            } else if let nth = program.firstExactPosition(key) {
+                let pseudo = program.pseudos[nth]
+                byPosition[
+                    Self.positionKey(tag: key.tag, ofType: pseudo.ofType, fromEnd: pseudo.fromEnd, position: Int(pseudo.b)),
+                    default: []
+                ].append(index)
             } else if key.tag >= 0 {
                 byTag[Int(key.tag)].append(index)
             } else if key.attributeEnd > key.attributeStart {
@@ -151,13 +165,31 @@ struct Cascade {
         self.byClass = byClass
         self.byTag = byTag
         self.byAttribute = byAttribute
+        self.byAttributeValue = byAttributeValue
+        self.byPosition = byPosition
         self.universal = universal
         self.program = program
         self.entries = entries
         self.declarations = declarations
     }
 
-    func run() -> [CSSPatch] {
+    /// Hash of an attribute name and value, case folded (a `[name=value i]` selector and
+    /// the element's value give the same key; the selector itself decides on case).
+    static func attributeKey<Value: Collection<UInt8>>(_ name: Int32, _ value: Value) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(UInt32(bitPattern: name))
+        for byte in value { hash = (hash ^ UInt64(ASCII.lower(byte))) &* 0x0000_0100_0000_01B3 }
+        return hash
+    }
+
+    /// Key of the position bucket: the subject's tag (-1 for any), what is counted, where.
+    static func positionKey(tag: Int32, ofType: Bool, fromEnd: Bool, position: Int) -> UInt64 {
+        let kind: UInt64 = (ofType ? 2 : 0) | (fromEnd ? 1 : 0)
+        return UInt64(UInt32(bitPattern: tag)) << 32 | kind << 30 | UInt64(UInt32(clamping: position) & 0x3FFF_FFFF)
+    }
+
+    /// The patches, and the matching steps taken; `nil` patches when
+    /// ``CSSLimits/maxMatchWork`` was exceeded.
+    func run() -> (patches: [CSSPatch]?, work: Int) {
         let extraBytes = sources.last(where: { $0.element == nil })?.bytes ?? []
         return original.withUnsafeBufferPointer { document in
             extraBytes.withUnsafeBufferPointer { extra in
@@ -168,13 +200,16 @@ struct Cascade {
 
     /// The cascade with the document's and the extra CSS's bytes at hand (declarations and
     /// existing style attributes are copied from them).
-    private func run(document: UnsafeBufferPointer<UInt8>, extra: UnsafeBufferPointer<UInt8>) -> [CSSPatch] {
+    private func run(
+        document: UnsafeBufferPointer<UInt8>, extra: UnsafeBufferPointer<UInt8>
+    ) -> (patches: [CSSPatch]?, work: Int) {
         var patches: [CSSPatch] = []
         var winners: [Winner] = []
         var scratch = Scratch()
         var slot = [Int32](repeating: -1, count: properties.count)
         var previousEnd = 0
-        let matcher = SelectorMatcher(program: program, tree: tree)
+        var matcher = SelectorMatcher(program: program, tree: tree, budget: workBudget)
+        if matcher.exceeded { return (nil, matcher.work) }
         let recordsAttributes = tree.attributeStart.count == tree.count + 1
         // Ancestor name filters, parents before children (document order).
         var ownNames = [NameFilter](repeating: NameFilter(), count: tree.count)
@@ -210,26 +245,58 @@ struct Cascade {
             winners.removeAll(keepingCapacity: true)
             let e = Int32(element)
             let ancestors = ancestorNames[element]
-            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, ancestors, matcher, &winners, &slot) }
+            if tree.id[element] >= 0 { consider(byID[Int(tree.id[element])], e, ancestors, &matcher, &winners, &slot) }
             var classIndex = Int(tree.classStart[element])
             let classEnd = Int(tree.classStart[element + 1])
             while classIndex < classEnd {
-                consider(byClass[Int(tree.classes[classIndex])], e, ancestors, matcher, &winners, &slot)
+                consider(byClass[Int(tree.classes[classIndex])], e, ancestors, &matcher, &winners, &slot)
                 classIndex += 1
             }
             if tree.tag[element] >= 0 {
-                consider(byTag[Int(tree.tag[element])], e, ancestors, matcher, &winners, &slot)
+                consider(byTag[Int(tree.tag[element])], e, ancestors, &matcher, &winners, &slot)
             }
             if recordsAttributes {
                 var attribute = Int(tree.attributeStart[element])
                 let attributeEnd = Int(tree.attributeStart[element + 1])
                 while attribute < attributeEnd {
                     let name = tree.attributeNames[attribute]
-                    if name >= 0 { consider(byAttribute[Int(name)], e, ancestors, matcher, &winners, &slot) }
+                    if name >= 0 { consider(byAttribute[Int(name)], e, ancestors, &matcher, &winners, &slot) }
                     attribute += 1
                 }
             }
-            consider(universal, e, ancestors, matcher, &winners, &slot)
+            if !byAttributeValue.isEmpty && recordsAttributes {
+                var attribute = Int(tree.attributeStart[element])
+                let attributeEnd = Int(tree.attributeStart[element + 1])
+                while attribute < attributeEnd {
+                    let name = tree.attributeNames[attribute]
+                    if name >= 0,
+                        let bucket = byAttributeValue[Self.attributeKey(name, tree.arena[tree.attributeValues[attribute]])]
+                    {
+                        consider(bucket, e, ancestors, &matcher, &winners, &slot)
+                    }
+                    attribute += 1
+                }
+            }
+            if !byPosition.isEmpty {
+                for kind in 0..<4 {
+                    let ofType = kind & 2 != 0
+                    let fromEnd = kind & 1 != 0
+                    let position = matcher.position(e, ofType: ofType, fromEnd: fromEnd)
+                    if let bucket = byPosition[
+                        Self.positionKey(tag: -1, ofType: ofType, fromEnd: fromEnd, position: position)]
+                    {
+                        consider(bucket, e, ancestors, &matcher, &winners, &slot)
+                    }
+                    if tree.tag[element] >= 0,
+                        let bucket = byPosition[
+                            Self.positionKey(tag: tree.tag[element], ofType: ofType, fromEnd: fromEnd, position: position)]
+                    {
+                        consider(bucket, e, ancestors, &matcher, &winners, &slot)
+                    }
+                }
+            }
+            consider(universal, e, ancestors, &matcher, &winners, &slot)
+            if matcher.exceeded { return (nil, matcher.work) }
             guard !winners.isEmpty else { continue }
             for winner in winners { slot[Int(winner.property)] = -1 }
             if let patch = stylePatch(
@@ -239,13 +306,15 @@ struct Cascade {
                 patches.append(patch)
             }
         }
-        return patches
+        return (patches, matcher.work)
     }
 
     private func consider(
-        _ bucket: [Int32], _ element: Int32, _ ancestors: NameFilter, _ matcher: SelectorMatcher,
+        _ bucket: [Int32], _ element: Int32, _ ancestors: NameFilter, _ matcher: inout SelectorMatcher,
         _ winners: inout [Winner], _ slot: inout [Int32]
     ) {
+        matcher.work &+= bucket.count
+        if matcher.exceeded { return }
         for selectorIndex in bucket {
             let entry = entries[Int(selectorIndex)]
             guard ancestors.mayContain(entry.ancestors), matcher.matches(entry.complex, element) else { continue }

@@ -5,6 +5,8 @@ struct InlineEngine {
     let extraCSS: [UInt8]?
     let limits: CSSLimits
     let charset: String?
+    /// Selector matching steps used by ``run()``.
+    private(set) var matchWork = 0
 
     init(html: [UInt8], extraCSS: [UInt8]?, limits: CSSLimits, charset: String?) {
         self.original = html
@@ -118,8 +120,11 @@ struct InlineEngine {
             let cascade = Cascade(
                 original: original, parseBytes: parseBytes, tree: tree, startTags: startTags, names: names,
                 program: program,
-                sources: sources, selectors: indexed)
-            patches = cascade.run()
+                sources: sources, selectors: indexed, workBudget: limits.maxMatchWork)
+            let (matched, work) = cascade.run()
+            matchWork = work
+            guard let matched else { throw .workLimit }
+            patches = matched
         }
         patches.append(contentsOf: styleElementPatches(sources: sources, active: active))
         patches.sort { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }

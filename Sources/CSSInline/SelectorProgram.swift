@@ -178,48 +178,159 @@ extension SelectorProgram {
     }
 }
 
-/// Matches compiled selectors against one document's tree.
+extension SelectorProgram {
+    /// Whether a compound of complex selector `index` needs a tag, id or class that no element
+    /// has (`present` is indexed by interned name): then it can match nothing.
+    func needsAbsentName(_ index: Int32, present: [Bool]) -> Bool {
+        let complex = complexes[Int(index)]
+        var position = Int(complex.compoundStart)
+        while position < Int(complex.compoundEnd) {
+            let compound = compounds[position]
+            if compound.tag >= 0 && !present[Int(compound.tag)] { return true }
+            var name = Int(compound.idStart)
+            while name < Int(compound.classEnd) {
+                if !present[Int(names[name])] { return true }
+                name += 1
+            }
+            position += 1
+        }
+        return false
+    }
+
+    /// Index in ``attributes`` of the compound's first `[name=value]`.
+    func firstEqualsAttribute(_ compound: Compound) -> Int? {
+        var index = Int(compound.attributeStart)
+        while index < Int(compound.attributeEnd) {
+            if attributes[index].op == .equals { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Index in ``pseudos`` of the compound's first `:nth-*` that allows one position only
+    /// (`:nth-child(5)`, `:first-child`, `:last-of-type`).
+    func firstExactPosition(_ compound: Compound) -> Int? {
+        var index = Int(compound.pseudoStart)
+        while index < Int(compound.pseudoEnd) {
+            if pseudos[index].kind == .nth && pseudos[index].a == 0 { return index }
+            index += 1
+        }
+        return nil
+    }
+}
+
+/// Matches compiled selectors against one document's tree, in time linear in elements ×
+/// compounds whatever the selectors: every result past a selector's subject is remembered per
+/// (element, compound), and so is "some ancestor (earlier sibling) matches from this compound
+/// on", so a descendant or sibling combinator never re-walks what it has walked (without this,
+/// `a ~ p ~ p ~ p ~ p ~ p ~ p` backtracks through every choice of siblings). Sibling positions
+/// for `:nth-*` are counted once per document. Every step is charged to ``work``; once it
+/// passes `budget` the answers are meaningless and the caller must give up.
 struct SelectorMatcher {
     let program: SelectorProgram
     let tree: DocumentTree
+    let budget: Int
+    /// Steps taken: compounds tested against an element, elements walked (and rules offered,
+    /// charged by the cascade).
+    var work = 0
+    private var memo = MatchMemo()
+    private var positions: SiblingPositions?
+    /// Elements on the walk in progress (shared by nested walks, each above the one it is in).
+    private var path: [Int32] = []
+
+    init(program: SelectorProgram, tree: DocumentTree, budget: Int) {
+        self.program = program
+        self.tree = tree
+        self.budget = budget
+        // Memo keys hold a compound index in 28 bits (default limits need 21).
+        if program.compounds.count >= 1 << 28 { work = budget &+ 1 }
+    }
+
+    var exceeded: Bool { work > budget }
 
     /// Whether complex selector `index` matches `element`.
-    func matches(_ index: Int32, _ element: Int32) -> Bool {
+    mutating func matches(_ index: Int32, _ element: Int32) -> Bool {
         let complex = program.complexes[Int(index)]
-        return matches(Int(complex.compoundStart), Int(complex.compoundEnd), element)
+        return evaluate(Int(complex.compoundStart), Int(complex.compoundEnd), element)
+    }
+
+    /// Memo kinds: compound `index` on the element and the rest leftwards; the same on the
+    /// element or any ancestor; the same on the element or any earlier sibling.
+    private static let matchKind: UInt64 = 0
+    private static let ancestorKind: UInt64 = 1
+    private static let siblingKind: UInt64 = 2
+
+    @inline(__always) private static func key(_ index: Int, _ kind: UInt64, _ element: Int32) -> UInt64 {
+        (UInt64(index) &* 3 &+ kind &+ 1) << 32 | UInt64(UInt32(bitPattern: element))
+    }
+
+    /// `evaluate` remembered (for compounds left of a subject).
+    private mutating func remembered(_ index: Int, _ end: Int, _ element: Int32) -> Bool {
+        let key = Self.key(index, Self.matchKind, element)
+        if let known = memo.value(key) { return known }
+        let result = evaluate(index, end, element)
+        memo.insert(key, result)
+        return result
     }
 
     /// Whether `compounds[index..<end]` match with compound `index` on `element`. Recursion depth
-    /// is bounded by the number of compounds (``CSSLimits/maxSelectorCompounds``).
-    private func matches(_ index: Int, _ end: Int, _ element: Int32) -> Bool {
+    /// is bounded by the number of compounds (``CSSLimits/maxSelectorCompounds``) times the
+    /// `:not()` nesting (``CSSLimits/maxSelectorNesting``); walks along the tree are loops.
+    private mutating func evaluate(_ index: Int, _ end: Int, _ element: Int32) -> Bool {
+        work &+= 1
+        if work > budget { return false }
         let compound = program.compounds[index]
         guard matchesCompound(compound, element) else { return false }
         if index + 1 == end { return true }
         switch compound.combinator {
         case .child:
             let parent = tree.parent[Int(element)]
-            return parent >= 0 && matches(index + 1, end, parent)
-        case .descendant:
-            var ancestor = tree.parent[Int(element)]
-            while ancestor >= 0 {
-                if matches(index + 1, end, ancestor) { return true }
-                ancestor = tree.parent[Int(ancestor)]
-            }
-            return false
+            return parent >= 0 && remembered(index + 1, end, parent)
         case .adjacent:
             let previous = tree.previous[Int(element)]
-            return previous >= 0 && matches(index + 1, end, previous)
+            return previous >= 0 && remembered(index + 1, end, previous)
+        case .descendant:
+            let parent = tree.parent[Int(element)]
+            return parent >= 0 && walk(index + 1, end, from: parent, kind: Self.ancestorKind)
         case .sibling:
-            var previous = tree.previous[Int(element)]
-            while previous >= 0 {
-                if matches(index + 1, end, previous) { return true }
-                previous = tree.previous[Int(previous)]
-            }
-            return false
+            let previous = tree.previous[Int(element)]
+            return previous >= 0 && walk(index + 1, end, from: previous, kind: Self.siblingKind)
         }
     }
 
-    private func matchesCompound(_ compound: SelectorProgram.Compound, _ element: Int32) -> Bool {
+    /// Whether `compounds[index..<end]` match on `start` or on one of its ancestors
+    /// (`ancestorKind`) or earlier siblings (`siblingKind`). The answer is remembered for every
+    /// element walked: below the first match it is yes, else it is what was already known
+    /// where the walk stopped (no when it ran off the tree).
+    private mutating func walk(_ index: Int, _ end: Int, from start: Int32, kind: UInt64) -> Bool {
+        let base = path.count
+        var node = start
+        var found = false
+        while node >= 0 {
+            let key = Self.key(index, kind, node)
+            if let known = memo.value(key) {
+                found = known
+                break
+            }
+            work &+= 1
+            if work > budget { break }
+            path.append(node)
+            if remembered(index, end, node) {
+                found = true
+                break
+            }
+            node = kind == Self.ancestorKind ? tree.parent[Int(node)] : tree.previous[Int(node)]
+        }
+        var position = base
+        while position < path.count {
+            memo.insert(Self.key(index, kind, path[position]), found)
+            position += 1
+        }
+        path.removeSubrange(base...)
+        return found
+    }
+
+    private mutating func matchesCompound(_ compound: SelectorProgram.Compound, _ element: Int32) -> Bool {
         let e = Int(element)
         if compound.tag >= 0 && tree.tag[e] != compound.tag { return false }
         var index = Int(compound.idStart)
@@ -275,7 +386,17 @@ struct SelectorMatcher {
         return false
     }
 
-    private func matchesPseudo(_ pseudo: SelectorProgram.Pseudo, _ element: Int32) -> Bool {
+    /// The element's 1-based position among its siblings (counted once per document).
+    mutating func position(_ element: Int32, ofType: Bool, fromEnd: Bool) -> Int {
+        if positions == nil {
+            work &+= tree.count
+            positions = SiblingPositions(tree)
+        }
+        guard let positions else { return 0 }
+        return positions.position(element, ofType: ofType, fromEnd: fromEnd)
+    }
+
+    private mutating func matchesPseudo(_ pseudo: SelectorProgram.Pseudo, _ element: Int32) -> Bool {
         switch pseudo.kind {
         case .root:
             return tree.parent[Int(element)] < 0
@@ -289,18 +410,107 @@ struct SelectorMatcher {
             }
             return true
         case .nth:
-            var position = 1
-            let key = tree.tagKey[Int(element)]
-            var sibling = pseudo.fromEnd ? tree.next[Int(element)] : tree.previous[Int(element)]
-            while sibling >= 0 {
-                if !pseudo.ofType || tree.tagKey[Int(sibling)] == key { position += 1 }
-                sibling = pseudo.fromEnd ? tree.next[Int(sibling)] : tree.previous[Int(sibling)]
+            let position = position(element, ofType: pseudo.ofType, fromEnd: pseudo.fromEnd)
+            return SelectorProgram.nth(position, a: Int(pseudo.a), b: Int(pseudo.b))
+        }
+    }
+}
+
+extension SelectorProgram {
+    /// Whether 1-based `position` is `a`n+`b` for some n ≥ 0.
+    static func nth(_ position: Int, a: Int, b: Int) -> Bool {
+        if a == 0 { return position == b }
+        let difference = position - b
+        return difference % a == 0 && difference / a >= 0
+    }
+}
+
+/// Each element's 1-based position among its siblings, from the start and from the end, among
+/// all siblings and among those of its type: four arrays filled in one pass each.
+struct SiblingPositions {
+    private var child: [Int32]
+    private var childFromEnd: [Int32]
+    private var ofType: [Int32]
+    private var ofTypeFromEnd: [Int32]
+
+    init(_ tree: DocumentTree) {
+        let count = tree.count
+        child = [Int32](repeating: 1, count: count)
+        childFromEnd = [Int32](repeating: 1, count: count)
+        ofType = [Int32](repeating: 1, count: count)
+        ofTypeFromEnd = [Int32](repeating: 1, count: count)
+        // Siblings come in document order: an earlier sibling has a smaller index.
+        var nextOfType = [Int32](repeating: -1, count: count)
+        var lastOfType: [SiblingType: Int32] = [:]
+        for element in 0..<count {
+            let previous = tree.previous[element]
+            if previous >= 0 { child[element] = child[Int(previous)] &+ 1 }
+            let type = SiblingType(parent: tree.parent[element], tag: tree.tagKey[element])
+            if let last = lastOfType[type] {
+                ofType[element] = ofType[Int(last)] &+ 1
+                nextOfType[Int(last)] = Int32(element)
             }
-            let a = Int(pseudo.a)
-            let b = Int(pseudo.b)
-            if a == 0 { return position == b }
-            let difference = position - b
-            return difference % a == 0 && difference / a >= 0
+            lastOfType[type] = Int32(element)
+        }
+        for element in stride(from: count - 1, through: 0, by: -1) {
+            let next = tree.next[element]
+            if next >= 0 { childFromEnd[element] = childFromEnd[Int(next)] &+ 1 }
+            let nextSame = nextOfType[element]
+            if nextSame >= 0 { ofTypeFromEnd[element] = ofTypeFromEnd[Int(nextSame)] &+ 1 }
+        }
+    }
+
+    private struct SiblingType: Hashable {
+        var parent: Int32
+        var tag: Int
+    }
+
+    func position(_ element: Int32, ofType byType: Bool, fromEnd: Bool) -> Int {
+        let e = Int(element)
+        switch (byType, fromEnd) {
+        case (false, false): return Int(child[e])
+        case (false, true): return Int(childFromEnd[e])
+        case (true, false): return Int(ofType[e])
+        case (true, true): return Int(ofTypeFromEnd[e])
+        }
+    }
+}
+
+/// Open-addressing set of remembered answers: each slot is `key << 1 | answer`, 0 when free.
+/// Keys are nonzero and below 2^62.
+struct MatchMemo {
+    private var slots = [UInt64](repeating: 0, count: 1024)
+    private var count = 0
+
+    @inline(__always) private func home(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & (slots.count - 1)
+    }
+
+    func value(_ key: UInt64) -> Bool? {
+        var slot = home(key)
+        while true {
+            let stored = slots[slot]
+            if stored == 0 { return nil }
+            if stored >> 1 == key { return stored & 1 == 1 }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+    }
+
+    mutating func insert(_ key: UInt64, _ answer: Bool) {
+        if (count + 1) * 2 > slots.count { grow() }
+        var slot = home(key)
+        while slots[slot] != 0 && slots[slot] >> 1 != key { slot = (slot + 1) & (slots.count - 1) }
+        if slots[slot] == 0 { count += 1 }
+        slots[slot] = key << 1 | (answer ? 1 : 0)
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = [UInt64](repeating: 0, count: old.count * 2)
+        for stored in old where stored != 0 {
+            var slot = home(stored >> 1)
+            while slots[slot] != 0 { slot = (slot + 1) & (slots.count - 1) }
+            slots[slot] = stored
         }
     }
 }
