@@ -25,13 +25,24 @@ enum LinkstampFuzz {
         default:
             break
         }
-        guard let check = FuzzTargets.check(named: arguments[1]) else {
+        // libFuzzer's -fork and -jobs modes start this program again with the arguments it
+        // parsed (the target name is not among them): the target travels in the environment.
+        var rest = Array(arguments.dropFirst())
+        let name: String
+        if let first = rest.first, FuzzTargets.check(named: first) != nil {
+            name = first
+            rest.removeFirst()
+        } else if let inherited = getenv(targetVariable) {
+            name = String(cString: inherited)
+        } else {
             printError("linkstamp-fuzz: unknown target '\(arguments[1])'")
             usage()
         }
+        guard let check = FuzzTargets.check(named: name) else { usage() }
+        setenv(targetVariable, name, 1)
         selected = check
         // libFuzzer sees the program name and everything after the target name.
-        var argv: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + arguments.dropFirst(2)).map { strdup($0) }
+        var argv: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + rest).map { strdup($0) }
         argv.append(nil)
         var argc = Int32(argv.count - 1)
         let status = argv.withUnsafeMutableBufferPointer { buffer -> Int32 in
@@ -40,6 +51,8 @@ enum LinkstampFuzz {
         }
         exit(status)
     }
+
+    static let targetVariable = "LINKSTAMP_FUZZ_TARGET"
 
     static func usage() -> Never {
         printError("usage: linkstamp-fuzz TARGET [libFuzzer options] [CORPUS...] | --list | --seeds TARGET DIR")
