@@ -70,8 +70,9 @@ public enum CSSCheck {
         let doubleQuote = UInt8(ascii: "\"")
         let singleQuote = UInt8(ascii: "'")
         if range.isEmpty && replacement.starts(with: Array(" style=\"".utf8)) {
-            require(replacement.last == doubleQuote && replacement.filter { $0 == doubleQuote }.count == 2,
-                    "new style attribute with unbalanced quotes: \(show(replacement))")
+            require(
+                replacement.last == doubleQuote && replacement.filter { $0 == doubleQuote }.count == 2,
+                "new style attribute with unbalanced quotes: \(show(replacement))")
         } else if range.lowerBound > 0 && range.upperBound < document.count,
             let quote = [doubleQuote, singleQuote].first(where: {
                 document[range.lowerBound - 1] == $0 && document[range.upperBound] == $0

@@ -10,8 +10,9 @@ public enum HTMLCheck {
         let result = HTMLLinkScanner.scan(html)
         LinkInvariants.checkLinks(result.links, in: html, isHTML: true)
         if let initial = result.initialPixelOffset {
-            require(initial > 0 && initial <= html.count && html[initial - 1] == UInt8(ascii: ">"),
-                    "initial pixel offset \(initial) not after a '>'")
+            require(
+                initial > 0 && initial <= html.count && html[initial - 1] == UInt8(ascii: ">"),
+                "initial pixel offset \(initial) not after a '>'")
         }
         let open = result.openPixelOffset
         require(open >= 0 && open <= html.count, "open pixel offset \(open) of \(html.count)")
@@ -41,9 +42,11 @@ public enum TextCheck {
         LinkInvariants.checkLinks(result.links, in: text, isHTML: false)
         var previous = 0
         for removal in result.removals {
-            require(removal.lowerBound >= previous && removal.upperBound <= text.count, "removal \(removal) out of order")
             require(
-                removal.count >= 4 && text[removal].starts(with: [0x5B, 0x5B]) && text[removal].suffix(2).elementsEqual([0x5D, 0x5D]),
+                removal.lowerBound >= previous && removal.upperBound <= text.count, "removal \(removal) out of order")
+            require(
+                removal.count >= 4 && text[removal].starts(with: [0x5B, 0x5B])
+                    && text[removal].suffix(2).elementsEqual([0x5D, 0x5D]),
                 "removal \(removal) is not [[…]]: \(show(text[removal]))")
             require(!result.links.contains { $0.replaceRange.overlaps(removal) }, "removal \(removal) overlaps a link")
             previous = removal.upperBound
@@ -54,8 +57,9 @@ public enum TextCheck {
         let (rewritten, placeholders, shift) = LinkInvariants.replaceTargets(text, result.links)
         let again = TextLinkScanner.scan(rewritten)
         LinkInvariants.checkSameLinks(result.links, again.links, placeholders: placeholders, in: rewritten)
-        require(again.removals == result.removals.map { shift($0.lowerBound)..<shift($0.upperBound) },
-                "removals moved after rewrite: \(result.removals) -> \(again.removals)")
+        require(
+            again.removals == result.removals.map { shift($0.lowerBound)..<shift($0.upperBound) },
+            "removals moved after rewrite: \(result.removals) -> \(again.removals)")
     }
 }
 
@@ -68,8 +72,9 @@ enum LinkInvariants {
         var previous = 0
         for link in links {
             let range = link.replaceRange
-            require(range.lowerBound >= previous && range.upperBound <= bytes.count && !range.isEmpty,
-                    "link range \(range) out of order or outside 0..<\(bytes.count)")
+            require(
+                range.lowerBound >= previous && range.upperBound <= bytes.count && !range.isEmpty,
+                "link range \(range) out of order or outside 0..<\(bytes.count)")
             previous = range.upperBound
             let raw = bytes[range]
             let target = Array(link.target.utf8)
@@ -80,20 +85,24 @@ enum LinkInvariants {
             require(link.name.utf8.count <= limits.maxLinkNameBytes, "link name of \(link.name.utf8.count) bytes")
             if let sublink = link.sublink { require(!sublink.isEmpty, "empty sublink") }
             if !isHTML {
-                require(link.source == .text && link.quote == nil, "text link \(link.source) quote \(String(describing: link.quote))")
+                require(
+                    link.source == .text && link.quote == nil,
+                    "text link \(link.source) quote \(String(describing: link.quote))")
                 require(target.elementsEqual(raw), "text target \(show(target)) is not its bytes \(show(raw))")
                 continue
             }
             require(link.source != .text, "html link with source text")
             if let quote = link.quote {
                 require(quote == 0x22 || quote == 0x27, "quote byte \(quote)")
-                require(range.lowerBound > 0 && bytes[range.lowerBound - 1] == quote
+                require(
+                    range.lowerBound > 0 && bytes[range.lowerBound - 1] == quote
                         && range.upperBound < bytes.count && bytes[range.upperBound] == quote,
-                        "quoted value \(range) is not between its quotes")
+                    "quoted value \(range) is not between its quotes")
                 require(!raw.contains(quote), "quoted value contains its quote")
             } else {
-                require(!raw.contains { asciiWhitespace.contains($0) || $0 == UInt8(ascii: ">") },
-                        "unquoted value \(show(raw)) contains a space or '>'")
+                require(
+                    !raw.contains { asciiWhitespace.contains($0) || $0 == UInt8(ascii: ">") },
+                    "unquoted value \(show(raw)) contains a space or '>'")
             }
             if raw.contains(UInt8(ascii: "&")) {
                 // Character references only ever shrink (basic named ones and numeric).
@@ -136,18 +145,24 @@ enum LinkInvariants {
         return (rewritten, placeholders, shift)
     }
 
-    static func checkSameLinks(_ before: [FoundLink], _ after: [FoundLink], placeholders: [String], in rewritten: [UInt8]) {
-        require(after.count == before.count,
-                "\(before.count) links, \(after.count) after replacing their URLs: \(show(rewritten, limit: 400))")
+    static func checkSameLinks(
+        _ before: [FoundLink], _ after: [FoundLink], placeholders: [String], in rewritten: [UInt8]
+    ) {
+        require(
+            after.count == before.count,
+            "\(before.count) links, \(after.count) after replacing their URLs: \(show(rewritten, limit: 400))")
         var delta = 0
         for (index, (old, new)) in zip(before, after).enumerated() {
-            let expected = (old.replaceRange.lowerBound + delta)..<(old.replaceRange.lowerBound + delta + placeholders[index].utf8.count)
+            let start = old.replaceRange.lowerBound + delta
+            let expected = start..<(start + placeholders[index].utf8.count)
             delta += placeholders[index].utf8.count - old.replaceRange.count
-            require(new.replaceRange == expected && new.target == placeholders[index],
-                    "link \(index) found at \(new.replaceRange) as \(new.target), expected \(expected)")
-            require(new.quote == old.quote && new.source == old.source && new.name == old.name
+            require(
+                new.replaceRange == expected && new.target == placeholders[index],
+                "link \(index) found at \(new.replaceRange) as \(new.target), expected \(expected)")
+            require(
+                new.quote == old.quote && new.source == old.source && new.name == old.name
                     && new.isUnsubscribe == old.isUnsubscribe && new.sublink == old.sublink,
-                    "link \(index) changed attributes after replacing its URL")
+                "link \(index) changed attributes after replacing its URL")
         }
     }
 }

@@ -71,9 +71,13 @@ public enum SMTPAPICheck {
     /// The header as the JSON object a client would send to get it.
     static func serialized(_ header: APIHeader) -> String {
         var members: [JSONMember] = []
-        if let campaignID = header.campaignID { members.append(JSONMember(key: "campaign_id", value: .string(campaignID))) }
+        if let campaignID = header.campaignID {
+            members.append(JSONMember(key: "campaign_id", value: .string(campaignID)))
+        }
         if let metadata = header.metadata { members.append(JSONMember(key: "metadata", value: .object(metadata))) }
-        if !header.tags.isEmpty { members.append(JSONMember(key: "tags", value: .array(header.tags.map { .string($0) }))) }
+        if !header.tags.isEmpty {
+            members.append(JSONMember(key: "tags", value: .array(header.tags.map { .string($0) })))
+        }
         for (key, list) in [("cc", header.cc), ("bcc", header.bcc), ("archive", header.archive)] where !list.isEmpty {
             let items: [JSONValue] = list.map { recipient in
                 var fields = [JSONMember(key: "email", value: .string(recipient.email))]

@@ -61,7 +61,8 @@ public enum TokenCheck {
                     let prefix = builder.clickURLPrefix(linkToken: linkToken, sublink: link.sublink)
                     let url = Array((prefix + token).utf8)
                     let type: TrackedEventType = link.isUnsubscribe ? .link_unsubscribe : .click
-                    out.append((url, (prefix.utf8.count - linkToken.utf8.count - 1)..<url.count, event(type, recipient, link)))
+                    out.append(
+                        (url, (prefix.utf8.count - linkToken.utf8.count - 1)..<url.count, event(type, recipient, link)))
                 }
             }
         } catch {

@@ -48,7 +48,8 @@ public enum TransmissionCheck {
         let engine = tracking ? engines.on : engines.off
         let transmission: Transmission
         do {
-            transmission = try engine.prepare(message: message, envelope: envelope, now: now, transmissionID: transmissionID)
+            transmission = try engine.prepare(
+                message: message, envelope: envelope, now: now, transmissionID: transmissionID)
         } catch {
             SMTPAPICheck.checkReply(error)
             return
@@ -78,9 +79,12 @@ public enum TransmissionCheck {
         }
         let headerEnd = top.range.upperBound
         let tail = input[headerEnd...]
-        require(output.count >= tail.count && output.suffix(tail.count).elementsEqual(tail),
-                "copy \(copy.index): the bytes after the header block changed")
-        let removed = (top.all("x-msys-api", in: input) + top.all("bcc", in: input)).map(\.range).sorted { $0.lowerBound < $1.lowerBound }
+        require(
+            output.count >= tail.count && output.suffix(tail.count).elementsEqual(tail),
+            "copy \(copy.index): the bytes after the header block changed")
+        let removed = (top.all("x-msys-api", in: input) + top.all("bcc", in: input)).map(\.range).sorted {
+            $0.lowerBound < $1.lowerBound
+        }
         var expectedHead: [UInt8] = []
         var position = 0
         for range in removed {
@@ -96,8 +100,9 @@ public enum TransmissionCheck {
             require(output.starts(with: checkedHead), "copy \(copy.index): header before Cc changed")
             return
         }
-        require(output.starts(with: checkedHead) && checkedHead.count + tail.count <= output.count,
-                "copy \(copy.index): original header fields changed: \(show(output.prefix(300), limit: 300))")
+        require(
+            output.starts(with: checkedHead) && checkedHead.count + tail.count <= output.count,
+            "copy \(copy.index): original header fields changed: \(show(output.prefix(300), limit: 300))")
         let added = Array(output[checkedHead.count..<(output.count - tail.count)])
         checkAddedFields(added, lineEnding: top.lineEnding, copy: copy)
     }
@@ -120,7 +125,8 @@ public enum TransmissionCheck {
         require(start == added.count, "copy \(copy.index): added header text does not end a line: \(show(added))")
         let names = ["Cc: ", "Bcc: ", "X-Linkstamp-IP-Pool: ", "X-Linkstamp-Sandbox: yes"].map { Array($0.utf8) }
         for (n, line) in lines.enumerated() {
-            require(!line.contains(0x0A) && !line.contains(0x0D), "copy \(copy.index): a line break inside \(show(line))")
+            require(
+                !line.contains(0x0A) && !line.contains(0x0D), "copy \(copy.index): a line break inside \(show(line))")
             if line.isEmpty && n == 0 { continue }  // ends an original header that lacked its line break
             let known = names.contains { line.starts(with: $0) } || (n > 0 && line.first == 0x20)
             require(known, "copy \(copy.index): undocumented header line \(show(line)) in \(show(added))")
@@ -137,7 +143,9 @@ public enum TransmissionCheck {
         let (inputHTML, inputText) = inputStructure.trackableBodyParts()
         let inputBodies = [inputHTML, inputText].compactMap { $0 }.map { inputStructure.decodedBody(of: $0, in: input) }
         // A message that already spells the tracking host could hold URLs we did not make.
-        if containsCaseInsensitive(input, domain) || inputBodies.contains(where: { containsCaseInsensitive($0, domain) }) {
+        if containsCaseInsensitive(input, domain)
+            || inputBodies.contains(where: { containsCaseInsensitive($0, domain) })
+        {
             return
         }
         var targets = Set<String>()
@@ -155,8 +163,9 @@ public enum TransmissionCheck {
         for part in [html, text].compactMap({ $0 }) { places.append(structure.decodedBody(of: part, in: output)) }
         let owners = Set(
             [copy.normalizedAddress]
-                + (copy.rcptType == .archive ? transmission.copies.filter { $0.rcptType == nil }.map(\.normalizedAddress)
-                    + transmission.suppressed.filter { $0.rcptType == nil }.map(\.normalizedAddress) : []))
+                + (copy.rcptType == .archive
+                    ? transmission.copies.filter { $0.rcptType == nil }.map(\.normalizedAddress)
+                        + transmission.suppressed.filter { $0.rcptType == nil }.map(\.normalizedAddress) : []))
         for bytes in places {
             var from = 0
             while let hit = firstIndex(of: marker, in: bytes[from...]) {
@@ -166,14 +175,21 @@ public enum TransmissionCheck {
                 from = end
                 let event: TrackedEvent
                 do {
-                    event = try TrackingDecoder.decode(url: url, keyRing: TokenCheck.ring, now: Int64(now.timeIntervalSince1970))
+                    event = try TrackingDecoder.decode(
+                        url: url, keyRing: TokenCheck.ring, now: Int64(now.timeIntervalSince1970))
                 } catch {
                     invariantBroken("copy \(copy.index): tracked URL \(url) does not decode: \(error)")
                 }
-                require(event.transmissionID == String(transmissionID), "copy \(copy.index): \(url) of transmission \(event.transmissionID)")
-                require(owners.contains(event.rcptTo), "copy \(copy.index) (\(copy.normalizedAddress)): \(url) is for \(event.rcptTo)")
+                require(
+                    event.transmissionID == String(transmissionID),
+                    "copy \(copy.index): \(url) of transmission \(event.transmissionID)")
+                require(
+                    owners.contains(event.rcptTo),
+                    "copy \(copy.index) (\(copy.normalizedAddress)): \(url) is for \(event.rcptTo)")
                 if let target = event.targetLinkURL {
-                    require(targets.contains(target), "copy \(copy.index): \(url) leads to \(target), not a link of the input")
+                    require(
+                        targets.contains(target),
+                        "copy \(copy.index): \(url) leads to \(target), not a link of the input")
                 }
             }
         }

@@ -1,9 +1,9 @@
 import FuzzChecks
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `linkstamp-fuzz TARGET [libFuzzer options and corpus folders]`: runs libFuzzer on one target
