@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .library(name: "Linkstamp", targets: ["Linkstamp"]),
         .executable(name: "linkstamp", targets: ["linkstamp"]),
+        // The fuzz targets' invariants, for the nested Fuzz/ package and the replay tests.
+        .library(name: "FuzzChecks", targets: ["FuzzChecks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,6 +45,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "FuzzChecks",
+            dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking", "Linkstamp"],
+            swiftSettings: strict
+        ),
         // Shared by the test targets only (a seeded generator); no product includes it.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
@@ -56,5 +63,6 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzChecks"], swiftSettings: strict),
     ]
 )
