@@ -288,6 +288,43 @@ import Tracking
         await running.stop()
     }
 
+    /// `scanner_trap_link = true`: the filter adds one invisible link per HTML copy; a request for
+    /// it is a machine click, and so are that copy's clicks right after; a machine-classified
+    /// link_unsubscribe records its event but does not suppress.
+    @Test func scannerTrapAndMachineUnsubscribe() async throws {
+        let setup = try Setup(extra: "scanner_trap_link = true")
+        let transmission = try setup.engine().prepare(
+            message: Array(Self.message.utf8), envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
+        let copy = try transmission.renderedBytes(try #require(transmission.copies.first))
+        let urls = try Self.urls(in: copy).body
+        // initial pixel, two links, the trap, the open pixel
+        try #require(urls.count == 5, "\(urls)")
+        let html = String(decoding: copy, as: UTF8.self)
+        #expect(html.contains("style=3D\"display:none\" aria-hidden=3D\"true\"") || html.contains("style=\"display:none\" aria-hidden=\"true\""))
+        let clock = TestClock(Date().timeIntervalSince1970 + 60)
+        let running = try await RunningServer.start(try setup.server(clock: clock))
+        do {
+            let trap = await running.get(Self.path(urls[3]))
+            #expect(trap.status == 302)
+            var journal = Support.lines(setup.journalPath)
+            #expect(journal.last?.contains(#""machine":{"likely":true,"reasons":["scanner_trap_link"]}"#) == true)
+            // The unsubscribe link of that copy 3 s later: machine, so no suppression.
+            clock.advance(3)
+            let unsubscribe = await running.get(Self.path(urls[2]))
+            #expect(unsubscribe.status == 302)
+            journal = Support.lines(setup.journalPath)
+            #expect(journal.last?.contains(#""type":"link_unsubscribe""#) == true)
+            #expect(journal.last?.contains(#""likely":true"#) == true)
+            #expect(Support.lines(setup.suppressionPath).isEmpty)
+            // A HEAD (link scanners check links this way) is machine too.
+            clock.advance(60)
+            let head = await RawHTTP.request(port: running.port, "HEAD", Self.path(urls[1]))
+            #expect(head.status == 302)
+            #expect(Support.lines(setup.journalPath).last?.contains(#""reasons":["head_request"]"#) == true)
+        }
+        await running.stop()
+    }
+
     @Test func eventIDsAreUniqueAndIncreasing() {
         let generator = EventIDGenerator()
         var previous: UInt64 = 0
