@@ -324,11 +324,14 @@ extension String {
 }
 
 /// Closes a connection whose request line and header are not complete within `timeout` of the
-/// connection opening or of the previous request ending: a client that trickles its request
-/// (or sends nothing) cannot hold a connection while others wait.
-final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler {
+/// connection opening or of the previous response ending: a client that trickles its request
+/// (or sends nothing) cannot hold a connection while others wait. The clock does not run while
+/// a request is being answered.
+final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
     let timeout: TimeAmount
     private var deadline: Scheduled<Void>?
 
@@ -338,16 +341,16 @@ final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler 
     func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head:
+        if case .head = unwrapInboundIn(data) {
             deadline?.cancel()
             deadline = nil
-        case .end:
-            arm(context)
-        case .body:
-            break
         }
         context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { arm(context) }
+        context.write(data, promise: promise)
     }
 
     private func arm(_ context: ChannelHandlerContext) {
