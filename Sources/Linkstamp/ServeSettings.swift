@@ -16,17 +16,29 @@
 /// | `machine_proxy_ranges` | none | file of CIDR ranges of image proxies (Apple Mail Privacy Protection) |
 /// | `scanner_trap_link` | `false` | the filter adds one invisible trap link per HTML copy |
 public struct ServeSettings: Sendable, Hashable {
+    /// `serve_listen`: `HOST:PORT`.
     public var listen = "127.0.0.1:8025"
+    /// `serve_events`: the journal file, if set.
     public var eventsPath: String?
+    /// `rate_limit_requests`: requests per source and window.
     public var rateLimitRequests = 300
+    /// `rate_limit_window_seconds`.
     public var rateLimitWindowSeconds = 60
+    /// `max_connections`.
     public var maxConnections = 2048
+    /// `idle_timeout_seconds`.
     public var idleTimeoutSeconds = 30
+    /// `header_timeout_seconds`.
     public var headerTimeoutSeconds = 10
+    /// `max_header_bytes`: request line and each header field.
     public var maxHeaderBytes = 16384
+    /// `trust_forwarded_for`.
     public var trustForwardedFor = false
+    /// `machine_seconds_after_injection`.
     public var machineSecondsAfterInjection = 10
+    /// `machine_proxy_ranges`: CIDR file, if set.
     public var machineProxyRangesPath: String?
+    /// `scanner_trap_link`: the filter adds the invisible trap link.
     public var scannerTrapLink = false
 
     /// The defaults listed above.
