@@ -41,7 +41,7 @@ struct ServeCommand: ParsableCommand {
         done.wait()
         if let failure = outcome.failure {
             printError("linkstamp: serve: \(failure)")
-            throw ExitCode(SysExit.config)
+            throw ExitCode(SysExit.tempFail)
         }
     }
 }
