@@ -325,6 +325,27 @@ import Tracking
         await running.stop()
     }
 
+    /// Behind a proxy (`trust_forwarded_for`), the event's address is the one the proxy appended;
+    /// a HEAD of a pixel answers the headers without the GIF.
+    @Test func forwardedForAndHeadPixel() async throws {
+        let setup = try Setup(extra: "trust_forwarded_for = true")
+        let transmission = try setup.engine().prepare(
+            message: Array(Self.message.utf8), envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
+        let urls = try Self.urls(in: try transmission.renderedBytes(try #require(transmission.copies.first))).body
+        try #require(urls.count == 4)
+        let running = try await RunningServer.start(try setup.server(clock: TestClock(Date().timeIntervalSince1970 + 60)))
+        do {
+            let pixel = await running.get(Self.path(urls[3]), headers: ["X-Forwarded-For: 10.9.9.9, 203.0.113.7"])
+            #expect(pixel.status == 200)
+            #expect(Support.lines(setup.journalPath).last?.contains(#""ip_address":"203.0.113.7""#) == true)
+            let head = await RawHTTP.request(port: running.port, "HEAD", Self.path(urls[0]))
+            #expect(head.status == 200)
+            #expect(head.body.isEmpty)
+            #expect(Support.lines(setup.journalPath).last?.contains(#""reasons":["head_request"]"#) == true)
+        }
+        await running.stop()
+    }
+
     @Test func eventIDsAreUniqueAndIncreasing() {
         let generator = EventIDGenerator()
         var previous: UInt64 = 0
