@@ -23,6 +23,9 @@ extension BodyRewriter {
             }
         }
         let prefix = engine.urls.clickURLPrefix(linkToken: token, sublink: nil) + messageSegment
-        return [.bytes(Self.trapLinkHead + Array(prefix.utf8)), .bodyToken(softBreak: nil, kind: .click), .bytes(Self.trapLinkTail)]
+        return [
+            .bytes(Self.trapLinkHead + Array(prefix.utf8)), .bodyToken(softBreak: nil, kind: .click),
+            .bytes(Self.trapLinkTail),
+        ]
     }
 }

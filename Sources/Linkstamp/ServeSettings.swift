@@ -51,7 +51,8 @@ public struct ServeSettings: Sendable, Hashable {
         func number(_ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             guard let number = Int(value), range.contains(number) else {
                 throw ConfigurationError(
-                    line: line, message: "'\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                    line: line,
+                    message: "'\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
             }
             return number
         }

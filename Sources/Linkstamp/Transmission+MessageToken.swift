@@ -4,7 +4,8 @@ import Tracking
 
 extension Transmission {
     /// What every engagement event of this message needs, for its message token (issue 11).
-    static func messageInfo(api: APIHeader, options: EffectiveOptions, transmissionID: UInt64, now: Date) -> MessageInfo {
+    static func messageInfo(api: APIHeader, options: EffectiveOptions, transmissionID: UInt64, now: Date) -> MessageInfo
+    {
         MessageInfo(
             transmissionID: transmissionID, injectionTime: Int64(now.timeIntervalSince1970), campaignID: api.campaignID,
             tags: api.tags, metadata: api.metadataForTrackingEvents(), clickTracking: options.clickTracking,

@@ -145,9 +145,11 @@ extension TrackingURLBuilder {
     }
 
     /// A complete click URL with a message token (convenience; the pipeline splices prefixes).
-    public func clickURL(link: LinkInfo, message: MessageInfo, recipient: RecipientInfo) throws(TrackingError) -> String {
+    public func clickURL(link: LinkInfo, message: MessageInfo, recipient: RecipientInfo) throws(TrackingError) -> String
+    {
         let segment = try recipientToken(recipient).segment(.click)
-        return clickURLPrefix(linkToken: try linkToken(link), messageToken: try messageToken(message), sublink: link.sublink)
+        return clickURLPrefix(
+            linkToken: try linkToken(link), messageToken: try messageToken(message), sublink: link.sublink)
             + String(decoding: segment, as: UTF8.self)
     }
 
@@ -163,8 +165,11 @@ extension TrackingURLBuilder {
 
 extension TrackingDecoder {
     /// Opens a message token found at `range` of `url`.
-    static func decodeMessage(_ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing) throws(TrackingError) -> MessageInfo {
-        var (reader, _) = try TokenFormat.open(url[range], expecting: .message, keyRing: keyRing, offset: range.lowerBound)
+    static func decodeMessage(_ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing) throws(TrackingError)
+        -> MessageInfo
+    {
+        var (reader, _) = try TokenFormat.open(
+            url[range], expecting: .message, keyRing: keyRing, offset: range.lowerBound)
         guard let transmissionID = reader.readVarint(), let zigzag = reader.readVarint(), let flags = reader.readByte(),
             flags & ~TokenFormat.messageFlags == 0
         else { throw .malformedToken(offset: range.lowerBound) }
@@ -177,7 +182,9 @@ extension TrackingDecoder {
             message.campaignID = String(decoding: campaign, as: UTF8.self)
         }
         if !message.isSlim {
-            guard let count = reader.readVarint(), count <= 1024 else { throw .malformedToken(offset: range.lowerBound) }
+            guard let count = reader.readVarint(), count <= 1024 else {
+                throw .malformedToken(offset: range.lowerBound)
+            }
             for _ in 0..<count {
                 guard let tag = reader.readLengthPrefixed() else { throw .malformedToken(offset: range.lowerBound) }
                 message.tags.append(String(decoding: tag, as: UTF8.self))

@@ -77,7 +77,8 @@ public enum EngagementEvent {
         if let machine {
             add(
                 "machine",
-                raw: "{\"likely\":\(machine.likely),\"reasons\":[" + machine.reasons.map(quoted).joined(separator: ",") + "]}")
+                raw: "{\"likely\":\(machine.likely),\"reasons\":[" + machine.reasons.map(quoted).joined(separator: ",")
+                    + "]}")
         }
         let eventClass = type == .list_unsubscribe || type == .link_unsubscribe ? "unsubscribe_event" : "track_event"
         return "{\"msys\":{\"\(eventClass)\":{" + out + "}}}"

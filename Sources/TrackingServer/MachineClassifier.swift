@@ -2,9 +2,9 @@ import Synchronization
 import Tracking
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Classifies opens and clicks as made by a person or a machine. Reasons (documented in README):

@@ -54,7 +54,8 @@ extension TrackingServer {
                 throw ServeSetupError(description: error.description)
             }
         }
-        let journal: any EventJournal = (eventsPath ?? configuration.serve.eventsPath).map { FileEventJournal(path: $0) }
+        let journal: any EventJournal =
+            (eventsPath ?? configuration.serve.eventsPath).map { FileEventJournal(path: $0) }
             ?? StandardOutputJournal()
         if configuration.suppressionListPath == nil {
             logger.warning("no suppression_list configured: unsubscribes are recorded as events only")

@@ -73,7 +73,10 @@ public struct TrackingServer: Sendable {
     ) -> some ApplicationProtocol {
         let router = Router(context: TrackingRequestContext.self)
         let server = self
-        router.get("/healthz") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+        router.get("/healthz") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -120,7 +123,7 @@ public struct TrackingServer: Sendable {
         var expired = false
         do {
             event = try TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64(now))
-        } catch where error.isExpired {
+        } catch  where error.isExpired {
             // The recipient still reaches the content; the event is not recorded.
             guard let stale = try? TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64.min) else {
                 return notFound("undecodable")
@@ -137,7 +140,9 @@ public struct TrackingServer: Sendable {
             let machine = classifier.classify(event, isHEAD: request.method == .head, client: client, now: now)
             var lines = [line(event, type: .click, client: client, machine: machine, now: now)]
             let unsubscribes = event.type == .link_unsubscribe
-            if unsubscribes { lines.append(line(event, type: .link_unsubscribe, client: client, machine: machine, now: now)) }
+            if unsubscribes {
+                lines.append(line(event, type: .link_unsubscribe, client: client, machine: machine, now: now))
+            }
             do {
                 if unsubscribes, !machine.likely { try suppression?.suppress(event.rcptTo) }
                 try journal.append(lines)
@@ -160,7 +165,7 @@ public struct TrackingServer: Sendable {
         let event: TrackedEvent
         do {
             event = try TrackingDecoder.decode(url: request.head.path ?? "", keyRing: keyRing, now: Int64(now))
-        } catch where error.isExpired {
+        } catch  where error.isExpired {
             return Self.gifResponse
         } catch {
             return notFound("undecodable")
@@ -217,7 +222,8 @@ public struct TrackingServer: Sendable {
             }
         }
         return EngagementEvent.Client(
-            ipAddress: address, userAgent: request.headers[.userAgent], acceptLanguage: request.headers[.acceptLanguage])
+            ipAddress: address, userAgent: request.headers[.userAgent], acceptLanguage: request.headers[.acceptLanguage]
+        )
     }
 
     func line(
@@ -236,8 +242,10 @@ public struct TrackingServer: Sendable {
             factory: metrics
         ).increment()
         for reason in machine?.reasons ?? [] {
-            Metrics.Counter(label: "linkstamp_machine_reasons_total", dimensions: [("reason", reason)], factory: metrics)
-                .increment()
+            Metrics.Counter(
+                label: "linkstamp_machine_reasons_total", dimensions: [("reason", reason)], factory: metrics
+            )
+            .increment()
         }
     }
 
@@ -263,7 +271,8 @@ public struct TrackingServer: Sendable {
     }
 
     func refused(_ status: HTTPResponse.Status, _ reason: String) -> Response {
-        Metrics.Counter(label: "linkstamp_refused_total", dimensions: [("reason", reason)], factory: metrics).increment()
+        Metrics.Counter(label: "linkstamp_refused_total", dimensions: [("reason", reason)], factory: metrics)
+            .increment()
         let text: String
         switch status {
         case .forbidden: text = "Too many requests."
@@ -276,7 +285,8 @@ public struct TrackingServer: Sendable {
     func unavailable(_ error: any Error) -> Response {
         logger.error("cannot record event", metadata: ["error": "\(error)"])
         Metrics.Counter(label: "linkstamp_store_failures_total", factory: metrics).increment()
-        var response = html(.serviceUnavailable, Self.page(title: "Try again", body: "<p>Please try again shortly.</p>"))
+        var response = html(
+            .serviceUnavailable, Self.page(title: "Try again", body: "<p>Please try again shortly.</p>"))
         response.headers[.retryAfter] = "30"
         return response
     }

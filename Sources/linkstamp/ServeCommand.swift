@@ -33,7 +33,9 @@ struct ServeCommand: ParsableCommand {
         let done = DispatchSemaphore(value: 0)
         let (listen, events) = (self.listen, self.events)
         Task {
-            do { try await TrackingServer.serve(configuration: configuration, listen: listen, eventsPath: events) } catch {
+            do {
+                try await TrackingServer.serve(configuration: configuration, listen: listen, eventsPath: events)
+            } catch {
                 outcome.fail("\(error)")
             }
             done.signal()

@@ -2,6 +2,7 @@ import Foundation
 import MIME
 import Testing
 import Tracking
+
 @testable import Linkstamp
 
 /// Issue 11 item 1 on the filter side: every URL of every copy carries the one message token.
@@ -9,7 +10,8 @@ import Tracking
     static func message(metadataBytes: Int) -> [UInt8] {
         var metadata = #"{"k":""#
         metadata += String(repeating: "m", count: max(0, metadataBytes - metadata.utf8.count - 2)) + #""}"#
-        return Fixture.crlf("""
+        return Fixture.crlf(
+            """
             From: news@acme.example
             To: a@example.org
             Subject: x
@@ -36,7 +38,8 @@ import Tracking
     @Test func everyURLOfEveryCopyCarriesTheSameMessageToken() throws {
         let transmission = try Fixture.engine().prepare(
             message: Self.message(metadataBytes: 200),
-            envelope: Envelope(sender: "news@acme.example", recipients: ["a@example.org", "b@example.org"]), now: Fixture.now)
+            envelope: Envelope(sender: "news@acme.example", recipients: ["a@example.org", "b@example.org"]),
+            now: Fixture.now)
         var messageSegments = Set<String>()
         var recipientSegments = Set<String>()
         for copy in transmission.copies {
@@ -44,7 +47,8 @@ import Tracking
             let urls = try trackedURLs(in: output).html
             #expect(urls.count == 4, "\(urls)")  // initial pixel, two links, open pixel
             for url in urls {
-                let event = try TrackingDecoder.decode(url: url, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
+                let event = try TrackingDecoder.decode(
+                    url: url, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
                 let message = try #require(event.message)
                 #expect(message.campaignID == "c-1")
                 #expect(message.tags == ["t1", "t2"])
@@ -57,7 +61,8 @@ import Tracking
             // Small metadata: the full message token fits the List-Unsubscribe line.
             let (unsubscribe, longest) = try Self.listUnsubscribe(output)
             #expect(longest <= 998)
-            let event = try TrackingDecoder.decode(url: unsubscribe, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
+            let event = try TrackingDecoder.decode(
+                url: unsubscribe, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
             #expect(event.message?.isSlim == false)
             #expect(event.message?.tags == ["t1", "t2"])
         }
@@ -69,18 +74,21 @@ import Tracking
     @Test func listUnsubscribeTakesTheSlimTokenWhenTheFullOneIsTooLong() throws {
         let transmission = try Fixture.engine().prepare(
             message: Self.message(metadataBytes: 1000),
-            envelope: Envelope(sender: "news@acme.example", recipients: [String(repeating: "a", count: 64) + "@example.org"]),
+            envelope: Envelope(
+                sender: "news@acme.example", recipients: [String(repeating: "a", count: 64) + "@example.org"]),
             now: Fixture.now)
         let output = try transmission.renderedBytes(try #require(transmission.copies.first))
         let (unsubscribe, longest) = try Self.listUnsubscribe(output)
         #expect(longest <= 998, "longest header line \(longest)")
-        let event = try TrackingDecoder.decode(url: unsubscribe, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
+        let event = try TrackingDecoder.decode(
+            url: unsubscribe, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
         #expect(event.message?.isSlim == true)
         #expect(event.message?.campaignID == "c-1")
         #expect(event.message?.metadata == nil)
         // The body's URLs still carry everything.
         let click = try #require(try trackedURLs(in: output).html.first { $0.contains("/f/") })
-        let clickEvent = try TrackingDecoder.decode(url: click, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
+        let clickEvent = try TrackingDecoder.decode(
+            url: click, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
         #expect(clickEvent.message?.metadata?.utf8.count == 1000)
     }
 }

@@ -3,6 +3,7 @@ import Linkstamp
 import MIME
 import Testing
 import Tracking
+
 @testable import TrackingServer
 
 /// Issue 11: `linkstamp serve` through real sockets, against copies the filter wrote.
@@ -57,7 +58,8 @@ import Tracking
                     suppression: FileSuppressionStore(path: suppressionPath), logger: Support.quietLogger,
                     clock: { clock.now })
             }
-            return try TrackingServer.fromConfiguration(configuration, eventsPath: journalPath, logger: Support.quietLogger)
+            return try TrackingServer.fromConfiguration(
+                configuration, eventsPath: journalPath, logger: Support.quietLogger)
         }
     }
 
@@ -86,13 +88,16 @@ import Tracking
     @Test func endToEnd() async throws {
         let setup = try Setup()
         let transmission = try setup.engine().prepare(
-            message: Array(Self.message.utf8), envelope: Envelope(sender: "news@acme.example", recipients: ["Reader@Example.org"]))
+            message: Array(Self.message.utf8),
+            envelope: Envelope(sender: "news@acme.example", recipients: ["Reader@Example.org"]))
         let copy = try transmission.renderedBytes(try #require(transmission.copies.first))
         let (urls, listUnsubscribe) = try Self.urls(in: copy)
         // initial-open pixel, two links, open pixel
         #expect(urls.count == 4, "\(urls)")
         guard urls.count == 4, let listUnsubscribe else { return }
-        #expect(urls[0].contains("/q/i/") && urls[1].contains("/f/") && urls[2].contains("/f/") && urls[3].contains("/q/o/"))
+        #expect(
+            urls[0].contains("/q/i/") && urls[1].contains("/f/") && urls[2].contains("/f/") && urls[3].contains("/q/o/")
+        )
 
         // Seconds pass between the reader's requests (so none looks like a scanner's burst).
         let clock = TestClock(Date().timeIntervalSince1970 + 60)
@@ -169,7 +174,8 @@ import Tracking
             let eventsPath = setup.directory + "/filter-events.jsonl"
             let summary = try Filter.run(
                 message: Array(Self.message.utf8),
-                envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org", "other@example.org"]),
+                envelope: Envelope(
+                    sender: "news@acme.example", recipients: ["reader@example.org", "other@example.org"]),
                 engine: try setup.engine(), output: .directory(outDirectory), eventsPath: eventsPath)
             #expect(summary.copies == 1 && summary.suppressed == 1)
             let filterEvents = Support.lines(eventsPath)
@@ -178,7 +184,8 @@ import Tracking
             // Health and metrics.
             #expect(await running.get("/healthz").status == 200)
             let metrics = await running.get("/metrics")
-            #expect(metrics.text.contains(#"linkstamp_events_total{type="click",machine="false"} 2"#), "\(metrics.text)")
+            #expect(
+                metrics.text.contains(#"linkstamp_events_total{type="click",machine="false"} 2"#), "\(metrics.text)")
         }
         await running.stop()
     }
@@ -186,7 +193,8 @@ import Tracking
     @Test func refusedTokensGet404WithoutLocation() async throws {
         let setup = try Setup()
         let transmission = try setup.engine().prepare(
-            message: Array(Self.message.utf8), envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
+            message: Array(Self.message.utf8),
+            envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
         let copy = try transmission.renderedBytes(try #require(transmission.copies.first))
         let urls = try Self.urls(in: copy).body
         try #require(urls.count == 4)
@@ -234,7 +242,8 @@ import Tracking
             let response = await running.get(Self.path(expiredClick))
             #expect(response.status == 302)
             #expect(response.header("Location") == "https://shop.example.com/old")
-            let expiredPixel = try own.url(.open, message: MessageInfo(transmissionID: tid, injectionTime: 0), recipient: expired)
+            let expiredPixel = try own.url(
+                .open, message: MessageInfo(transmissionID: tid, injectionTime: 0), recipient: expired)
             #expect(await running.get(Self.path(expiredPixel)).body == TrackingServer.gif)
             #expect(Support.lines(setup.journalPath).isEmpty)
         }
@@ -294,13 +303,16 @@ import Tracking
     @Test func scannerTrapAndMachineUnsubscribe() async throws {
         let setup = try Setup(extra: "scanner_trap_link = true")
         let transmission = try setup.engine().prepare(
-            message: Array(Self.message.utf8), envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
+            message: Array(Self.message.utf8),
+            envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
         let copy = try transmission.renderedBytes(try #require(transmission.copies.first))
         let urls = try Self.urls(in: copy).body
         // initial pixel, two links, the trap, the open pixel
         try #require(urls.count == 5, "\(urls)")
         let html = String(decoding: copy, as: UTF8.self)
-        #expect(html.contains("style=3D\"display:none\" aria-hidden=3D\"true\"") || html.contains("style=\"display:none\" aria-hidden=\"true\""))
+        #expect(
+            html.contains("style=3D\"display:none\" aria-hidden=3D\"true\"")
+                || html.contains("style=\"display:none\" aria-hidden=\"true\""))
         let clock = TestClock(Date().timeIntervalSince1970 + 60)
         let running = try await RunningServer.start(try setup.server(clock: clock))
         do {
@@ -330,10 +342,12 @@ import Tracking
     @Test func forwardedForAndHeadPixel() async throws {
         let setup = try Setup(extra: "trust_forwarded_for = true")
         let transmission = try setup.engine().prepare(
-            message: Array(Self.message.utf8), envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
+            message: Array(Self.message.utf8),
+            envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
         let urls = try Self.urls(in: try transmission.renderedBytes(try #require(transmission.copies.first))).body
         try #require(urls.count == 4)
-        let running = try await RunningServer.start(try setup.server(clock: TestClock(Date().timeIntervalSince1970 + 60)))
+        let running = try await RunningServer.start(
+            try setup.server(clock: TestClock(Date().timeIntervalSince1970 + 60)))
         do {
             let pixel = await running.get(Self.path(urls[3]), headers: ["X-Forwarded-For: 10.9.9.9, 203.0.113.7"])
             #expect(pixel.status == 200)

@@ -1,14 +1,15 @@
 import Foundation
 import Linkstamp
 import Logging
-import Synchronization
 import ServiceLifecycle
+import Synchronization
 import Testing
 import Tracking
+
 @testable import TrackingServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One HTTP response as a plain socket client saw it.
@@ -36,7 +37,9 @@ enum RawHTTP {
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         return result == 0 ? fd : -1
     }
@@ -78,9 +81,11 @@ enum RawHTTP {
         var headers: [(String, String)] = []
         for line in head.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+            headers.append(
+                (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
-        return HTTPResult(status: status, headers: headers, body: Array(raw[split.upperBound...]), closedWithoutResponse: false)
+        return HTTPResult(
+            status: status, headers: headers, body: Array(raw[split.upperBound...]), closedWithoutResponse: false)
     }
 
     static func blockingRequest(port: Int, _ request: String) -> HTTPResult {

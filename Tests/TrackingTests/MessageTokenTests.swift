@@ -23,7 +23,8 @@ import Testing
     }
 
     @Test func everyKindCarriesTheMessage() throws {
-        let click = try decode(builder.clickURL(link: Support.link, message: Self.message, recipient: Support.recipient))
+        let click = try decode(
+            builder.clickURL(link: Support.link, message: Self.message, recipient: Support.recipient))
         #expect(click.message == Self.message)
         #expect(click.targetLinkURL == Support.link.target)
         for kind in [URLKind.open, .initialOpen, .unsubscribe] {
@@ -36,7 +37,10 @@ import Testing
     @Test func eventJSONHasTheNewFields() throws {
         let event = try decode(builder.url(.open, message: Self.message, recipient: Support.recipient))
         let json = event.json()
-        #expect(json.contains(#""campaign_id":"spring-sale","rcpt_meta":{"list":"42","name":"Jane \"J\" Doe"},"rcpt_tags":["promo","eu"],"click_tracking":true,"open_tracking":true,"initial_pixel":false,"injection_time":"#))
+        #expect(
+            json.contains(
+                #""campaign_id":"spring-sale","rcpt_meta":{"list":"42","name":"Jane \"J\" Doe"},"rcpt_tags":["promo","eu"],"click_tracking":true,"open_tracking":true,"initial_pixel":false,"injection_time":"#
+            ))
         let slim = try decode(builder.url(.unsubscribe, message: Self.message.slim, recipient: Support.recipient))
         #expect(slim.message?.isSlim == true)
         #expect(slim.message?.campaignID == "spring-sale")
@@ -55,20 +59,26 @@ import Testing
         var link = Support.link
         link.sublink = "f"
         #expect(try decode(builder.clickURL(link: link, recipient: Support.recipient)).targetLinkURL == link.target)
-        #expect(try decode(builder.clickURL(link: link, message: Self.message, recipient: Support.recipient)).message != nil)
+        #expect(
+            try decode(builder.clickURL(link: link, message: Self.message, recipient: Support.recipient)).message != nil
+        )
     }
 
     @Test func transmissionIDsMustAgree() throws {
         var other = Self.message
         other.transmissionID += 1
         let recipient = try builder.recipientToken(Support.recipient)
-        let click = builder.clickURLPrefix(
-            linkToken: try builder.linkToken(Support.link), messageToken: try builder.messageToken(other), sublink: nil)
+        let click =
+            builder.clickURLPrefix(
+                linkToken: try builder.linkToken(Support.link), messageToken: try builder.messageToken(other),
+                sublink: nil)
             + recipient.string(.click)
         #expect(throws: TrackingError.self) { try decode(click) }
         for kind in [URLKind.open, .unsubscribe] {
             let url = builder.urlPrefix(kind, messageToken: try builder.messageToken(other)) + recipient.string(kind)
-            let error = Support.error { () throws(TrackingError) in _ = try TrackingDecoder.decode(url: url, keyRing: ring, now: Support.now) }
+            let error = Support.error { () throws(TrackingError) in
+                _ = try TrackingDecoder.decode(url: url, keyRing: ring, now: Support.now)
+            }
             #expect(error?.description == TrackingError.transmissionMismatch().description)
         }
     }
@@ -79,7 +89,8 @@ import Testing
         // The message token where the recipient segment belongs, and the reverse.
         let swapped = builder.unsubscribeURLPrefix + recipient.string(.unsubscribe) + "/" + message
         #expect(throws: TrackingError.self) { try decode(swapped) }
-        let asLink = builder.clickURLPrefix(linkToken: message, messageToken: message, sublink: nil) + recipient.string(.click)
+        let asLink =
+            builder.clickURLPrefix(linkToken: message, messageToken: message, sublink: nil) + recipient.string(.click)
         #expect(throws: TrackingError.self) { try decode(asLink) }
     }
 
