@@ -15,6 +15,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // The tracking endpoint (`linkstamp serve`, issue 11): HTTP server, logs, metrics, lifecycle.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.25.0"),
     ],
     targets: [
         .systemLibrary(
@@ -37,10 +45,26 @@ let package = Package(
             dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking"],
             swiftSettings: strict
         ),
+        // The tracking endpoint behind `linkstamp serve`: redirects, pixels, unsubscribe, journal.
+        .target(
+            name: "TrackingServer",
+            dependencies: [
+                "Tracking", "Linkstamp", "SMTPAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "linkstamp",
             dependencies: [
-                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline",
+                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline", "TrackingServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -57,6 +81,15 @@ let package = Package(
         .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(
+            name: "TrackingServerTests",
+            dependencies: [
+                "TrackingServer", "Tracking", "Linkstamp", "MIME", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LinkstampTests",
             dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite", "TestSupport"],

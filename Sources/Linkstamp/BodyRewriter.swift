@@ -27,7 +27,14 @@ struct BodyRewriter {
     /// Link indexes are unique across the message's parts.
     var nextLinkIndex = 0
 
-    init(input: [UInt8], engine: Engine, options: EffectiveOptions, transmissionID: UInt64, lineEnding: [UInt8], maxTokenLength: Int) {
+    /// The message token and its `/`, written after every URL's route (empty with placeholder tokens).
+    let messageSegment: String
+
+    init(
+        input: [UInt8], engine: Engine, options: EffectiveOptions, transmissionID: UInt64, lineEnding: [UInt8],
+        maxTokenLength: Int, messageToken: String = ""
+    ) {
+        self.messageSegment = messageToken.isEmpty ? "" : messageToken + "/"
         self.maxTokenLength = maxTokenLength
         self.input = input
         self.engine = engine
@@ -91,14 +98,18 @@ struct BodyRewriter {
         if isHTML {
             let scan = HTMLLinkScanner.scan(content, limits: engine.limits.scan)
             if open, options.initialPixel, let offset = scan.initialPixelOffset {
-                edits.append((offset..<offset, [.bytes(Self.initialPixelHead + engine.urls.initialOpenURLPrefix.utf8), .bodyToken(softBreak: nil, kind: .initialOpen), .bytes(Self.initialPixelTail)]))
+                edits.append((offset..<offset, [.bytes(Self.initialPixelHead + (engine.urls.initialOpenURLPrefix + messageSegment).utf8), .bodyToken(softBreak: nil, kind: .initialOpen), .bytes(Self.initialPixelTail)]))
             }
             if click {
                 for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
             }
+            // The scanner trap (issue 11) goes where the open pixel goes, in the same edit.
+            let trap = click && engine.configuration.serve.scannerTrapLink ? try trapLinkPieces() : []
             if open {
                 let offset = scan.openPixelOffset
-                edits.append((offset..<offset, [.bytes(Self.openPixelHead + engine.urls.openURLPrefix.utf8), .bodyToken(softBreak: nil, kind: .open), .bytes(Self.openPixelTail)]))
+                edits.append((offset..<offset, trap + [.bytes(Self.openPixelHead + (engine.urls.openURLPrefix + messageSegment).utf8), .bodyToken(softBreak: nil, kind: .open), .bytes(Self.openPixelTail)]))
+            } else if !trap.isEmpty {
+                edits.append((scan.openPixelOffset..<scan.openPixelOffset, trap))
             }
         } else if click {
             let scan = TextLinkScanner.scan(content, limits: engine.limits.scan)
@@ -163,7 +174,7 @@ struct BodyRewriter {
                 throw Engine.internalError("tracking token encryption failed: \(error)")
             }
         }
-        let prefix = engine.urls.clickURLPrefix(linkToken: token, sublink: link.sublink)
+        let prefix = engine.urls.clickURLPrefix(linkToken: token, sublink: link.sublink) + messageSegment
         return [.bytes(Array(prefix.utf8)), .bodyToken(softBreak: nil, kind: .click)]
     }
 

@@ -22,6 +22,7 @@ import Tracking
 /// | `suppression_list` | none | file of suppressed addresses (see `SuppressionList`) |
 /// | `sandbox_domain` | none | when set, `sandbox` messages must come From this domain |
 /// | `token_lifetime_days` | `365` | how long tracked URLs stay valid |
+/// | `serve_*` and others | | the tracking endpoint's keys: see ``ServeSettings`` |
 public struct Configuration: Sendable, Hashable {
     /// The host of every tracked URL.
     public var trackingDomain: String = Configuration.placeholderTrackingDomain
@@ -47,6 +48,8 @@ public struct Configuration: Sendable, Hashable {
     public var sandboxDomain: String?
     /// Lifetime of tracked URLs, in days.
     public var tokenLifetimeDays: Int = 365
+    /// Keys of `linkstamp serve` (see ``ServeSettings``).
+    public var serve = ServeSettings()
 
     /// The documented placeholder used until an operator sets `tracking_domain`.
     public static let placeholderTrackingDomain = "links.linkstamp.invalid"
@@ -120,7 +123,9 @@ public struct Configuration: Sendable, Hashable {
                 }
                 tokenLifetimeDays = days
             default:
-                throw ConfigurationError(line: lineNumber, message: "unknown key '\(key)'")
+                guard try serve.set(key, value, line: lineNumber, flag: flag, path: path) else {
+                    throw ConfigurationError(line: lineNumber, message: "unknown key '\(key)'")
+                }
             }
         }
     }

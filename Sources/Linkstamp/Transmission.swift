@@ -187,9 +187,11 @@ public struct Transmission: Sendable {
                 throw Engine.internalError("tracking token encryption failed: \(error)")
             }
         }
+        let messageInfo = Transmission.messageInfo(api: api, options: options, transmissionID: id, now: now)
+        let messageToken = try Transmission.messageToken(messageInfo, engine: engine)
         var body = BodyRewriter(
             input: message, engine: engine, options: options, transmissionID: id, lineEnding: lineEnding,
-            maxTokenLength: maxTokenLength)
+            maxTokenLength: maxTokenLength, messageToken: messageToken)
         let (htmlIndex, textIndex) = structure.trackableBodyParts()
         var topHeaderAdditions: [UInt8] = []
         var untrackedParts: [UntrackedPart] = []
@@ -239,7 +241,10 @@ public struct Transmission: Sendable {
         self.placeholderTokens = engine.placeholderTokensForTesting
         self.lineEnding = lineEnding
         self.listUnsubscribe = addsListUnsubscribe
-            ? Transmission.listUnsubscribePieces(configuration: configuration, urls: engine.urls, lineEnding: lineEnding) : []
+            ? Transmission.listUnsubscribePieces(
+                configuration: configuration, urls: engine.urls, lineEnding: lineEnding,
+                messageToken: try Transmission.listUnsubscribeMessageToken(
+                    messageInfo, full: messageToken, engine: engine, maxTokenLength: maxTokenLength)) : []
         self.copyHeadersNeedLineBreak = lacksLineBreak && !fixedLineBreak
         if template.usesBodyToken, copies.contains(where: { $0.rcptType == .archive }) {
             let first = (copies + suppressed).filter { $0.rcptType == nil }.min { $0.index < $1.index }
@@ -259,10 +264,12 @@ public struct Transmission: Sendable {
     }
 
     /// The fixed bytes of the List-Unsubscribe fields, between which each copy's token goes.
-    static func listUnsubscribePieces(configuration: Configuration, urls: TrackingURLBuilder, lineEnding: [UInt8]) -> [[UInt8]] {
+    static func listUnsubscribePieces(
+        configuration: Configuration, urls: TrackingURLBuilder, lineEnding: [UInt8], messageToken: String = ""
+    ) -> [[UInt8]] {
         let post = configuration.unsubscribeHTTPS
             ? Array("List-Unsubscribe-Post: List-Unsubscribe=One-Click".utf8) + lineEnding : []
-        let https = Array("<\(urls.unsubscribeURLPrefix)".utf8)
+        let https = Array("<\(urls.unsubscribeURLPrefix)\(messageToken.isEmpty ? "" : messageToken + "/")".utf8)
         switch (configuration.unsubscribeMailto, configuration.unsubscribeHTTPS) {
         case (let mailto?, true):
             return [

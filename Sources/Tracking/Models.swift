@@ -44,6 +44,8 @@ public struct LinkInfo: Sendable, Hashable {
     public var isUnsubscribe: Bool
     /// `data-msys-sublink`: the path segment after `/f/`; not part of the token.
     public var sublink: String?
+    /// The filter's invisible scanner-trap link (`scanner_trap_link`): no person clicks it.
+    public var isTrap: Bool = false
 
     /// A tracked link.
     public init(

@@ -5,8 +5,16 @@ import Crypto
 enum TokenKind: UInt8 {
     case link = 1
     case recipient = 2
+    /// The per-message token (see ``MessageInfo``).
+    case message = 3
 
-    var name: String { self == .link ? "link" : "recipient" }
+    var name: String {
+        switch self {
+        case .link: return "link"
+        case .recipient: return "recipient"
+        case .message: return "message"
+        }
+    }
 }
 
 /// Token wire format, versions 1 and 2:
@@ -26,10 +34,12 @@ enum TokenKind: UInt8 {
 /// Plaintexts (varints are LEB128; "rest" runs to the end of the plaintext):
 ///
 ///     link      = %x01 transmissionID:varint index:varint flags:1 [nameLength:varint name] target:rest
-///                 ; flags bit 0 = link_unsubscribe, bit 1 = name present (absent = "Raw URL")
+///                 ; flags bit 0 = link_unsubscribe, bit 1 = name present (absent = "Raw URL"),
+///                 ; bit 2 = scanner trap link
 ///     recipient = %x02 transmissionID:varint rcptType:1 expires:zigzag-varint
 ///                 messageIDLength:varint messageID rcptTo:rest
 ///                 ; rcptType 0 = envelope, 1 = cc, 2 = bcc, 3 = archive
+///     message   = %x03 … (see ``MessageInfo``)
 ///
 /// URL kinds (version 2). A version-2 recipient token never appears alone in a URL: it is
 /// followed by the 8-character kind tag of the URL it sits in,
@@ -63,6 +73,8 @@ enum TokenFormat {
 
     static let flagUnsubscribe: UInt8 = 0x01
     static let flagNamed: UInt8 = 0x02
+    /// The filter's invisible scanner-trap link.
+    static let flagTrap: UInt8 = 0x04
     static let defaultLinkName = "Raw URL"
 
     /// Seals `plaintext` with `key` and returns the token's ASCII bytes.

@@ -35,13 +35,19 @@ public struct TrackedEvent: Sendable, Hashable {
     /// False for a token sealed before URL kinds were bound (version 1): it decodes under any
     /// kind of URL, so a server may treat its unsubscribe with more care (ask, not act).
     public var isKindBound: Bool
+    /// What the URL's message token carries (campaign, tags, metadata, options, injection
+    /// time); nil for URLs of the shape before message tokens.
+    public var message: MessageInfo?
+    /// The link is the filter's invisible scanner trap (no person sees it).
+    public var isTrapLink: Bool = false
 
     /// An event from its fields.
     public init(
         type: TrackedEventType, transmissionID: String, messageID: String, rcptTo: String,
         rcptType: RecipientType?, targetLinkURL: String? = nil, targetLinkName: String? = nil,
-        expires: Int64, keyID: UInt16, isKindBound: Bool = true
+        expires: Int64, keyID: UInt16, isKindBound: Bool = true, message: MessageInfo? = nil
     ) {
+        self.message = message
         self.type = type
         self.transmissionID = transmissionID
         self.messageID = messageID
@@ -56,7 +62,9 @@ public struct TrackedEvent: Sendable, Hashable {
 
     /// One JSON object, keys: type, transmission_id, message_id, rcpt_to, rcpt_type (null for
     /// envelope recipients), target_link_url, target_link_name (omitted or null for opens),
-    /// expires (ISO 8601 UTC). Stable key order.
+    /// with a message token also campaign_id (when set), rcpt_meta and rcpt_tags (not in the
+    /// slim form), click_tracking, open_tracking, initial_pixel, injection_time; trap_link for
+    /// the scanner trap; expires (ISO 8601 UTC). Stable key order.
     ///
     /// The target keys are written when the event has a target (clicks and link unsubscribes)
     /// and omitted otherwise. No whitespace; strings escaped per RFC 8259.
@@ -93,10 +101,49 @@ public struct TrackedEvent: Sendable, Hashable {
                 out.append(contentsOf: "null".utf8)
             }
         }
+        if let message {
+            if let campaign = message.campaignID {
+                key("campaign_id")
+                JSON.appendString(campaign, to: &out)
+            }
+            if !message.isSlim {
+                key("rcpt_meta")
+                // Sealed by the filter from its own serializer: a JSON object.
+                out.append(contentsOf: (message.metadata ?? "{}").utf8)
+                key("rcpt_tags")
+                out.append(UInt8(ascii: "["))
+                for (index, tag) in message.tags.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    JSON.appendString(tag, to: &out)
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            key("click_tracking")
+            out.append(contentsOf: (message.clickTracking ? "true" : "false").utf8)
+            key("open_tracking")
+            out.append(contentsOf: (message.openTracking ? "true" : "false").utf8)
+            key("initial_pixel")
+            out.append(contentsOf: (message.initialPixel ? "true" : "false").utf8)
+            key("injection_time")
+            JSON.appendString(ISO8601.format(unixSeconds: message.injectionTime), to: &out)
+        }
+        if isTrapLink {
+            key("trap_link")
+            out.append(contentsOf: "true".utf8)
+        }
         key("expires")
         JSON.appendString(ISO8601.format(unixSeconds: expires), to: &out)
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension TrackedEvent {
+    /// `2026-11-26T17:30:00.000Z` (SparkPost's `injection_time` shape) from unix seconds.
+    public static func iso8601Milliseconds(unixSeconds: Int64) -> String {
+        var text = ISO8601.format(unixSeconds: unixSeconds)
+        if text.hasSuffix("Z") { text.removeLast() }
+        return text + ".000Z"
     }
 }
 

@@ -33,6 +33,9 @@ public struct TrackingLimits: Sendable, Hashable {
     /// Default token lifetime in seconds, used by ``RecipientInfo/expiry(sentAt:limits:)``.
     /// Default 31536000 (365 days, SPEC §3).
     public var tokenLifetime: Int64
+    /// Longest metadata (compact JSON) a message token carries, in bytes. Default 1000
+    /// (SparkPost's limit for `rcpt_meta` in engagement events). Encoding more throws.
+    public var maxMetadataBytes: Int = 1000
 
     /// The defaults listed on each property.
     public init(

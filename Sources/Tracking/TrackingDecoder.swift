@@ -3,8 +3,10 @@
 public enum TrackingDecoder {
     /// Accepts a full URL (any host; path decides) or just the path. now = unix seconds.
     ///
-    /// The path's last segments decide: `f/<sublink>/<link>/<recipient>`, `q/o/<recipient>`,
-    /// `q/i/<recipient>` or `u/<recipient>`; segments before them (a path prefix, or a bare host
+    /// The path's last segments decide: `f/<sublink>/<link>/<message>/<recipient>`,
+    /// `q/o/<message>/<recipient>`, `q/i/<message>/<recipient>` or `u/<message>/<recipient>`
+    /// (and the shapes before message tokens, without `<message>`); the message, link and
+    /// recipient tokens must carry the same transmission id; segments before them (a path prefix, or a bare host
     /// when no scheme is given) are ignored, as are the query, the fragment, empty segments and
     /// surrounding whitespace. A recipient token is refused from its expiry second on, and when
     /// its kind tag is not the one of the URL's kind (``TrackingError/wrongURLKind(offset:)``).
@@ -28,25 +30,46 @@ public enum TrackingDecoder {
             return text.withUTF8Buffer { segment(i).elementsEqual($0) }
         }
 
-        if n >= 4 && isSegment(n - 4, "f") {
-            let sublink = segment(n - 3)
+        // A path segment that can hold a token (sublinks, route names and prefixes are shorter).
+        func isTokenLike(_ i: Int) -> Bool { i >= 0 && segments[i].count >= TokenFormat.minimumTokenCharacters }
+
+        // Current shapes carry the message token before the recipient segment; the shapes before
+        // message tokens (one segment fewer) keep decoding until their tokens expire.
+        let clickWithMessage = n >= 5 && isSegment(n - 5, "f") && !isTokenLike(n - 4) && isTokenLike(n - 3)
+            && isTokenLike(n - 2)
+        if clickWithMessage || (n >= 4 && isSegment(n - 4, "f")) {
+            let base = clickWithMessage ? n - 5 : n - 4
+            let sublink = segment(base + 1)
             guard TrackingURLBuilder.isValidSublink(Substring(decoding: sublink, as: UTF8.self)) else {
-                throw .notTrackingURL(offset: segments[n - 3].lowerBound)
+                throw .notTrackingURL(offset: segments[base + 1].lowerBound)
             }
-            let link = try decodeLink(bytes, segments[n - 2], keyRing: keyRing)
+            let link = try decodeLink(bytes, segments[base + 2], keyRing: keyRing)
+            let message = clickWithMessage ? try decodeMessage(bytes, segments[n - 2], keyRing: keyRing) : nil
             let recipient = try decodeRecipient(bytes, segments[n - 1], kind: .click, keyRing: keyRing, now: now)
             guard link.transmissionID == recipient.transmissionID else {
+                throw .transmissionMismatch(offset: segments[base + 2].lowerBound)
+            }
+            if let message, message.transmissionID != recipient.transmissionID {
                 throw .transmissionMismatch(offset: segments[n - 2].lowerBound)
             }
-            return TrackedEvent(
+            var event = TrackedEvent(
                 type: link.isUnsubscribe ? .link_unsubscribe : .click, transmissionID: String(recipient.transmissionID),
                 messageID: recipient.messageID, rcptTo: recipient.rcptTo, rcptType: recipient.rcptType,
                 targetLinkURL: link.target, targetLinkName: link.name, expires: recipient.expires,
-                keyID: recipient.keyID, isKindBound: recipient.kindBound)
+                keyID: recipient.keyID, isKindBound: recipient.kindBound, message: message)
+            event.isTrapLink = link.isTrap
+            return event
         }
         let type: TrackedEventType
         let kind: URLKind
-        if n >= 3 && isSegment(n - 3, "q") && isSegment(n - 2, "o") {
+        var routeEnd = n - 1
+        if n >= 4 && isSegment(n - 4, "q") && isSegment(n - 3, "o") && isTokenLike(n - 2) {
+            (type, kind, routeEnd) = (.open, .open, n - 2)
+        } else if n >= 4 && isSegment(n - 4, "q") && isSegment(n - 3, "i") && isTokenLike(n - 2) {
+            (type, kind, routeEnd) = (.initial_open, .initialOpen, n - 2)
+        } else if n >= 3 && isSegment(n - 3, "u") && isTokenLike(n - 2) {
+            (type, kind, routeEnd) = (.list_unsubscribe, .unsubscribe, n - 2)
+        } else if n >= 3 && isSegment(n - 3, "q") && isSegment(n - 2, "o") {
             (type, kind) = (.open, .open)
         } else if n >= 3 && isSegment(n - 3, "q") && isSegment(n - 2, "i") {
             (type, kind) = (.initial_open, .initialOpen)
@@ -55,11 +78,15 @@ public enum TrackingDecoder {
         } else {
             throw .notTrackingURL(offset: segments.last?.lowerBound)
         }
+        let message = routeEnd == n - 2 ? try decodeMessage(bytes, segments[n - 2], keyRing: keyRing) : nil
         let recipient = try decodeRecipient(bytes, segments[n - 1], kind: kind, keyRing: keyRing, now: now)
+        if let message, message.transmissionID != recipient.transmissionID {
+            throw .transmissionMismatch(offset: segments[n - 2].lowerBound)
+        }
         return TrackedEvent(
             type: type, transmissionID: String(recipient.transmissionID), messageID: recipient.messageID,
             rcptTo: recipient.rcptTo, rcptType: recipient.rcptType, expires: recipient.expires,
-            keyID: recipient.keyID, isKindBound: recipient.kindBound)
+            keyID: recipient.keyID, isKindBound: recipient.kindBound, message: message)
     }
 
     /// Non-empty path segments: after `scheme://authority` when present, before `?` or `#`,
@@ -116,6 +143,7 @@ public enum TrackingDecoder {
         var name: String
         var target: String
         var isUnsubscribe: Bool
+        var isTrap: Bool
     }
 
     private struct DecodedRecipient {
@@ -133,7 +161,7 @@ public enum TrackingDecoder {
     {
         var (reader, _) = try TokenFormat.open(url[range], expecting: .link, keyRing: keyRing, offset: range.lowerBound)
         guard let transmissionID = reader.readVarint(), let index = reader.readVarint(),
-            let flags = reader.readByte(), flags & ~(TokenFormat.flagUnsubscribe | TokenFormat.flagNamed) == 0
+            let flags = reader.readByte(), flags & ~(TokenFormat.flagUnsubscribe | TokenFormat.flagNamed | TokenFormat.flagTrap) == 0
         else { throw .malformedToken(offset: range.lowerBound) }
         var name = TokenFormat.defaultLinkName
         if flags & TokenFormat.flagNamed != 0 {
@@ -143,7 +171,7 @@ public enum TrackingDecoder {
         let target = String(decoding: reader.readRest(), as: UTF8.self)
         return DecodedLink(
             transmissionID: transmissionID, index: index, name: name, target: target,
-            isUnsubscribe: flags & TokenFormat.flagUnsubscribe != 0)
+            isUnsubscribe: flags & TokenFormat.flagUnsubscribe != 0, isTrap: flags & TokenFormat.flagTrap != 0)
     }
 
     private static func decodeRecipient(

@@ -104,6 +104,12 @@ public struct TrackingError: Error, Hashable, Sendable, CustomStringConvertible 
         }
     }
 
+    /// True for a genuine token whose expiry has passed (a click server still redirects it).
+    public var isExpired: Bool {
+        if case .expired = code { return true }
+        return false
+    }
+
     /// A one-line, human-readable message.
     public var description: String {
         switch code {

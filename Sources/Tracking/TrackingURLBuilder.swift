@@ -1,12 +1,14 @@
 /// Builds tokens and tracked URL prefixes for one tracking domain with one key ring.
 ///
-/// URL shapes (`<R:kind>` is the recipient token followed by the kind's 8-character tag):
-/// - click: `https://<domain>/f/<sublink or "a">/<linkToken>/<R:click>`
-/// - open pixel: `https://<domain>/q/o/<R:open>`
-/// - initial-open pixel: `https://<domain>/q/i/<R:initialOpen>`
-/// - one-click list unsubscribe: `https://<domain>/u/<R:unsubscribe>`
+/// URL shapes (`<R:kind>` is the recipient token followed by the kind's 8-character tag, `<M>`
+/// the message token, see ``MessageInfo``):
+/// - click: `https://<domain>/f/<sublink or "a">/<linkToken>/<M>/<R:click>`
+/// - open pixel: `https://<domain>/q/o/<M>/<R:open>`
+/// - initial-open pixel: `https://<domain>/q/i/<M>/<R:initialOpen>`
+/// - one-click list unsubscribe: `https://<domain>/u/<M>/<R:unsubscribe>`
+/// (The shapes without `<M>`, from before message tokens, still decode.)
 ///
-/// Link tokens are made once per message and link, recipient tokens once per recipient; the
+/// Link and message tokens are made once per message, recipient tokens once per recipient; the
 /// per-recipient work is one ``recipientToken(_:)`` call (one AEAD seal and one SHA-256).
 public struct TrackingURLBuilder: Sendable {
     /// The tracking host (optionally with a port or path), without scheme or trailing `/`.
@@ -98,7 +100,9 @@ public struct TrackingURLBuilder: Sendable {
         plain.append(TokenKind.link.rawValue)
         Varint.append(link.transmissionID, to: &plain)
         Varint.append(UInt64(link.index), to: &plain)
-        plain.append((link.isUnsubscribe ? TokenFormat.flagUnsubscribe : 0) | (named ? TokenFormat.flagNamed : 0))
+        plain.append(
+            (link.isUnsubscribe ? TokenFormat.flagUnsubscribe : 0) | (named ? TokenFormat.flagNamed : 0)
+                | (link.isTrap ? TokenFormat.flagTrap : 0))
         if named {
             Varint.append(UInt64(name.count), to: &plain)
             plain.append(contentsOf: name)

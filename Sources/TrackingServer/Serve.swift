@@ -1,0 +1,82 @@
+import Foundation
+import Hummingbird
+import Linkstamp
+import Logging
+import ServiceLifecycle
+import Tracking
+
+/// A problem that keeps `linkstamp serve` from starting (configuration, key ring, listen address).
+public struct ServeSetupError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public var description: String
+}
+
+/// Prints each journal line on standard output (no `--events` file given).
+public struct StandardOutputJournal: EventJournal {
+    /// A journal on standard output.
+    public init() {}
+    public func append(_ lines: [String]) throws(StoreError) {
+        guard !lines.isEmpty else { return }
+        let text = Array((lines.joined(separator: "\n") + "\n").utf8)
+        do { try FileHandle.standardOutput.write(contentsOf: text) } catch {
+            throw StoreError("cannot write standard output: \(error)")
+        }
+    }
+}
+
+extension TrackingServer {
+    /// Splits `HOST:PORT` (`[v6]:PORT` for IPv6).
+    public static func parseListen(_ text: String) throws(ServeSetupError) -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { throw ServeSetupError(description: "listen address must be HOST:PORT, not '\(text)'") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ServeSetupError(description: "listen address '\(text)' has no host") }
+        return (host, port)
+    }
+
+    /// Builds the server from the configuration: key ring, journal (`eventsPath`, else standard
+    /// output), the suppression list file, the proxy ranges file.
+    public static func fromConfiguration(
+        _ configuration: Configuration, eventsPath: String?, logger: Logger
+    ) throws(ServeSetupError) -> TrackingServer {
+        let ring: KeyRing
+        do { ring = try KeyRing(contentsOf: configuration.keyRingPath) } catch {
+            throw ServeSetupError(description: "cannot read key ring '\(configuration.keyRingPath)': \(error)")
+        }
+        var ranges: [AddressRange] = []
+        if let path = configuration.serve.machineProxyRangesPath {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ServeSetupError(description: "cannot read machine_proxy_ranges '\(path)'")
+            }
+            do { ranges = try AddressRange.parseList(String(decoding: data, as: UTF8.self)) } catch {
+                throw ServeSetupError(description: error.description)
+            }
+        }
+        let journal: any EventJournal =
+            (eventsPath ?? configuration.serve.eventsPath).map { FileEventJournal(path: $0) }
+            ?? StandardOutputJournal()
+        if configuration.suppressionListPath == nil {
+            logger.warning("no suppression_list configured: unsubscribes are recorded as events only")
+        }
+        return TrackingServer(
+            configuration: configuration, keyRing: ring, journal: journal,
+            suppression: configuration.suppressionListPath.map { FileSuppressionStore(path: $0) }, proxyRanges: ranges,
+            logger: logger)
+    }
+
+    /// Runs `linkstamp serve` until SIGTERM or SIGINT, then shuts down gracefully (requests in
+    /// flight finish).
+    public static func serve(configuration: Configuration, listen: String?, eventsPath: String?) async throws {
+        let logger = Logger(label: "linkstamp.serve")
+        let (host, port) = try parseListen(listen ?? configuration.serve.listen)
+        let server = try fromConfiguration(configuration, eventsPath: eventsPath, logger: logger)
+        let app = server.application(host: host, port: port) { bound in
+            logger.info("listening", metadata: ["address": "\(host):\(bound)"])
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,371 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Linkstamp
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTPTypes
+import Prometheus
+import ServiceLifecycle
+import Tracking
+
+/// The request context of the endpoint: Hummingbird's core storage and the client address.
+public struct TrackingRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The connected peer.
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// `linkstamp serve`: answers every tracked URL the filter writes. Stateless (everything an
+/// event needs travels in the tokens); the journal and the suppression list are the only state
+/// it writes, each behind a protocol.
+///
+/// Routes: `GET`/`HEAD /f/…` (302 to the decoded http(s) target, `click` and for unsubscribe
+/// links `link_unsubscribe`), `GET`/`HEAD /q/…` (43-byte GIF, `open`/`initial_open`), `GET /u/…`
+/// (a page with a POST button; never unsubscribes), `POST /u/…` (RFC 8058 one-click:
+/// `list_unsubscribe`, suppression), `/healthz`, `/metrics`. Anything that does not decode: 404
+/// with a small page and no `Location`. An expired click still redirects but records nothing.
+public struct TrackingServer: Sendable {
+    /// The filter's configuration (its `serve` keys are this server's).
+    public let configuration: Configuration
+    let keyRing: KeyRing
+    let journal: any EventJournal
+    let suppression: (any SuppressionStore)?
+    let classifier: MachineClassifier
+    let limiter: RateLimiter
+    let ids = EventIDGenerator()
+    let registry: PrometheusCollectorRegistry
+    let metrics: PrometheusMetricsFactory
+    let logger: Logger
+    let clock: @Sendable () -> Double
+
+    /// A server over `keyRing`, writing events to `journal` and unsubscribes to `suppression`
+    /// (nil: unsubscribes are recorded as events only). `clock` gives unix seconds.
+    public init(
+        configuration: Configuration, keyRing: KeyRing, journal: any EventJournal,
+        suppression: (any SuppressionStore)?, proxyRanges: [AddressRange] = [], logger: Logger,
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    ) {
+        self.configuration = configuration
+        self.keyRing = keyRing
+        self.journal = journal
+        self.suppression = suppression
+        let settings = configuration.serve
+        classifier = MachineClassifier(
+            secondsAfterInjection: Int64(settings.machineSecondsAfterInjection), proxyRanges: proxyRanges)
+        limiter = RateLimiter(limit: settings.rateLimitRequests, windowSeconds: settings.rateLimitWindowSeconds)
+        registry = PrometheusCollectorRegistry()
+        metrics = PrometheusMetricsFactory(registry: registry)
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// The Hummingbird application listening on `host:port` (port 0: an ephemeral port, reported
+    /// to `onServerRunning`).
+    public func application(
+        host: String, port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router(context: TrackingRequestContext.self)
+        let server = self
+        router.get("/healthz") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: server.registry.emitToBuffer())))
+        }
+        router.get("/f/**") { request, context in await server.click(request, context: context) }
+        router.head("/f/**") { request, context in await server.click(request, context: context) }
+        router.get("/q/**") { request, context in await server.pixel(request, context: context) }
+        router.head("/q/**") { request, context in await server.pixel(request, context: context) }
+        router.get("/u/**") { request, context in await server.unsubscribePage(request, context: context) }
+        router.post("/u/**") { request, context in await server.unsubscribe(request, context: context) }
+        // Every other path: the same small 404 page.
+        for path in ["**", "/f", "/q", "/u"] {
+            router.get(RouterPath(path)) { _, _ in server.notFound("no_route") }
+            router.head(RouterPath(path)) { _, _ in server.notFound("no_route") }
+            router.post(RouterPath(path)) { _, _ in server.notFound("no_route") }
+        }
+        let settings = configuration.serve
+        let headerTimeout = TimeAmount.seconds(Int64(settings.headerTimeoutSeconds))
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [RequestHeadDeadline(timeout: headerTimeout)],
+            idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: settings.maxHeaderBytes, maxHeaderListSize: 2 * settings.maxHeaderBytes,
+                maxHeaderFieldCount: 100))
+        return Application(
+            router: router,
+            server: .http1(configuration: http1),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: port), serverName: "linkstamp",
+                availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    // MARK: Routes
+
+    func click(_ request: Request, context: TrackingRequestContext) async -> Response {
+        let now = clock()
+        let client = self.client(request, context: context)
+        guard limiter.allow(client.ipAddress, now: now) else { return refused(.forbidden, "rate_limited") }
+        let path = request.head.path ?? ""
+        var event: TrackedEvent
+        var expired = false
+        do {
+            event = try TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64(now))
+        } catch  where error.isExpired {
+            // The recipient still reaches the content; the event is not recorded.
+            guard let stale = try? TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64.min) else {
+                return notFound("undecodable")
+            }
+            event = stale
+            expired = true
+        } catch {
+            return notFound("undecodable")
+        }
+        guard event.type == .click || event.type == .link_unsubscribe, let target = event.targetLinkURL,
+            let location = Self.redirectLocation(target)
+        else { return notFound("not_redirectable") }
+        if !expired {
+            let machine = classifier.classify(event, isHEAD: request.method == .head, client: client, now: now)
+            var lines = [line(event, type: .click, client: client, machine: machine, now: now)]
+            let unsubscribes = event.type == .link_unsubscribe
+            if unsubscribes {
+                lines.append(line(event, type: .link_unsubscribe, client: client, machine: machine, now: now))
+            }
+            do {
+                if unsubscribes, !machine.likely { try suppression?.suppress(event.rcptTo) }
+                try journal.append(lines)
+            } catch {
+                return unavailable(error)
+            }
+            count(.click, machine: machine)
+            if unsubscribes { count(.link_unsubscribe, machine: machine) }
+        } else {
+            Metrics.Counter(label: "linkstamp_expired_clicks_total", factory: metrics).increment()
+        }
+        return Response(
+            status: .found, headers: [.location: location, .cacheControl: "no-store", .contentLength: "0"])
+    }
+
+    func pixel(_ request: Request, context: TrackingRequestContext) async -> Response {
+        let now = clock()
+        let client = self.client(request, context: context)
+        guard limiter.allow(client.ipAddress, now: now) else { return refused(.forbidden, "rate_limited") }
+        let event: TrackedEvent
+        do {
+            event = try TrackingDecoder.decode(url: request.head.path ?? "", keyRing: keyRing, now: Int64(now))
+        } catch  where error.isExpired {
+            return Self.gifResponse
+        } catch {
+            return notFound("undecodable")
+        }
+        guard event.type == .open || event.type == .initial_open else { return notFound("wrong_route") }
+        let machine = classifier.classify(event, isHEAD: request.method == .head, client: client, now: now)
+        do { try journal.append([line(event, client: client, machine: machine, now: now)]) } catch {
+            return unavailable(error)
+        }
+        count(event.type, machine: machine)
+        return Self.gifResponse
+    }
+
+    func unsubscribePage(_ request: Request, context: TrackingRequestContext) async -> Response {
+        let now = clock()
+        let client = self.client(request, context: context)
+        guard limiter.allow(client.ipAddress, now: now) else { return refused(.forbidden, "rate_limited") }
+        guard let event = try? TrackingDecoder.decode(url: request.head.path ?? "", keyRing: keyRing, now: Int64(now)),
+            event.type == .list_unsubscribe
+        else { return notFound("undecodable") }
+        _ = event
+        return html(.ok, Self.confirmPage)
+    }
+
+    func unsubscribe(_ request: Request, context: TrackingRequestContext) async -> Response {
+        let now = clock()
+        let client = self.client(request, context: context)
+        guard limiter.allow(client.ipAddress, now: now) else { return refused(.forbidden, "rate_limited") }
+        guard let event = try? TrackingDecoder.decode(url: request.head.path ?? "", keyRing: keyRing, now: Int64(now)),
+            event.type == .list_unsubscribe
+        else { return notFound("undecodable") }
+        var request = request
+        guard let body = try? await request.collectBody(upTo: 4096),
+            String(buffer: body).contains("List-Unsubscribe=One-Click")
+        else { return refused(.badRequest, "bad_unsubscribe_body") }
+        do {
+            try suppression?.suppress(event.rcptTo)
+            try journal.append([line(event, client: client, machine: nil, now: now)])
+        } catch {
+            return unavailable(error)
+        }
+        count(.list_unsubscribe, machine: nil)
+        return html(.ok, Self.donePage)
+    }
+
+    // MARK: Parts
+
+    func client(_ request: Request, context: TrackingRequestContext) -> EngagementEvent.Client {
+        var address = context.remoteAddress?.ipAddress ?? "unknown"
+        if configuration.serve.trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!] {
+            // The proxy in front of us appends the address it saw: the last entry.
+            if let last = forwarded.split(separator: ",").last?.trimmingASCIISpaces(), !last.isEmpty {
+                address = String(last)
+            }
+        }
+        return EngagementEvent.Client(
+            ipAddress: address, userAgent: request.headers[.userAgent], acceptLanguage: request.headers[.acceptLanguage]
+        )
+    }
+
+    func line(
+        _ event: TrackedEvent, type: TrackedEventType? = nil, client: EngagementEvent.Client, machine: MachineVerdict?,
+        now: Double
+    ) -> String {
+        EngagementEvent.line(
+            event, type: type, eventID: ids.next(nowMilliseconds: UInt64(max(now, 0) * 1000)), timestamp: Int64(now),
+            client: client, machine: machine)
+    }
+
+    func count(_ type: TrackedEventType, machine: MachineVerdict?) {
+        Metrics.Counter(
+            label: "linkstamp_events_total",
+            dimensions: [("type", type.rawValue), ("machine", machine?.likely == true ? "true" : "false")],
+            factory: metrics
+        ).increment()
+        for reason in machine?.reasons ?? [] {
+            Metrics.Counter(
+                label: "linkstamp_machine_reasons_total", dimensions: [("reason", reason)], factory: metrics
+            )
+            .increment()
+        }
+    }
+
+    /// The `Location` for a decoded target: only `http`/`https`, with bytes a header cannot carry
+    /// percent-encoded; nil for anything else.
+    static func redirectLocation(_ target: String) -> String? {
+        let lower = target.prefix(8).lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return nil }
+        var out = ""
+        for byte in target.utf8 {
+            if byte <= 0x20 || byte >= 0x7F {
+                guard byte != 0x0D, byte != 0x0A else { return nil }
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+            } else {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return out
+    }
+
+    func notFound(_ reason: String) -> Response {
+        refused(.notFound, reason)
+    }
+
+    func refused(_ status: HTTPResponse.Status, _ reason: String) -> Response {
+        Metrics.Counter(label: "linkstamp_refused_total", dimensions: [("reason", reason)], factory: metrics)
+            .increment()
+        let text: String
+        switch status {
+        case .forbidden: text = "Too many requests."
+        case .badRequest: text = "Bad request."
+        default: text = "This link is not valid."
+        }
+        return html(status, Self.page(title: text, body: "<p>\(text)</p>"))
+    }
+
+    func unavailable(_ error: any Error) -> Response {
+        logger.error("cannot record event", metadata: ["error": "\(error)"])
+        Metrics.Counter(label: "linkstamp_store_failures_total", factory: metrics).increment()
+        var response = html(
+            .serviceUnavailable, Self.page(title: "Try again", body: "<p>Please try again shortly.</p>"))
+        response.headers[.retryAfter] = "30"
+        return response
+    }
+
+    func html(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func page(title: String, body: String) -> String {
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">"
+            + "<title>\(title)</title></head><body>\(body)</body></html>\n"
+    }
+
+    /// `GET /u/…`: a button that POSTs the RFC 8058 body to the same URL (a GET never unsubscribes).
+    static let confirmPage = page(
+        title: "Unsubscribe",
+        body: "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
+            + "<p>Stop receiving these emails?</p><button type=\"submit\">Unsubscribe</button></form>")
+    static let donePage = page(title: "Unsubscribed", body: "<p>You are unsubscribed.</p>")
+
+    /// A transparent 1×1 GIF, 43 bytes.
+    public static let gif: [UInt8] = [
+        0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0xFF, 0xFF, 0xFF, 0x21, 0xF9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2C, 0x00, 0x00, 0x00, 0x00,
+        0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3B,
+    ]
+    static var gifResponse: Response {
+        Response(
+            status: .ok,
+            headers: [
+                .contentType: "image/gif", .cacheControl: "no-cache, no-store, must-revalidate, max-age=0",
+                .init("Pragma")!: "no-cache", .expires: "0",
+            ],
+            body: .init(byteBuffer: ByteBuffer(bytes: gif)))
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// Closes a connection whose request line and header are not complete within `timeout` of the
+/// connection opening or of the previous response ending: a client that trickles its request
+/// (or sends nothing) cannot hold a connection while others wait. The clock does not run while
+/// a request is being answered.
+final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+    let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) { arm(context) }
+    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) {
+            deadline?.cancel()
+            deadline = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { arm(context) }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: timeout) { bound.value.close(promise: nil) }
+    }
+}

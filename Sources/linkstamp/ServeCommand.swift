@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Linkstamp
+import TrackingServer
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Answer tracked URLs: click redirects, open pixels, one-click unsubscribe (HTTP).",
+        discussion: """
+            Same configuration file and key ring as `filter`. Events are appended to the journal \
+            (--events, or `serve_events`; standard output when neither is set) before each \
+            response; unsubscribes are added to `suppression_list`. Keys: serve_listen, \
+            serve_events, rate_limit_requests, rate_limit_window_seconds, max_connections, \
+            idle_timeout_seconds, header_timeout_seconds, max_header_bytes, trust_forwarded_for, \
+            machine_seconds_after_injection, machine_proxy_ranges, scanner_trap_link. \
+            SIGTERM or SIGINT stops it gracefully.
+            """
+    )
+
+    @Option(name: .long, help: "Configuration file (default: $LINKSTAMP_CONFIG).")
+    var config: String?
+
+    @Option(name: .long, help: "HOST:PORT to listen on (default: serve_listen, 127.0.0.1:8025).")
+    var listen: String?
+
+    @Option(name: .long, help: "Event journal file, JSON lines (default: serve_events, else standard output).")
+    var events: String?
+
+    func run() throws {
+        let configuration = try loadConfiguration(config)
+        let outcome = ServeOutcome()
+        let done = DispatchSemaphore(value: 0)
+        let (listen, events) = (self.listen, self.events)
+        Task {
+            do {
+                try await TrackingServer.serve(configuration: configuration, listen: listen, eventsPath: events)
+            } catch {
+                outcome.fail("\(error)")
+            }
+            done.signal()
+        }
+        done.wait()
+        if let failure = outcome.failure {
+            printError("linkstamp: serve: \(failure)")
+            throw ExitCode(SysExit.tempFail)
+        }
+    }
+}
+
+/// The serve task's failure, handed back to the blocked main thread.
+final class ServeOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text: String?
+    func fail(_ message: String) { lock.withLock { text = message } }
+    var failure: String? { lock.withLock { text } }
+}
