@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .systemLibrary(
@@ -35,10 +36,20 @@ let package = Package(
             dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking"],
             swiftSettings: strict
         ),
+        // The SMTP door: a pure ESMTP state machine and the SwiftNIO server and relay client around it.
+        .target(
+            name: "SMTPDoor",
+            dependencies: [
+                "Linkstamp", "SMTPAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "linkstamp",
             dependencies: [
-                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline",
+                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline", "SMTPDoor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -54,6 +65,15 @@ let package = Package(
             name: "LinkstampTests",
             dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite", "TestSupport"],
             exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SMTPDoorTests",
+            dependencies: [
+                "SMTPDoor", "Linkstamp", "SMTPAPI", "Tracking",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
     ]
