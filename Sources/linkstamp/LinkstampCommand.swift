@@ -11,7 +11,7 @@ struct LinkstampCommand: ParsableCommand {
         commandName: "linkstamp",
         abstract: "Per-recipient click and open tracking, X-MSYS-API fan-out and CSS inlining for mail relays.",
         version: LinkstampVersion.current,
-        subcommands: [FilterCommand.self, DecodeCommand.self, InlineCSSCommand.self, KeygenCommand.self, BenchCommand.self]
+        subcommands: [FilterCommand.self, DecodeCommand.self, InlineCSSCommand.self, KeygenCommand.self, BenchCommand.self, SMTPDCommand.self]
     )
 }
 
