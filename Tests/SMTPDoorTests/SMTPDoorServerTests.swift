@@ -38,7 +38,9 @@ import Tracking
         }
     }
 
-    func rig(refusals: [String: String] = [:], _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }) throws -> Rig {
+    func rig(
+        refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero,
+        _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }) throws -> Rig {
         let engine = try SMTPDoorServerTests.engine()
         var settings = SMTPDoorServer.Settings()
         settings.port = 0
@@ -48,7 +50,7 @@ import Tracking
         let fixed = settings
         return try blocking {
             let group = MultiThreadedEventLoopGroup.singleton
-            let sink = try await SinkServer(refusals: refusals, group: group)
+            let sink = try await SinkServer(refusals: refusals, dataReplyDelay: dataReplyDelay, group: group)
             let relay = RelayClient(host: "127.0.0.1", port: sink.port, heloName: "door.test", group: group)
             let delivery = MessageDelivery(engine: engine, relay: relay, eventsPath: events, now: { SMTPDoorServerTests.now })
             let door = SMTPDoorServer(settings: fixed, delivery: delivery, group: group)
@@ -256,6 +258,58 @@ import Tracking
         #expect(try client.reply() == "421 4.3.2 door.test Service shutting down, try again later")
         #expect(try client.readsEndOfStream())
         #expect(throws: (any Error).self) { _ = try LineClient(port: rig.port) }
+    }
+}
+
+extension SMTPDoorServerTests {
+    @Test func shutdownLetsTheMessageBeingRelayedFinish() throws {
+        let rig = try rig(dataReplyDelay: .milliseconds(500))
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send("EHLO app.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try client.reply() }
+        try client.send(SMTPDoorServerTests.dotStuffed(Array("Subject: s\r\n\r\nbody\r\n".utf8)))
+        // The message is at the slow sink now; shut down meanwhile.
+        var waited = 0
+        while rig.sink.commands.withLock({ !$0.contains("DATA") }) && waited < 500 {
+            Thread.sleep(forTimeInterval: 0.01)
+            waited += 1
+        }
+        let started = Date()
+        rig.stop()
+        #expect(Date().timeIntervalSince(started) >= 0.2)
+        #expect(try client.reply()?.hasPrefix("250 2.0.0 Ok: queued as ") == true)
+        #expect(try client.reply() == "421 4.3.2 door.test Service shutting down, try again later")
+        #expect(try client.readsEndOfStream())
+        #expect(rig.sink.received.withLock { $0.count } == 1)
+    }
+
+    @Test func aFloodOfConnectionsIsRefusedAndTheServerKeepsServing() throws {
+        let rig = try rig { $0.maxConnections = 20 }
+        defer { rig.stop() }
+        var clients: [LineClient] = []
+        for _ in 0..<300 { clients.append(try LineClient(port: rig.port)) }
+        var greeted = 0
+        var refused = 0
+        for client in clients {
+            let reply = try client.reply() ?? ""
+            if reply.hasPrefix("220 ") { greeted += 1 }
+            if reply.hasPrefix("421 4.7.0 ") { refused += 1 }
+        }
+        #expect(greeted == 20)
+        #expect(refused == 280)
+        clients.removeAll()
+        var served = false
+        for _ in 0..<100 where !served {
+            let client = try LineClient(port: rig.port)
+            if try client.reply()?.hasPrefix("220 ") == true {
+                try client.send("NOOP\r\n")
+                served = try client.reply() == "250 2.0.0 Ok"
+            } else {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        #expect(served)
     }
 }
 

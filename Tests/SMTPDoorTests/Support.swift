@@ -57,12 +57,15 @@ struct SinkTransaction: Sendable, Hashable {
 /// PIPELINING and refuses the recipients it is told to with the reply it is given.
 final class SinkServer: Sendable {
     let refusals: [String: String]
+    /// How long the sink waits before answering the end of DATA.
+    let dataReplyDelay: TimeAmount
     let received = Mutex<[SinkTransaction]>([])
     let commands = Mutex<[String]>([])
     let channel: any Channel
 
-    init(refusals: [String: String] = [:], group: any EventLoopGroup) async throws {
+    init(refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, group: any EventLoopGroup) async throws {
         self.refusals = refusals
+        self.dataReplyDelay = dataReplyDelay
         let box = Locked<SinkServer?>(nil)
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -100,6 +103,7 @@ final class SinkHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         buffer += unwrapInboundIn(data).readableBytesView
         var out = ""
+        var delay = TimeAmount.zero
         while true {
             if inData {
                 let end: [UInt8] = Array("\r\n.\r\n".utf8)
@@ -113,6 +117,7 @@ final class SinkHandler: ChannelInboundHandler {
                 inData = false
                 sink.received.withLock { $0.append(current) }
                 out += "250 2.0.0 Ok: queued as SINK\r\n"
+                delay = sink.dataReplyDelay
                 continue
             }
             guard let lf = buffer.firstIndex(of: 0x0A) else { break }
@@ -148,7 +153,12 @@ final class SinkHandler: ChannelInboundHandler {
                 out += "502 5.5.2 what\r\n"
             }
         }
-        if !out.isEmpty { reply(out, context: context) }
+        guard !out.isEmpty else { return }
+        if delay == .zero {
+            reply(out, context: context)
+        } else {
+            context.eventLoop.assumeIsolated().scheduleTask(in: delay) { self.reply(out, context: context) }
+        }
     }
 
     func reply(_ text: String, context: ChannelHandlerContext) {
