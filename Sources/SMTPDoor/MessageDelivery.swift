@@ -3,9 +3,9 @@ import Linkstamp
 import SMTPAPI
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What happens at the end of DATA: prepare the message with the library, render every copy,
@@ -31,7 +31,9 @@ public struct MessageDelivery: Sendable {
     public let now: @Sendable () -> Date
 
     /// A delivery path.
-    public init(engine: Engine, relay: RelayClient, eventsPath: String?, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        engine: Engine, relay: RelayClient, eventsPath: String?, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.engine = engine
         self.relay = relay
         self.eventsPath = eventsPath
@@ -48,7 +50,8 @@ public struct MessageDelivery: Sendable {
             for copy in transmission.copies {
                 items.append(
                     RelayClient.Item(
-                        sender: envelope.sender, recipient: copy.address, content: try transmission.renderedBytes(copy)))
+                        sender: envelope.sender, recipient: copy.address, content: try transmission.renderedBytes(copy))
+                )
             }
         } catch {
             return error
@@ -56,9 +59,12 @@ public struct MessageDelivery: Sendable {
         let replies = await relay.deliver(items)
         let failed = zip(transmission.copies, replies).filter { $0.1.code / 100 != 2 }
         if let (copy, reply) = failed.first {
-            let text = "\(failed.count) of \(items.count) copies not accepted by the relay; <\(copy.address)>: \(reply.description)"
+            let text =
+                "\(failed.count) of \(items.count) copies not accepted by the relay; "
+                + "<\(copy.address)>: \(reply.description)"
             if failed.count == items.count && failed.allSatisfy({ $0.1.isPermanent }) {
-                return SMTPReply(code: reply.code, enhancedStatus: reply.enhancedStatus, text: MessageDelivery.sanitized(text))
+                return SMTPReply(
+                    code: reply.code, enhancedStatus: reply.enhancedStatus, text: MessageDelivery.sanitized(text))
             }
             return SMTPReply(code: 451, enhancedStatus: "4.4.0", text: MessageDelivery.sanitized(text))
         }
@@ -79,7 +85,9 @@ public struct MessageDelivery: Sendable {
 
     /// Reply text on one line of printable ASCII, at most 400 bytes.
     static func sanitized(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.prefix(400).map { $0.value >= 0x20 && $0.value < 0x7F ? $0 : "?" }))
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.prefix(400).map { $0.value >= 0x20 && $0.value < 0x7F ? $0 : "?" }))
     }
 
     /// Appends the lines with one `write` on an `O_APPEND` descriptor under an exclusive lock, as

@@ -142,7 +142,8 @@ public final class RelayClient: Sendable {
     }
 
     static func lost(_ error: any Error) -> SMTPReply {
-        SMTPReply(code: 451, enhancedStatus: "4.4.2", text: "linkstamp relay: connection to the relay failed (\(error))")
+        SMTPReply(
+            code: 451, enhancedStatus: "4.4.2", text: "linkstamp relay: connection to the relay failed (\(error))")
     }
 }
 
@@ -195,7 +196,8 @@ final class RelayConnection: Sendable {
         guard greeting.code == 220 else { throw RelayError.unexpected(greeting, after: "greeting") }
         let ehlo = try await send(Array("EHLO \(heloName)\r\n".utf8), replies: 1)[0]
         if ehlo.code == 250 {
-            let keywords = Set(ehlo.lines.dropFirst().map { $0.split(separator: " ").first.map { $0.uppercased() } ?? "" })
+            let keywords = Set(
+                ehlo.lines.dropFirst().map { $0.split(separator: " ").first.map { $0.uppercased() } ?? "" })
             state.withLock {
                 $0.pipelining = keywords.contains("PIPELINING")
                 $0.eightBit = keywords.contains("8BITMIME")

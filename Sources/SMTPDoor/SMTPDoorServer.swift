@@ -37,11 +37,13 @@ public final class SMTPDoorServer: Sendable {
     }
 
     /// A server on NIO's shared event loops, relaying to `relayHost:relayPort`.
-    public convenience init(settings: Settings, engine: Engine, relayHost: String, relayPort: Int, eventsPath: String?) {
+    public convenience init(settings: Settings, engine: Engine, relayHost: String, relayPort: Int, eventsPath: String?)
+    {
         let group = MultiThreadedEventLoopGroup.singleton
         let relay = RelayClient(host: relayHost, port: relayPort, heloName: settings.hostname, group: group)
         self.init(
-            settings: settings, delivery: MessageDelivery(engine: engine, relay: relay, eventsPath: eventsPath), group: group)
+            settings: settings, delivery: MessageDelivery(engine: engine, relay: relay, eventsPath: eventsPath),
+            group: group)
     }
 
     /// Binds and starts accepting. Returns the bound address (its port when `port` was 0).

@@ -20,7 +20,9 @@ struct RelayReply: Sendable, Hashable {
     static func isEnhancedStatus(_ word: Substring, code: Int) -> Bool {
         let parts = word.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == Substring(String(code / 100)) else { return false }
-        return parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
+        return parts.allSatisfy {
+            !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber)
+        }
     }
 }
 
@@ -44,7 +46,8 @@ struct SMTPReplyParser: Sendable {
             let line = buffer[start..<end]
             start = lf + 1
             guard line.count >= 3, line.prefix(3).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                line.count == 3 || line[line.startIndex + 3] == UInt8(ascii: " ") || line[line.startIndex + 3] == UInt8(ascii: "-")
+                line.count == 3 || line[line.startIndex + 3] == UInt8(ascii: " ")
+                    || line[line.startIndex + 3] == UInt8(ascii: "-")
             else { throw .malformed }
             let code = line.prefix(3).reduce(0) { $0 * 10 + Int($1 - 0x30) }
             let text = String(decoding: line.dropFirst(4), as: UTF8.self)

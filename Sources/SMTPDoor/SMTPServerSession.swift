@@ -281,7 +281,8 @@ public struct SMTPServerSession: Sendable {
                     return
                 }
                 if size > limits.maxMessageBytes {
-                    actions += refuse(552, "5.3.4", "Message size exceeds fixed limit of \(limits.maxMessageBytes) bytes")
+                    actions += refuse(
+                        552, "5.3.4", "Message size exceeds fixed limit of \(limits.maxMessageBytes) bytes")
                     return
                 }
             case "BODY":
@@ -328,7 +329,9 @@ public struct SMTPServerSession: Sendable {
     /// `FROM:<path> params` / `TO:<path> params` (RFC 5321 §4.1.2; a space after the colon is
     /// tolerated, as most servers do). Returns the address without brackets and the parameters.
     static func path(_ argument: Substring, keyword: String) -> (String, [Substring])? {
-        guard argument.count >= keyword.count, argument.prefix(keyword.count).uppercased() == keyword else { return nil }
+        guard argument.count >= keyword.count, argument.prefix(keyword.count).uppercased() == keyword else {
+            return nil
+        }
         let rest = argument.dropFirst(keyword.count).drop(while: { $0 == " " })
         guard rest.first == "<", let close = rest.firstIndex(of: ">") else { return nil }
         var address = rest[rest.index(after: rest.startIndex)..<close]
@@ -343,13 +346,15 @@ public struct SMTPServerSession: Sendable {
 
     static func addressRefusal(_ address: String, allowEmpty: Bool) -> SMTPReply? {
         if address.isEmpty {
-            return allowEmpty ? nil : SMTPReply(code: 501, enhancedStatus: "5.1.3", text: "Error: empty recipient address")
+            return allowEmpty
+                ? nil : SMTPReply(code: 501, enhancedStatus: "5.1.3", text: "Error: empty recipient address")
         }
         if address.utf8.contains(where: { $0 >= 0x80 }) {
             return SMTPReply(code: 553, enhancedStatus: "5.6.7", text: "Error: SMTPUTF8 is not supported")
         }
         guard address.utf8.count <= 254, EmailAddress.isValid(address) else {
-            return SMTPReply(code: 501, enhancedStatus: allowEmpty ? "5.1.7" : "5.1.3", text: "Error: bad address syntax")
+            return SMTPReply(
+                code: 501, enhancedStatus: allowEmpty ? "5.1.7" : "5.1.3", text: "Error: bad address syntax")
         }
         return nil
     }

@@ -40,7 +40,8 @@ import Tracking
 
     func rig(
         refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero,
-        _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }) throws -> Rig {
+        _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }
+    ) throws -> Rig {
         let engine = try SMTPDoorServerTests.engine()
         var settings = SMTPDoorServer.Settings()
         settings.port = 0
@@ -52,7 +53,8 @@ import Tracking
             let group = MultiThreadedEventLoopGroup.singleton
             let sink = try await SinkServer(refusals: refusals, dataReplyDelay: dataReplyDelay, group: group)
             let relay = RelayClient(host: "127.0.0.1", port: sink.port, heloName: "door.test", group: group)
-            let delivery = MessageDelivery(engine: engine, relay: relay, eventsPath: events, now: { SMTPDoorServerTests.now })
+            let delivery = MessageDelivery(
+                engine: engine, relay: relay, eventsPath: events, now: { SMTPDoorServerTests.now })
             let door = SMTPDoorServer(settings: fixed, delivery: delivery, group: group)
             let address = try await door.start()
             return Rig(door: door, sink: sink, port: address.port ?? 0, engine: engine, events: events)
@@ -111,7 +113,8 @@ import Tracking
 
         let events = try String(contentsOfFile: rig.events, encoding: .utf8).split(separator: "\n")
         #expect(events.count == 4)
-        #expect(events.allSatisfy { $0.contains("\"type\":\"injection\"") && $0.contains("\"transmission_id\":\"\(id)\"") })
+        #expect(
+            events.allSatisfy { $0.contains("\"type\":\"injection\"") && $0.contains("\"transmission_id\":\"\(id)\"") })
 
         try client.send("QUIT\r\n")
         #expect(try client.reply() == "221 2.0.0 Bye")
@@ -192,7 +195,9 @@ import Tracking
         try client.send("EHLO app.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n")
         for _ in 0..<4 { _ = try client.reply() }
         try client.send(SMTPDoorServerTests.dotStuffed(Array("Subject: s\r\n\r\nbody\r\n".utf8)))
-        #expect(try client.reply()?.hasPrefix("451 4.4.0 1 of 1 copies not accepted by the relay; <b@y.test>: 451 4.4.1") == true)
+        #expect(
+            try client.reply()?.hasPrefix("451 4.4.0 1 of 1 copies not accepted by the relay; <b@y.test>: 451 4.4.1")
+                == true)
     }
 
     @Test func megabyteCommandLineIsCutOffAndAnotherClientIsServed() throws {

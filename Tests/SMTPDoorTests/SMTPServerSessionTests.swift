@@ -38,10 +38,13 @@ import Testing
 
     @Test func pipelinedTransactionInOneChunkDeliversTheUnstuffedMessage() {
         var door = session()
-        let input = "EHLO c\r\nMAIL FROM:<a@x.test> BODY=8BITMIME SIZE=40\r\nRCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\nDATA\r\n"
-            + "Subject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n"
+        let input =
+            "EHLO c\r\nMAIL FROM:<a@x.test> BODY=8BITMIME SIZE=40\r\n"
+            + "RCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\nDATA\r\n" + "Subject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n"
         let actions = door.receive(Array(input.utf8))
-        #expect(sent(actions).hasSuffix("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"))
+        #expect(
+            sent(actions).hasSuffix(
+                "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"))
         let delivery = delivered(actions)
         #expect(delivery?.0 == Envelope(sender: "a@x.test", recipients: ["b@y.test", "c@y.test"]))
         #expect(delivery.map { String(decoding: $0.1, as: UTF8.self) } == "Subject: hi\r\n\r\n.dot\r\n")
@@ -53,7 +56,8 @@ import Testing
     }
 
     @Test func dataSplitAtEveryByteGivesTheSameMessage() {
-        let input = Array("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nA\r\n.\r\n..\r\n.x.\r\n\r\n.\r\n".utf8)
+        let input = Array(
+            "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nA\r\n.\r\n..\r\n.x.\r\n\r\n.\r\n".utf8)
         var door = session()
         var message: [UInt8]?
         for byte in input {
@@ -99,7 +103,9 @@ import Testing
         let longest = "NOOP " + String(repeating: "x", count: 505) + "\r\n"
         #expect(longest.utf8.count == 512)
         #expect(sent(door.receive(Array(longest.utf8))) == "250 2.0.0 Ok\r\n")
-        #expect(sent(door.receive(Array(("NOOP " + String(repeating: "x", count: 506) + "\r\n").utf8))).hasPrefix("500 5.5.2"))
+        #expect(
+            sent(door.receive(Array(("NOOP " + String(repeating: "x", count: 506) + "\r\n").utf8))).hasPrefix(
+                "500 5.5.2"))
     }
 
     @Test func sequenceAndSyntaxErrors() {
@@ -148,7 +154,8 @@ import Testing
 
     @Test func replyCode421FromTheEngineClosesTheConnection() {
         var door = session()
-        _ = door.receive(Array("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n".utf8))
+        _ = door.receive(
+            Array("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n".utf8))
         let actions = door.deliveryFinished(SMTPReply.uniqueIDFailure)
         #expect(sent(actions) == "421 4.3.3 [internal] smtpapi unable to generate unique transmission id\r\n")
         #expect(actions.last == .close)
@@ -160,7 +167,9 @@ import Testing
         #expect(door.shutdown().isEmpty)
         #expect(door.idleTimeout().isEmpty)
         let actions = door.deliveryFinished(SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "Ok: queued as 1"))
-        #expect(sent(actions) == "250 2.0.0 Ok: queued as 1\r\n421 4.3.2 door.test Service shutting down, try again later\r\n")
+        #expect(
+            sent(actions)
+                == "250 2.0.0 Ok: queued as 1\r\n421 4.3.2 door.test Service shutting down, try again later\r\n")
         #expect(actions.last == .close)
 
         var idle = session()
