@@ -184,7 +184,13 @@ final class RelayConnection: Sendable {
         let promises = (0..<count).map { _ in channel.eventLoop.makePromise(of: RelayReply.self) }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        channel.writeAndFlush(RelayRequest(bytes: buffer, promises: promises), promise: nil)
+        // A write that never reaches the handler (the channel closed meanwhile) must still fail
+        // the replies, or the delivery would wait for ever. Failing a fulfilled promise is a no-op.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            for promise in promises { promise.fail(error) }
+        }
+        channel.writeAndFlush(RelayRequest(bytes: buffer, promises: promises), promise: written)
         var replies: [RelayReply] = []
         for promise in promises { replies.append(try await promise.futureResult.get()) }
         return replies

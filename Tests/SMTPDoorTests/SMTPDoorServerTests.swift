@@ -39,7 +39,7 @@ import Tracking
     }
 
     func rig(
-        refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero,
+        refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, closeAfterData: Bool = false,
         _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }
     ) throws -> Rig {
         let engine = try SMTPDoorServerTests.engine()
@@ -51,7 +51,8 @@ import Tracking
         let fixed = settings
         return try blocking {
             let group = MultiThreadedEventLoopGroup.singleton
-            let sink = try await SinkServer(refusals: refusals, dataReplyDelay: dataReplyDelay, group: group)
+            let sink = try await SinkServer(
+                refusals: refusals, dataReplyDelay: dataReplyDelay, closeAfterData: closeAfterData, group: group)
             let relay = RelayClient(host: "127.0.0.1", port: sink.port, heloName: "door.test", group: group)
             let delivery = MessageDelivery(
                 engine: engine, relay: relay, eventsPath: events, now: { SMTPDoorServerTests.now })
@@ -287,6 +288,50 @@ extension SMTPDoorServerTests {
         #expect(try client.reply() == "421 4.3.2 door.test Service shutting down, try again later")
         #expect(try client.readsEndOfStream())
         #expect(rig.sink.received.withLock { $0.count } == 1)
+    }
+
+    @Test func aRelayThatHangsUpIsReconnected() throws {
+        let rig = try rig(closeAfterData: true)
+        defer { rig.stop() }
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send("EHLO app.test\r\n")
+        _ = try client.reply()
+        for round in 0..<3 {
+            try client.send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n")
+            for _ in 0..<3 { _ = try client.reply() }
+            try client.send(SMTPDoorServerTests.dotStuffed(Array("Subject: \(round)\r\n\r\nbody\r\n".utf8)))
+            #expect(try client.reply()?.hasPrefix("250 2.0.0 Ok: queued as ") == true, "message \(round)")
+        }
+        #expect(rig.sink.received.withLock { $0.count } == 3)
+    }
+
+    /// A request written after the relay connection closed must fail, not wait for ever.
+    @Test func aRequestOnAClosedRelayConnectionFails() throws {
+        let outcome = try blocking { () -> String in
+            let group = MultiThreadedEventLoopGroup.singleton
+            let sink = try await SinkServer(group: group)
+            let relay = RelayClient(host: "127.0.0.1", port: sink.port, heloName: "door.test", group: group)
+            let connection = try await relay.connect()
+            try await connection.channel.close()
+            await sink.close()
+            let result = Locked<String?>(nil)
+            // Unstructured, so a send that never returns cannot hold the test up.
+            Task {
+                do {
+                    _ = try await connection.send(Array("NOOP\r\n".utf8), replies: 1)
+                    result.withLock { $0 = "answered" }
+                } catch {
+                    result.withLock { $0 = "failed" }
+                }
+            }
+            for _ in 0..<300 {
+                if let outcome = result.withLock({ $0 }) { return outcome }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return "hung"
+        }
+        #expect(outcome == "failed")
     }
 
     @Test func aFloodOfConnectionsIsRefusedAndTheServerKeepsServing() throws {

@@ -59,13 +59,19 @@ final class SinkServer: Sendable {
     let refusals: [String: String]
     /// How long the sink waits before answering the end of DATA.
     let dataReplyDelay: TimeAmount
+    /// Close the connection right after answering the end of DATA (a relay that hangs up).
+    let closeAfterData: Bool
     let received = Mutex<[SinkTransaction]>([])
     let commands = Mutex<[String]>([])
     let channel: any Channel
 
-    init(refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, group: any EventLoopGroup) async throws {
+    init(
+        refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, closeAfterData: Bool = false,
+        group: any EventLoopGroup
+    ) async throws {
         self.refusals = refusals
         self.dataReplyDelay = dataReplyDelay
+        self.closeAfterData = closeAfterData
         let box = Locked<SinkServer?>(nil)
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -156,6 +162,7 @@ final class SinkHandler: ChannelInboundHandler {
         guard !out.isEmpty else { return }
         if delay == .zero {
             reply(out, context: context)
+            if sink.closeAfterData && out.contains("queued as SINK") { context.close(promise: nil) }
         } else {
             context.eventLoop.assumeIsolated().scheduleTask(in: delay) { self.reply(out, context: context) }
         }
