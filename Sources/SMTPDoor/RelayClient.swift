@@ -174,8 +174,13 @@ final class RelayConnection: Sendable {
         channel.close(promise: nil)
     }
 
-    func quit() async {
+    /// Says QUIT and closes; a relay that does not answer within `seconds` is hung up on, so a
+    /// shutdown never waits on it.
+    func quit(within seconds: Int64 = 2) async {
+        let channel = self.channel
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(seconds)) { channel.close(promise: nil) }
         _ = try? await send(Array("QUIT\r\n".utf8), replies: 1)
+        deadline.cancel()
         close()
     }
 

@@ -40,7 +40,7 @@ import Tracking
 
     func rig(
         refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, closeAfterData: Bool = false,
-        _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }
+        silentQuit: Bool = false, _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }
     ) throws -> Rig {
         let engine = try SMTPDoorServerTests.engine()
         var settings = SMTPDoorServer.Settings()
@@ -52,7 +52,9 @@ import Tracking
         return try blocking {
             let group = MultiThreadedEventLoopGroup.singleton
             let sink = try await SinkServer(
-                refusals: refusals, dataReplyDelay: dataReplyDelay, closeAfterData: closeAfterData, group: group)
+                refusals: refusals, dataReplyDelay: dataReplyDelay, closeAfterData: closeAfterData,
+                silentQuit: silentQuit,
+                group: group)
             let relay = RelayClient(host: "127.0.0.1", port: sink.port, heloName: "door.test", group: group)
             let delivery = MessageDelivery(
                 engine: engine, relay: relay, eventsPath: events, now: { SMTPDoorServerTests.now })
@@ -332,6 +334,20 @@ extension SMTPDoorServerTests {
             return "hung"
         }
         #expect(outcome == "failed")
+    }
+
+    @Test func shutdownDoesNotWaitOnARelayThatIgnoresQUIT() throws {
+        let rig = try rig(silentQuit: true)
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send("EHLO app.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try client.reply() }
+        try client.send(SMTPDoorServerTests.dotStuffed(Array("Subject: s\r\n\r\nbody\r\n".utf8)))
+        #expect(try client.reply()?.hasPrefix("250 ") == true)
+        let started = Date()
+        rig.stop()
+        // The pooled relay connection is hung up on after 2 s (the relay's own timeout is 120 s).
+        #expect(Date().timeIntervalSince(started) < 5)
     }
 
     @Test func aFloodOfConnectionsIsRefusedAndTheServerKeepsServing() throws {

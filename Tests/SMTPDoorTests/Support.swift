@@ -61,14 +61,17 @@ final class SinkServer: Sendable {
     let dataReplyDelay: TimeAmount
     /// Close the connection right after answering the end of DATA (a relay that hangs up).
     let closeAfterData: Bool
+    /// Never answer QUIT (a relay that hangs).
+    let silentQuit: Bool
     let received = Mutex<[SinkTransaction]>([])
     let commands = Mutex<[String]>([])
     let channel: any Channel
 
     init(
         refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, closeAfterData: Bool = false,
-        group: any EventLoopGroup
+        silentQuit: Bool = false, group: any EventLoopGroup
     ) async throws {
+        self.silentQuit = silentQuit
         self.refusals = refusals
         self.dataReplyDelay = dataReplyDelay
         self.closeAfterData = closeAfterData
@@ -154,7 +157,7 @@ final class SinkHandler: ChannelInboundHandler {
             } else if upper == "RSET" {
                 out += "250 2.0.0 Ok\r\n"
             } else if upper == "QUIT" {
-                out += "221 2.0.0 Bye\r\n"
+                if !sink.silentQuit { out += "221 2.0.0 Bye\r\n" }
             } else {
                 out += "502 5.5.2 what\r\n"
             }
