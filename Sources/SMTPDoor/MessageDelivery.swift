@@ -29,19 +29,31 @@ public struct MessageDelivery: Sendable {
     public let eventsPath: String?
     /// The clock (tests fix it).
     public let now: @Sendable () -> Date
+    /// Receives one line per message (its reply) and every problem with the events file.
+    public let log: @Sendable (String) -> Void
 
     /// A delivery path.
     public init(
-        engine: Engine, relay: RelayClient, eventsPath: String?, now: @escaping @Sendable () -> Date = { Date() }
+        engine: Engine, relay: RelayClient, eventsPath: String?, now: @escaping @Sendable () -> Date = { Date() },
+        log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.engine = engine
         self.relay = relay
         self.eventsPath = eventsPath
         self.now = now
+        self.log = log
     }
 
     /// Prepares, relays and returns the client's reply.
     public func deliver(message: [UInt8], envelope: Envelope) async -> SMTPReply {
+        let reply = await prepareAndRelay(message: message, envelope: envelope)
+        log(
+            "from=<\(MessageDelivery.sanitized(envelope.sender))> rcpts=\(envelope.recipients.count) "
+                + "size=\(message.count): \(reply.description)")
+        return reply
+    }
+
+    func prepareAndRelay(message: [UInt8], envelope: Envelope) async -> SMTPReply {
         let transmission: Transmission
         var items: [RelayClient.Item] = []
         do {
@@ -77,7 +89,7 @@ public struct MessageDelivery: Sendable {
             // The copies are downstream already: a failed event write is logged, not a deferral
             // (a retry would send every copy twice).
             if let problem = MessageDelivery.appendLines(lines, to: eventsPath) {
-                FileHandle.standardError.write(Data("linkstamp smtpd: events: \(problem)\n".utf8))
+                log("events: \(problem)")
             }
         }
         return SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "Ok: queued as \(transmission.transmissionIDString)")

@@ -37,12 +37,15 @@ public final class SMTPDoorServer: Sendable {
     }
 
     /// A server on NIO's shared event loops, relaying to `relayHost:relayPort`.
-    public convenience init(settings: Settings, engine: Engine, relayHost: String, relayPort: Int, eventsPath: String?)
-    {
+    public convenience init(
+        settings: Settings, engine: Engine, relayHost: String, relayPort: Int, eventsPath: String?,
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         let group = MultiThreadedEventLoopGroup.singleton
         let relay = RelayClient(host: relayHost, port: relayPort, heloName: settings.hostname, group: group)
         self.init(
-            settings: settings, delivery: MessageDelivery(engine: engine, relay: relay, eventsPath: eventsPath),
+            settings: settings,
+            delivery: MessageDelivery(engine: engine, relay: relay, eventsPath: eventsPath, log: log),
             group: group)
     }
 

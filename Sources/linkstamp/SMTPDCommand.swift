@@ -59,7 +59,8 @@ struct SMTPDCommand: ParsableCommand {
         settings.limits.maxRecipients = configuration.smtpdMaxRecipients
 
         let server = SMTPDoorServer(
-            settings: settings, engine: engine, relayHost: relayHost, relayPort: relayPort, eventsPath: events)
+            settings: settings, engine: engine, relayHost: relayHost, relayPort: relayPort, eventsPath: events,
+            log: { printError("linkstamp smtpd: \($0)") })
 
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)

@@ -28,6 +28,7 @@ import Tracking
         let port: Int
         let engine: Engine
         let events: String
+        let log: Locked<[String]>
 
         func stop() {
             _ = try? blocking {
@@ -49,6 +50,7 @@ import Tracking
         configure(&settings.limits)
         let events = NSTemporaryDirectory() + "/smtpd-events-\(UInt64.random(in: 0...UInt64.max)).jsonl"
         let fixed = settings
+        let log = Locked<[String]>([])
         return try blocking {
             let group = MultiThreadedEventLoopGroup.singleton
             let sink = try await SinkServer(
@@ -57,10 +59,11 @@ import Tracking
                 group: group)
             let relay = RelayClient(host: "127.0.0.1", port: sink.port, heloName: "door.test", group: group)
             let delivery = MessageDelivery(
-                engine: engine, relay: relay, eventsPath: events, now: { SMTPDoorServerTests.now })
+                engine: engine, relay: relay, eventsPath: events, now: { SMTPDoorServerTests.now },
+                log: { line in log.withLock { $0.append(line) } })
             let door = SMTPDoorServer(settings: fixed, delivery: delivery, group: group)
             let address = try await door.start()
-            return Rig(door: door, sink: sink, port: address.port ?? 0, engine: engine, events: events)
+            return Rig(door: door, sink: sink, port: address.port ?? 0, engine: engine, events: events, log: log)
         }
     }
 
@@ -137,6 +140,11 @@ import Tracking
         #expect(try client.reply() == "550 5.6.0 X-MSYS-API 'metadata' must be of type 'json object'")
         #expect(rig.sink.received.withLock { $0.isEmpty })
         #expect(rig.sink.commands.withLock { $0.isEmpty })
+        #expect(
+            rig.log.withLock { $0 } == [
+                "from=<a@x.test> rcpts=1 size=\(message.count): "
+                    + "550 5.6.0 X-MSYS-API 'metadata' must be of type 'json object'"
+            ])
         #expect(!FileManager.default.fileExists(atPath: rig.events))
         // The session goes on.
         try client.send("NOOP\r\n")
