@@ -41,7 +41,8 @@ import Tracking
 
     func rig(
         refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, closeAfterData: Bool = false,
-        silentQuit: Bool = false, _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }
+        silentQuit: Bool = false, pipelining: Bool = true,
+        _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }
     ) throws -> Rig {
         let engine = try SMTPDoorServerTests.engine()
         var settings = SMTPDoorServer.Settings()
@@ -55,7 +56,7 @@ import Tracking
             let group = MultiThreadedEventLoopGroup.singleton
             let sink = try await SinkServer(
                 refusals: refusals, dataReplyDelay: dataReplyDelay, closeAfterData: closeAfterData,
-                silentQuit: silentQuit,
+                silentQuit: silentQuit, pipelining: pipelining,
                 group: group)
             let relay = RelayClient(host: "127.0.0.1", port: sink.port, heloName: "door.test", group: group)
             let delivery = MessageDelivery(
@@ -116,6 +117,8 @@ import Tracking
             #expect(onTheWire, "copy \(copy.index) is not dot-stuffed CRLF on the wire")
         }
         #expect(received.contains { $0.wire.text.contains("\r\n..Our menu (") })
+        // The sink offers PIPELINING: MAIL, RCPT and DATA went out as one write.
+        #expect(rig.sink.pipelinedReads.withLock { $0 } > 0)
 
         let events = try String(contentsOfFile: rig.events, encoding: .utf8).split(separator: "\n")
         #expect(events.count == 4)
@@ -356,6 +359,23 @@ extension SMTPDoorServerTests {
         rig.stop()
         // The pooled relay connection is hung up on after 2 s (the relay's own timeout is 120 s).
         #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    @Test func aRelayWithoutPipeliningGetsOneCommandAtATime() throws {
+        let rig = try rig(pipelining: false)
+        defer { rig.stop() }
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send("EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try client.reply() }
+        try client.send(SMTPDoorServerTests.dotStuffed(try SMTPDoorServerTests.newsletter()))
+        #expect(try client.reply()?.hasPrefix("250 2.0.0 Ok: queued as ") == true)
+        #expect(rig.sink.received.withLock { $0.count } == 4)
+        #expect(rig.sink.pipelinedReads.withLock { $0 } == 0)
+        // Without 8BITMIME offered, no BODY= parameter.
+        #expect(
+            rig.sink.commands.withLock { $0.filter { $0.hasPrefix("MAIL FROM:") } }.allSatisfy { !$0.contains("BODY=") }
+        )
     }
 
     @Test func aFloodOfConnectionsIsRefusedAndTheServerKeepsServing() throws {

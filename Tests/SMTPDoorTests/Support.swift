@@ -63,14 +63,19 @@ final class SinkServer: Sendable {
     let closeAfterData: Bool
     /// Never answer QUIT (a relay that hangs).
     let silentQuit: Bool
+    /// Offer PIPELINING in the EHLO reply.
+    let pipelining: Bool
+    /// Reads that held a whole MAIL, RCPT and DATA group (the client pipelined them).
+    let pipelinedReads = Mutex<Int>(0)
     let received = Mutex<[SinkTransaction]>([])
     let commands = Mutex<[String]>([])
     let channel: any Channel
 
     init(
         refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, closeAfterData: Bool = false,
-        silentQuit: Bool = false, group: any EventLoopGroup
+        silentQuit: Bool = false, pipelining: Bool = true, group: any EventLoopGroup
     ) async throws {
+        self.pipelining = pipelining
         self.silentQuit = silentQuit
         self.refusals = refusals
         self.dataReplyDelay = dataReplyDelay
@@ -110,6 +115,10 @@ final class SinkHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let chunk = String(decoding: unwrapInboundIn(data).readableBytesView, as: UTF8.self)
+        if chunk.hasPrefix("MAIL FROM:") && chunk.contains("\r\nRCPT TO:") && chunk.hasSuffix("\r\nDATA\r\n") {
+            sink.pipelinedReads.withLock { $0 += 1 }
+        }
         buffer += unwrapInboundIn(data).readableBytesView
         var out = ""
         var delay = TimeAmount.zero
@@ -135,7 +144,7 @@ final class SinkHandler: ChannelInboundHandler {
             sink.commands.withLock { $0.append(line) }
             let upper = line.uppercased()
             if upper.hasPrefix("EHLO") {
-                out += "250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+                out += sink.pipelining ? "250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n" : "250 sink.test\r\n"
             } else if upper.hasPrefix("MAIL FROM:") {
                 current = SinkTransaction(sender: SinkHandler.address(line), recipients: [], wire: [])
                 out += "250 2.1.0 Ok\r\n"
