@@ -204,12 +204,14 @@ func firstRange(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
     return nil
 }
 
-/// A plain blocking TCP client (POSIX sockets), the way an application speaks to the door.
+/// A plain blocking TCP client (POSIX sockets), the way an application speaks to the door. Its
+/// read timeout is generous: in a full `swift test` run other suites may keep the cooperative
+/// threads the door's deliveries run on busy for a while.
 final class LineClient {
     let descriptor: Int32
     var pending: [UInt8] = []
 
-    init(port: Int, timeoutSeconds: Int = 10) throws {
+    init(port: Int, timeoutSeconds: Int = 60) throws {
         #if canImport(Glibc)
             descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
