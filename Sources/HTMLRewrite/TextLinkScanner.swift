@@ -4,7 +4,9 @@
 /// that is not an ASCII letter or digit, and runs over printable ASCII except space, `<`, `>`,
 /// `"` and the start of a `[[` annotation. Then, unless it is enclosed as `<url>`, trailing
 /// `.,;:!?'"` are dropped, and a trailing `)` or `]` is dropped while it has no matching opener
-/// inside the URL. Surrounding punctuation is never part of the replaced range.
+/// inside the URL. Surrounding punctuation is never part of the replaced range. A run cut inside
+/// its host by an 8-bit byte or a control (`http://ex\xFFample.com/`, a UTF-8 IDN) is not
+/// tracked: the host before the cut is not the one written.
 ///
 /// Annotations: one or more `[[data-msys-clicktrack="0"]]`, `[[data-msys-unsubscribe="1"]]`,
 /// `[[data-msys-sublink="x"]]` (several attributes may share one pair of brackets; values
@@ -76,6 +78,7 @@ private struct TextScanner {
             i = max(runEnd, next)
 
             guard urlEnd - start <= limits.maxURLBytes,
+                !hostIsCut(authority: authority, runEnd: runEnd),
                 LinkTarget.hasHost(bytes, authorityFrom: authority, end: urlEnd),
                 annotations.clicktrack != [0x30],  // "0"
                 links.count < limits.maxLinks
@@ -88,6 +91,23 @@ private struct TextScanner {
                     isUnsubscribe: annotations.unsubscribe == [0x31],  // "1"
                     sublink: sublink, source: .text))
         }
+    }
+
+    /// Whether the run stopped inside the authority (before any `/`, `?`, `#` or `\`) at a byte
+    /// that cannot follow a host: an 8-bit byte (`http://ex\xFFample.com/`, an IDN written in
+    /// UTF-8) or a control other than whitespace. What precedes it is not the host the sender
+    /// wrote, so the URL is left as it is rather than tracked to a host cut short.
+    func hostIsCut(authority: Int, runEnd: Int) -> Bool {
+        guard runEnd < bytes.count else { return false }
+        let stop = bytes[runEnd]
+        guard stop >= 0x80 || stop == 0x7F || (stop < 0x20 && !ASCII.isWhitespace(stop)) else { return false }
+        var k = authority
+        while k < runEnd {
+            let b = bytes[k]
+            if b == ASCII.slash || b == ASCII.question || b == ASCII.hash || b == ASCII.backslash { return false }
+            k += 1
+        }
+        return true
     }
 
     /// The end of the URL once trailing sentence punctuation and unmatched closers are dropped.

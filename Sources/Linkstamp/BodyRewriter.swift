@@ -12,6 +12,9 @@ struct BodyRewriter {
         var edits: [Edit] = []
         /// Fields to add to the top-level header when the rewritten part is the message itself.
         var topHeaderAddition: [UInt8] = []
+        /// Why the part was left as it came although tracking or inlining was asked for; nil
+        /// when it was rewritten (or had nothing to rewrite).
+        var untrackedReason: String?
     }
 
     let input: [UInt8]
@@ -42,6 +45,12 @@ struct BodyRewriter {
     static let openPixelHead = Array("<img border=\"0\" width=\"1\" height=\"1\" alt=\"\" src=\"".utf8)
     static let openPixelTail = Array("\">".utf8)
 
+    /// A sender-supplied token quoted in a reason: no control characters, at most 64 characters.
+    static func quoted(_ token: String) -> String {
+        let safe = Transmission.headerSafe(token)
+        return safe.count <= 64 ? safe : String(safe.prefix(64)) + "..."
+    }
+
     /// Charsets whose bytes are not ASCII-compatible: links cannot be found at byte level, so
     /// such parts are left alone.
     static func isASCIICompatible(_ charset: String?) -> Bool {
@@ -55,13 +64,19 @@ struct BodyRewriter {
         let open = options.openTracking && isHTML
         let inline = options.inlineCSS && isHTML
         guard click || open || inline else { return Result() }
-        guard Transmission.isRewritable(part.transferEncoding), BodyRewriter.isASCIICompatible(part.contentType.charset) else {
-            return Result()
+        // RFC 2045 §6.4: a body in an unknown transfer encoding is opaque; it goes out as it came.
+        guard Transmission.isRewritable(part.transferEncoding) else {
+            return Result(untrackedReason: "unknown transfer encoding \(Self.quoted(part.transferEncoding.token))")
+        }
+        guard BodyRewriter.isASCIICompatible(part.contentType.charset) else {
+            return Result(untrackedReason: "charset \(Self.quoted(part.contentType.charset ?? "")) is not ASCII-compatible")
         }
         let decoded: [UInt8]
         if part.transferEncoding == .base64 {
             // A body that is not really base64 cannot be decoded faithfully: leave it as it came.
-            guard let strict = Base64.decodeIfValid(input[part.bodyRange]) else { return Result() }
+            guard let strict = Base64.decodeIfValid(input[part.bodyRange]) else {
+                return Result(untrackedReason: "body is not valid base64")
+            }
             decoded = strict
         } else {
             decoded = TransferCoding.decode(input[part.bodyRange], part.transferEncoding)
@@ -110,8 +125,15 @@ struct BodyRewriter {
 
         var result = Result()
         let keepsEncoding = keepsIdentityEncoding(part.transferEncoding, pieces: pieces, original: decoded)
-        let body: [Piece] = keepsEncoding ? pieces : quotedPrintable(pieces, lineEnding: part.header.lineEnding)
-        result.edits.append(Edit(range: part.bodyRange, pieces: body))
+        var body: [Piece] = keepsEncoding ? pieces : quotedPrintable(pieces, lineEnding: part.header.lineEnding)
+        if part.bodyRange.isEmpty {
+            // A body that was empty gains content (a pixel): it needs the empty line that starts
+            // a body when the header had none, and inside a multipart a line break of its own
+            // before the next delimiter (the one before it was the header's or separator's).
+            if part.header.separatorRange == nil { body.insert(.bytes(lineEnding), at: 0) }
+            if part.parent != nil { body.append(.bytes(lineEnding)) }
+        }
+        result.edits.append(Edit(range: part.bodyRange, pieces: body, layer: .body))
         if !keepsEncoding {
             let field = Array("Content-Transfer-Encoding: quoted-printable".utf8) + lineEnding
             if let existing = part.header.first("content-transfer-encoding", in: input) {

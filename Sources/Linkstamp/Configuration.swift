@@ -69,6 +69,11 @@ public struct Configuration: Sendable, Hashable {
     /// The built-in defaults.
     public init() {}
 
+    /// Whether an operator set `tracking_domain`. Without it every tracked URL points at the
+    /// placeholder host, which resolves nowhere: the filter warns once per run and events say
+    /// `"tracking_domain_configured": false`.
+    public var trackingDomainConfigured: Bool { trackingDomain != Configuration.placeholderTrackingDomain }
+
     /// `$XDG_CONFIG_HOME/linkstamp/keys`, or `~/.config/linkstamp/keys`.
     public static func defaultKeyRingPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {

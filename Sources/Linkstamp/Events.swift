@@ -8,6 +8,12 @@ public enum Events {
     public static func injection(_ transmission: Transmission, copy: Copy, messageSize: Int) -> String {
         var fields = common(transmission, copy: copy, type: "injection")
         fields.append(("msg_size", .string(String(messageSize))))
+        // Only when a body part asked to be tracked went out as it came (see `UntrackedPart`).
+        if !transmission.untrackedParts.isEmpty {
+            fields.append(("untracked_parts", .array(transmission.untrackedParts.map {
+                .object([JSONMember(key: "part", value: .number(String($0.part))), JSONMember(key: "reason", value: .string($0.reason))])
+            })))
+        }
         return wrap(fields)
     }
 
@@ -43,6 +49,8 @@ public enum Events {
             ("transactional", .string(options.transactional ? "1" : "0")),
             ("sandbox", .bool(options.sandbox)),
             ("msg_from", .string(transmission.envelope.sender)),
+            // false while the tracking host is the placeholder: its links go nowhere.
+            ("tracking_domain_configured", .bool(transmission.urls.domain != Configuration.placeholderTrackingDomain)),
         ]
         if let subject = transmission.subject { fields.append(("subject", .string(subject))) }
         fields.append(("timestamp", .string(String(seconds))))

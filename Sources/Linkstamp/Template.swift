@@ -66,18 +66,31 @@ enum Piece: Sendable, Hashable {
 
 /// A change to the input: replace `range` (empty for an insertion) with `pieces`.
 struct Edit: Sendable {
+    /// What an edit belongs to. At one offset, header edits are laid out before body edits: a
+    /// header block that ends without its empty line (at a line that is not a field, or at a
+    /// delimiter) has its body start right where its last field ends, and the fields added there
+    /// must stay in the header, before the body.
+    enum Layer: Int, Sendable, Comparable {
+        case header = 0
+        case body = 1
+
+        static func < (lhs: Layer, rhs: Layer) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
     var range: Range<Int>
     var pieces: [Piece]
+    var layer: Layer = .header
 }
 
 extension Template {
-    /// Lays the input out with `edits` applied. Edits must not overlap; insertions at the same
-    /// offset keep their order.
+    /// Lays the input out with `edits` applied. Edits must not overlap; at the same offset header
+    /// edits come before body edits, and edits of one layer keep their order.
     init(input: [UInt8], edits: [Edit]) {
         let ordered = edits.enumerated().sorted { lhs, rhs in
             if lhs.element.range.lowerBound != rhs.element.range.lowerBound {
                 return lhs.element.range.lowerBound < rhs.element.range.lowerBound
             }
+            if lhs.element.layer != rhs.element.layer { return lhs.element.layer < rhs.element.layer }
             return lhs.offset < rhs.offset
         }
         var cursor = 0

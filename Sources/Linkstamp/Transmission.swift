@@ -25,6 +25,23 @@ public struct EffectiveOptions: Sendable, Hashable {
     public var ipPool: String?
 }
 
+/// A tracked body part (the first text/html or text/plain, SPEC §3) that went out as it came
+/// although click or open tracking or CSS inlining was asked for, and why.
+public struct UntrackedPart: Sendable, Hashable {
+    /// The part's index in document order (`MessageStructure.parts`; 0 is the message itself).
+    public var part: Int
+    /// Why, one line without control characters (sender-supplied names cut at 64 characters):
+    /// `unknown transfer encoding 8bits`, `charset utf-16 is not ASCII-compatible`, `body is
+    /// not valid base64`.
+    public var reason: String
+
+    /// Creates a record.
+    public init(part: Int, reason: String) {
+        self.part = part
+        self.reason = reason
+    }
+}
+
 /// One incoming message prepared once: validated, its recipients expanded, its body parts
 /// rewritten into a template with holes. Rendering a copy only splices that copy's token and
 /// header fields (see `render(_:into:)`).
@@ -47,6 +64,8 @@ public struct Transmission: Sendable {
     public let injectionTime: Date
     /// Tracked URLs stop working after this time (Unix seconds).
     public let expires: Int64
+    /// Body parts left untracked although tracking was asked for (events report them).
+    public let untrackedParts: [UntrackedPart]
 
     let input: [UInt8]
     let template: Template
@@ -78,8 +97,13 @@ public struct Transmission: Sendable {
         do { structure = try MessageStructure.parse(message, limits: limits.mime) } catch {
             throw SMTPReply.permanent("message structure exceeds limits: \(error.description)")
         }
-        guard let top = structure.parts.first?.header else {
-            throw SMTPReply.permanent("message has no header")
+        // No header block: not one field (`name:`) before the first empty line or the first
+        // line that is not a field. That is empty input, input that starts with an empty line,
+        // and input whose first line (after an mbox `From ` line or stray continuation lines) is
+        // not a field. Such a message has no From, no Date and no place for the fields copies
+        // need: refused, never sent as a copy holding only the fields we add.
+        guard let top = structure.parts.first?.header, top.fields.contains(where: { !$0.nameRange.isEmpty }) else {
+            throw SMTPReply.noHeader
         }
         let lineEnding: [UInt8] = top.lineEnding == .crlf ? [0x0D, 0x0A] : [0x0A]
 
@@ -168,11 +192,13 @@ public struct Transmission: Sendable {
             maxTokenLength: maxTokenLength)
         let (htmlIndex, textIndex) = structure.trackableBodyParts()
         var topHeaderAdditions: [UInt8] = []
+        var untrackedParts: [UntrackedPart] = []
         for (index, isHTML) in [(htmlIndex, true), (textIndex, false)] {
             guard let index, index < structure.parts.count else { continue }
             let result = try body.rewrite(structure.parts[index], isHTML: isHTML)
             edits += result.edits
             if index == 0 { topHeaderAdditions += result.topHeaderAddition }
+            if let reason = result.untrackedReason { untrackedParts.append(UntrackedPart(part: index, reason: reason)) }
         }
 
         let hasListUnsubscribe = top.first("list-unsubscribe", in: message) != nil
@@ -180,10 +206,19 @@ public struct Transmission: Sendable {
             && (configuration.unsubscribeHTTPS || configuration.unsubscribeMailto != nil)
         // Fields appended after the original ones: those common to every copy, then the copy's own.
         let headerEnd = top.range.upperBound
-        let lacksLineBreak = headerEnd > 0 && message[headerEnd - 1] != 0x0A
+        // Only the last line of the input can lack its line break. When that last field is
+        // removed (X-MSYS-API, Bcc) or rewritten (Cc, Content-Transfer-Encoding: both end with a
+        // line break), what precedes the insertion already ends a line: adding one would end the
+        // header there and put the new fields in the body.
+        let lastFieldEdited = edits.contains { $0.layer == .header && !$0.range.isEmpty && $0.range.upperBound == headerEnd }
+        let lacksLineBreak = headerEnd > 0 && message[headerEnd - 1] != 0x0A && !lastFieldEdited
         let commonFields = topHeaderAdditions + appended
+        // A header without its final line break is then the whole input: a body edit there is an
+        // empty body gaining content, which must not join the last field's line either.
+        let bodyFollows = edits.contains { $0.layer == .body && $0.range.lowerBound == headerEnd }
+        let fixedLineBreak = lacksLineBreak && (!commonFields.isEmpty || bodyFollows)
         var insertion: [Piece] = []
-        if !commonFields.isEmpty { insertion.append(.bytes((lacksLineBreak ? lineEnding : []) + commonFields)) }
+        if fixedLineBreak || !commonFields.isEmpty { insertion.append(.bytes((fixedLineBreak ? lineEnding : []) + commonFields)) }
         insertion.append(.copyHeaders)
         edits.append(Edit(range: headerEnd..<headerEnd, pieces: insertion))
 
@@ -197,6 +232,7 @@ public struct Transmission: Sendable {
         self.subject = subjectField.map { EncodedWord.decode(HeaderText.unfoldedValue($0, in: message)) }
         self.injectionTime = now
         self.expires = expires
+        self.untrackedParts = untrackedParts.sorted { $0.part < $1.part }
         self.input = message
         self.template = Template(input: message, edits: edits)
         self.urls = engine.urls
@@ -204,7 +240,7 @@ public struct Transmission: Sendable {
         self.lineEnding = lineEnding
         self.listUnsubscribe = addsListUnsubscribe
             ? Transmission.listUnsubscribePieces(configuration: configuration, urls: engine.urls, lineEnding: lineEnding) : []
-        self.copyHeadersNeedLineBreak = lacksLineBreak && commonFields.isEmpty
+        self.copyHeadersNeedLineBreak = lacksLineBreak && !fixedLineBreak
         if template.usesBodyToken, copies.contains(where: { $0.rcptType == .archive }) {
             let first = (copies + suppressed).filter { $0.rcptType == nil }.min { $0.index < $1.index }
             if let first {

@@ -59,7 +59,9 @@ func unfold(_ value: ArraySlice<UInt8>) -> [UInt8] {
 public struct HeaderBlock: Sendable, Hashable {
     /// The fields in order of appearance.
     public var fields: [HeaderField]
-    /// From block start to the end of the last field (separator line excluded).
+    /// From block start to the end of the last field (separator line excluded). Fields added to
+    /// the block belong at `range.upperBound`: without a separator, `bodyStart` can be that
+    /// same offset, and added fields must come before the body there.
     public var range: Range<Int>
     /// The empty line (`"\r\n"` or `"\n"`); nil when the block has no body separator.
     public var separatorRange: Range<Int>?

@@ -8,8 +8,11 @@ enum HeaderValue {
     @inline(__always)
     static func isWSP(_ byte: UInt8) -> Bool { byte == space || byte == tab }
 
-    /// RFC 5322 §2.2.3 unfolding: every CRLF (or bare LF, which many MTAs hand us) that is
-    /// followed by WSP is removed; the WSP stays. Other line breaks are kept as they are.
+    /// Unfolding as SparkPost's reference describes it (SPEC §1): each fold — a CRLF (or bare
+    /// LF, which many MTAs hand us) followed by SP/HTAB, together with every SP/HTAB that starts
+    /// the next line — becomes a single space, so `"my_awes` + CRLF + `   ome_campaign"` reads
+    /// `"my_awes ome_campaign"`. Blanks before the line break stay; other line breaks are kept
+    /// as they are.
     static func unfold(_ value: ArraySlice<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(value.count)
@@ -18,12 +21,16 @@ enum HeaderValue {
             let count = bytes.count
             while index < count {
                 let byte = bytes[index]
+                var blanks = -1
                 if byte == cr, index + 2 < count, bytes[index + 1] == lf, isWSP(bytes[index + 2]) {
-                    index += 2
-                    continue
+                    blanks = index + 2
+                } else if byte == lf, index + 1 < count, isWSP(bytes[index + 1]) {
+                    blanks = index + 1
                 }
-                if byte == lf, index + 1 < count, isWSP(bytes[index + 1]) {
-                    index += 1
+                if blanks >= 0 {
+                    while blanks < count, isWSP(bytes[blanks]) { blanks += 1 }
+                    out.append(space)
+                    index = blanks
                     continue
                 }
                 out.append(byte)

@@ -4,14 +4,17 @@ import MIME
 ///
 /// Owns the `X-MSYS-API` header *value* (SparkPost SMTP API): from the raw bytes after the
 /// field's colon to a validated, typed `APIHeader` — or to the `SMTPReply` the message is
-/// refused with. Unfolding (RFC 5322), RFC 2047 encoded-words, UTF-8 validation, a strict
-/// RFC 8259 JSON parser that keeps member order, field typing and limits all live here.
+/// refused with. Unfolding (each fold one space, SPEC §1), RFC 2047 encoded-words, UTF-8
+/// validation, a strict RFC 8259 JSON parser that keeps member order, field typing and limits
+/// all live here.
 ///
 /// It must never: find, remove or rewrite header fields (the integrator's job); crash, trap or
 /// recurse on any input; accept ambiguous JSON (duplicate keys, lenient syntax); do I/O; or
 /// put sender-supplied CR/LF into a reply text.
 ///
 /// Decisions where SPEC §1 is silent:
+/// - A fold is the line break and every SP/HTAB that starts the next line; blanks before the
+///   line break are not part of it and stay.
 /// - `null` for a known field is a type error, never "absent". Unknown fields and unknown
 ///   `options` keys are ignored, but must be valid JSON like the rest.
 /// - Duplicate keys in any object are refused, compared after escapes and RFC 2047 decoding

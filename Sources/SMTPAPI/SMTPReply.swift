@@ -37,6 +37,10 @@ public struct SMTPReply: Error, Hashable, Sendable, CustomStringConvertible {
     public static let uniqueIDFailure = SMTPReply.temporary(
         "[internal] smtpapi unable to generate unique transmission id")
 
+    /// `554 5.6.0 message has no header`: the message has not one header field (`name:` line)
+    /// before its first empty line or its first line that is not a field (empty input included).
+    public static let noHeader = SMTPReply(code: 554, enhancedStatus: "5.6.0", text: "message has no header")
+
     /// `550 5.6.0 X-MSYS-API header must appear at most once`.
     public static let duplicateHeader = SMTPReply.permanent("X-MSYS-API header must appear at most once")
 }

@@ -33,8 +33,14 @@ struct BenchCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Folder of .eml and .html files.")
-    var corpus: String = "corpus"
+    @Option(name: .long, help: "Folder of .eml and .html files (default: the corpus folder of the package this binary was built from).")
+    var corpus: String?
+
+    /// `corpus/` next to `Sources/` in the package this binary was built from, so `bench`
+    /// works from any working directory.
+    static let bundledCorpus: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("corpus").path
 
     @Option(name: .long, help: "Recipients per message.")
     var recipients: Int = 10
@@ -53,6 +59,12 @@ struct BenchCommand: ParsableCommand {
             printError("linkstamp: --recipients and --iterations must be at least 1")
             throw ExitCode(SysExit.usage)
         }
+        var isFolder: ObjCBool = false
+        guard corpus != nil || (FileManager.default.fileExists(atPath: Self.bundledCorpus, isDirectory: &isFolder) && isFolder.boolValue) else {
+            printError("linkstamp: no --corpus given and the package's corpus folder '\(Self.bundledCorpus)' is not there; pass --corpus DIR")
+            throw ExitCode(SysExit.usage)
+        }
+        let corpus = self.corpus ?? Self.bundledCorpus
         let items: [CorpusLoader.Item]
         do { items = try CorpusLoader.load(folder: corpus) } catch {
             printError("linkstamp: cannot read corpus '\(corpus)': \(error.localizedDescription)")

@@ -1,13 +1,17 @@
 import ArgumentParser
 import Foundation
 import Linkstamp
+import SMTPAPI
 import Tracking
 
 struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
         abstract: "Decode a tracked URL into the event it stands for (JSON on stdout).",
-        discussion: "A forged, truncated, re-keyed or expired URL is refused with exit 65."
+        discussion: """
+            A forged, truncated, re-keyed or expired URL is refused with exit 65. A configuration \
+            or key ring that cannot be read exits 75, as for filter.
+            """
     )
 
     @Option(name: .long, help: "Configuration file naming the key ring (default: $LINKSTAMP_CONFIG).")
@@ -23,8 +27,7 @@ struct DecodeCommand: ParsableCommand {
         let configuration = try loadConfiguration(config)
         let ring: KeyRing
         do { ring = try KeyRing(contentsOf: configuration.keyRingPath) } catch {
-            printError("linkstamp: cannot read key ring '\(configuration.keyRingPath)': \(error)")
-            throw ExitCode(SysExit.config)
+            throw replyExit(SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp cannot read key ring '\(configuration.keyRingPath)': \(error)"))
         }
         let time = now ?? Int64(Date().timeIntervalSince1970)
         do {
@@ -41,7 +44,11 @@ struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keygen",
         abstract: "Create the key ring, or add a new active key to it (--rotate).",
-        discussion: "Old keys stay in the ring so links already sent keep working."
+        discussion: """
+            Old keys stay in the ring so links already sent keep working. --rotate and --force \
+            cannot be used together (exit 64). A configuration that cannot be read exits 75, as \
+            for filter.
+            """
     )
 
     @Option(name: .long, help: "Configuration file naming the key ring (default: $LINKSTAMP_CONFIG).")
@@ -57,6 +64,10 @@ struct KeygenCommand: ParsableCommand {
     var force = false
 
     func run() throws {
+        guard !(rotate && force) else {
+            printError("linkstamp: --rotate and --force cannot be used together")
+            throw ExitCode(SysExit.usage)
+        }
         let configuration = try loadConfiguration(config)
         let path = output ?? configuration.keyRingPath
         let exists = FileManager.default.fileExists(atPath: path)

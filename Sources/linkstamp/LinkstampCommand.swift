@@ -10,9 +10,70 @@ struct LinkstampCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkstamp",
         abstract: "Per-recipient click and open tracking, X-MSYS-API fan-out and CSS inlining for mail relays.",
+        discussion: """
+            Exit codes (sysexits): 0 done; 64 bad command line; 65 refused for good (the SMTP \
+            enhanced status and text on stderr, e.g. 5.6.0 ...); 75 try again later (output not \
+            writable, unreadable input, or a bad configuration or key ring: every subcommand \
+            exits 75 on those).
+
+            Configuration: --config FILE, else $LINKSTAMP_CONFIG, else built-in defaults. The key \
+            ring is the configuration's key_ring, by default $XDG_CONFIG_HOME/linkstamp/keys \
+            (~/.config/linkstamp/keys without XDG_CONFIG_HOME), created with mode 0600 on first use.
+            """,
         version: LinkstampVersion.current,
         subcommands: [FilterCommand.self, DecodeCommand.self, InlineCSSCommand.self, KeygenCommand.self, BenchCommand.self, SMTPDCommand.self]
     )
+
+    /// `filter` command lines are split by `FilterArguments` in one pass (a relay may pass tens
+    /// of thousands of recipients, and the argument parser is quadratic in positional
+    /// arguments); every other command line goes to the parser as it is.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.first == "filter", let split = FilterArguments.split(arguments.dropFirst()) else {
+            main(arguments)
+            return
+        }
+        do {
+            guard var command = try parseAsRoot(["filter"] + split.options) as? FilterCommand else {
+                main(arguments)
+                return
+            }
+            command.recipients = split.recipients
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Splits `filter`'s arguments into options (with their values) and recipients in linear time.
+enum FilterArguments {
+    /// The options that take a value.
+    static let valued: Set<String> = ["-f", "--config", "--out-dir", "--sendmail", "--events"]
+
+    /// `nil` when the command line asks for help or the version (the parser answers those).
+    static func split(_ arguments: ArraySlice<String>) -> (options: [String], recipients: [String])? {
+        var options: [String] = []
+        var recipients: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            if argument == "--" {
+                recipients += arguments[(index + 1)...]
+                break
+            }
+            if valued.contains(argument) {
+                options.append(argument)
+                if index + 1 < arguments.endIndex { options.append(arguments[index + 1]) }
+                index += 2
+                continue
+            }
+            if argument == "-h" || argument == "--help" || argument == "-help" || argument == "--version" { return nil }
+            if argument.hasPrefix("-") && argument != "-" { options.append(argument) } else { recipients.append(argument) }
+            index += 1
+        }
+        return (options, recipients)
+    }
 }
 
 /// sysexits(3) codes, as Postfix and Exim read them.
@@ -23,7 +84,6 @@ enum SysExit {
     static let software: Int32 = 70
     static let cantCreate: Int32 = 73
     static let tempFail: Int32 = 75
-    static let config: Int32 = 78
 }
 
 func printError(_ text: String) {
@@ -45,25 +105,35 @@ func configurationPath(_ option: String?) -> String? {
     return nil
 }
 
-/// The configuration named by `--config` or `LINKSTAMP_CONFIG`, else the defaults; exits 78
-/// (EX_CONFIG) when it cannot be used.
+/// The configuration named by `--config` or `LINKSTAMP_CONFIG`, else the defaults; a
+/// configuration that cannot be used is `4.3.5` and exit 75 (EX_TEMPFAIL), as for `filter`.
 func loadConfiguration(_ option: String?) throws -> Configuration {
     guard let path = configurationPath(option) else { return Configuration() }
     do { return try Configuration(contentsOf: path) } catch {
-        printError("linkstamp: \(error.description)")
-        throw ExitCode(SysExit.config)
+        throw replyExit(SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)"))
     }
 }
 
-func readStandardInput(limit: Int) -> [UInt8]? {
+/// Reads standard input to its end with read(2). A read error (standard input closed, a
+/// folder, an I/O error) is a temporary failure; past `limit` bytes the message is refused.
+func readStandardInput(limit: Int) throws(SMTPReply) -> [UInt8] {
     var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let chunk = FileHandle.standardInput.readData(ofLength: 1 << 20)
-        if chunk.isEmpty { break }
-        bytes.append(contentsOf: chunk)
-        if bytes.count > limit { return nil }
+        let (count, error) = chunk.withUnsafeMutableBytes { buffer -> (Int, Int32) in
+            let count = read(STDIN_FILENO, buffer.baseAddress, buffer.count)
+            return (count, count < 0 ? errno : 0)
+        }
+        if count < 0 {
+            if error == EINTR { continue }
+            throw SMTPReply(code: 451, enhancedStatus: "4.3.0", text: "linkstamp cannot read standard input: \(String(cString: strerror(error)))")
+        }
+        if count == 0 { return bytes }
+        bytes.append(contentsOf: chunk[0..<count])
+        if bytes.count > limit {
+            throw SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(limit) bytes")
+        }
     }
-    return bytes
 }
 
 struct FilterCommand: ParsableCommand {
@@ -71,46 +141,70 @@ struct FilterCommand: ParsableCommand {
         commandName: "filter",
         abstract: "Read one message on stdin and write every recipient's copy.",
         discussion: """
-            Output is a Batch SMTP stream (RFC 2442) on stdout unless --out-dir is given. \
-            Exit 0 on success, 65 (EX_DATAERR) when the message is refused, 75 (EX_TEMPFAIL) \
-            when it should be retried; the SMTP enhanced status and text go to stderr.
+            Output is a Batch SMTP stream (RFC 2442) on stdout unless --out-dir or --sendmail \
+            is given. Every output is opened and checked, and every copy staged, before the \
+            first is published; events are appended before the copies and truncated away again \
+            if publishing fails.
+
+            Exit codes: 0 every copy written; 64 bad command line; 65 (EX_DATAERR) the message \
+            or its envelope is refused (5.x.x status and text on stderr); 75 (EX_TEMPFAIL) try \
+            again later: output not writable, standard input unreadable, bad configuration or \
+            key ring (4.x.x status and text on stderr).
+
+            With no tracking_domain configured, tracked links point at links.linkstamp.invalid: \
+            one "linkstamp: warning: ..." line goes to stderr and every event says \
+            "tracking_domain_configured": false. The key ring is the configuration's key_ring \
+            (default $XDG_CONFIG_HOME/linkstamp/keys, else ~/.config/linkstamp/keys).
             """
     )
 
-    @Option(name: .customShort("f"), help: "Envelope sender (MAIL FROM); empty for the null sender.")
+    @Option(name: .customShort("f"), help: ArgumentHelp("Envelope sender (MAIL FROM); empty or <> for the null sender.", valueName: "SENDER"))
     var sender: String
 
-    @Option(name: .long, help: "Configuration file (default: $LINKSTAMP_CONFIG, else built-in defaults).")
+    @Option(name: .long, help: ArgumentHelp("Configuration file (default: $LINKSTAMP_CONFIG, else built-in defaults).", valueName: "FILE"))
     var config: String?
 
-    @Option(name: .long, help: "Write one .eml per copy and envelopes.jsonl into this folder.")
+    @Option(name: .long, help: ArgumentHelp("Write one .eml per copy and envelopes.jsonl into this folder (created if missing; its parent must exist).", valueName: "DIR"))
     var outDir: String?
 
-    @Option(name: .long, help: "Hand each copy to this sendmail-compatible command (PATH -G -i -f SENDER -- RCPT) instead of writing Batch SMTP.")
+    @Option(name: .long, help: ArgumentHelp("Hand each copy to this sendmail-compatible command (PATH -G -i -f SENDER -- RCPT) instead of writing Batch SMTP.", valueName: "PATH"))
     var sendmail: String?
 
-    @Option(name: .long, help: "Append one injection event per copy (JSON lines) to this file.")
+    @Option(name: .long, help: ArgumentHelp("Append one injection event per copy (JSON lines) to this file (its folder must exist).", valueName: "FILE"))
     var events: String?
 
-    @Argument(help: "Envelope recipients (RCPT TO).")
+    @Argument(help: ArgumentHelp("Envelope recipients (RCPT TO).", valueName: "RCPT"))
     var recipients: [String] = []
 
     func run() throws {
+        // A reader that goes away must give EPIPE (a 4.3.0 reply), not kill the filter.
+        signal(SIGPIPE, SIG_IGN)
         guard !recipients.isEmpty else {
             printError("5.5.1 no recipients given")
             throw ExitCode(SysExit.usage)
         }
-        let engine: Engine
-        do { engine = try Engine.load(configurationPath: configurationPath(config)) } catch { throw replyExit(error) }
-        guard let message = readStandardInput(limit: engine.limits.maxMessageBytes) else {
-            throw replyExit(SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(engine.limits.maxMessageBytes) bytes"))
-        }
-        let sender = strip(self.sender)
-        let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
         guard outDir == nil || sendmail == nil else {
             printError("5.5.4 --out-dir and --sendmail cannot be used together")
             throw ExitCode(SysExit.usage)
         }
+        // The engine is always loaded with the default limits.
+        let limits = Limits()
+        guard recipients.count <= limits.maxCopies else {
+            throw replyExit(SMTPReply(code: 550, enhancedStatus: "5.5.3", text: "too many recipients: \(recipients.count) (at most \(limits.maxCopies) copies per message)"))
+        }
+        // Standard input is read before any file is opened, so a closed fd 0 is never
+        // mistaken for a file opened later.
+        let message: [UInt8]
+        do { message = try readStandardInput(limit: limits.maxMessageBytes) } catch { throw replyExit(error) }
+        let engine: Engine
+        do { engine = try Engine.load(configurationPath: configurationPath(config), limits: limits) } catch { throw replyExit(error) }
+        defer {
+            if !engine.configuration.trackingDomainConfigured {
+                printError("linkstamp: warning: no tracking_domain configured; tracked links point at \(Configuration.placeholderTrackingDomain) and go nowhere (set tracking_domain in the configuration file)")
+            }
+        }
+        let sender = strip(self.sender)
+        let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
         let output: Filter.Output = outDir.map { .directory($0) } ?? sendmail.map { .sendmail($0) } ?? .batchSMTP(fileDescriptor: 1)
         do {
             _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)

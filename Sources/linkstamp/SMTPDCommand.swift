@@ -44,7 +44,12 @@ struct SMTPDCommand: ParsableCommand {
         let engine: Engine
         do { engine = try Engine.load(configurationPath: configurationPath(config)) } catch {
             printError("linkstamp smtpd: \(error.text)")
-            throw ExitCode(SysExit.config)
+            throw ExitCode(SMTPDCommand.exitConfig)
+        }
+        if !engine.configuration.trackingDomainConfigured {
+            printError(
+                "linkstamp smtpd: warning: no tracking_domain configured; tracked links point at "
+                    + "\(Configuration.placeholderTrackingDomain) and go nowhere")
         }
         let name = hostname ?? ProcessInfo.processInfo.hostName
         var settings = SMTPDoorServer.Settings()
@@ -94,6 +99,9 @@ struct SMTPDCommand: ParsableCommand {
             throw ExitCode(SysExit.cantCreate)
         }
     }
+
+    /// EX_CONFIG (sysexits): the configuration, key ring or suppression list cannot be used.
+    static let exitConfig: Int32 = 78
 
     /// `host:port`, `[v6]:port`.
     static func hostPort(_ text: String) -> (String, Int)? {

@@ -146,6 +146,12 @@ import Testing
         check(
             #"<a href="https://e.com/café">x</a>"#,
             "<a href=\"«1»\">x</a>⟦O⟧\n1 anchor \" name=Raw URL https://e.com/café")
+        // A host cut by an invalid byte is not tracked, quoted or not (the HTML scanner reads the
+        // whole attribute value, so there is no cut to make: the value is not UTF-8).
+        for quote in ["\"", "'", ""] {
+            let cut: [UInt8] = Array("<a href=\(quote)http://ex".utf8) + [0xFF] + Array("ample.com/\(quote)>x</a>".utf8)
+            #expect(HTMLLinkScanner.scan(cut).links.isEmpty)
+        }
         // Opaque high bytes elsewhere do not matter.
         let other: [UInt8] =
             Array(#"<p title=""#.utf8) + [0xFF, 0xFE] + Array(#""><a href="https://e.com/">x</a>"#.utf8)

@@ -70,6 +70,26 @@ import Testing
             "«1»\u{E9} «2»<b>\n1 text - name=Raw URL https://e.com/caf\n2 text - name=Raw URL https://e.com/a")
     }
 
+    @Test func aHostCutByAnEightBitOrControlByteIsNotTracked() {
+        func links(_ bytes: [UInt8]) -> [String] { TextLinkScanner.scan(bytes).links.map(\.target) }
+        // The case: tracking it as `http://ex` would send the click elsewhere.
+        #expect(links(Array("x http://ex".utf8) + [0xFF] + Array("ample.com/ y".utf8)).isEmpty)
+        // A UTF-8 IDN, a Latin-1 host, a NUL and DEL in the host, a cut right after the scheme
+        // or in the port: all left alone.
+        #expect(links(Array("http://b\u{FC}cher.example/".utf8)).isEmpty)
+        #expect(links(Array("http://caf".utf8) + [0xE9] + Array(".example/".utf8)).isEmpty)
+        #expect(links(Array("http://ex".utf8) + [0x00] + Array("ample.com/".utf8)).isEmpty)
+        #expect(links(Array("http://ex".utf8) + [0x7F] + Array("ample.com/".utf8)).isEmpty)
+        #expect(links(Array("http://example.com:80".utf8) + [0xFF]).isEmpty)
+        // The scan goes on after it.
+        #expect(links(Array("http://ex".utf8) + [0xFF] + Array("ample.com/ https://e.com/b".utf8)) == ["https://e.com/b"])
+        // Whitespace ends a host as before; a cut after the host (in the path) keeps the link.
+        #expect(links(Array("http://e.com\thttp://f.com\rhttp://g.com\u{0C}http://h.com\n".utf8))
+            == ["http://e.com", "http://f.com", "http://g.com", "http://h.com"])
+        #expect(links(Array("https://e.com/caf".utf8) + [0xE9]) == ["https://e.com/caf"])
+        #expect(links(Array("https://e.com?q".utf8) + [0xFF]) == ["https://e.com?q"])
+    }
+
     @Test func notURLs() {
         checkUnchanged("http:// https:// x http:/e.com https://:80 ftp://e.com/ https://@/ mailto:a@b.c httpx://e.com/")
         checkUnchanged("")
