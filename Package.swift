@@ -61,10 +61,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The SMTP door: a pure ESMTP state machine and the SwiftNIO server and relay client around it.
+        .target(
+            name: "SMTPDoor",
+            dependencies: [
+                "Linkstamp", "SMTPAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "linkstamp",
             dependencies: [
-                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline", "TrackingServer",
+                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline", "TrackingServer", "SMTPDoor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -97,5 +107,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .testTarget(
+            name: "SMTPDoorTests",
+            dependencies: [
+                "SMTPDoor", "Linkstamp", "SMTPAPI", "Tracking",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

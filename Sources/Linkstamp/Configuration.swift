@@ -23,6 +23,11 @@ import Tracking
 /// | `sandbox_domain` | none | when set, `sandbox` messages must come From this domain |
 /// | `token_lifetime_days` | `365` | how long tracked URLs stay valid |
 /// | `serve_*` and others | | the tracking endpoint's keys: see ``ServeSettings`` |
+/// | `smtpd_max_connections` | `100` | `linkstamp smtpd`: simultaneous clients |
+/// | `smtpd_idle_timeout_seconds` | `60` | `linkstamp smtpd`: silence before `421 4.4.2` |
+/// | `smtpd_max_messages_per_connection` | `100` | `linkstamp smtpd`: messages before `421 4.7.0` |
+/// | `smtpd_max_message_bytes` | `20971520` | `linkstamp smtpd`: advertised `SIZE` (`552 5.3.4` past it) |
+/// | `smtpd_max_recipients` | `1000` | `linkstamp smtpd`: RCPT TO per message (`452 4.5.3` past it) |
 public struct Configuration: Sendable, Hashable {
     /// The host of every tracked URL.
     public var trackingDomain: String = Configuration.placeholderTrackingDomain
@@ -50,6 +55,16 @@ public struct Configuration: Sendable, Hashable {
     public var tokenLifetimeDays: Int = 365
     /// Keys of `linkstamp serve` (see ``ServeSettings``).
     public var serve = ServeSettings()
+    /// `linkstamp smtpd` limits (see the table above).
+    public var smtpdMaxConnections: Int = 100
+    /// Seconds of client silence `linkstamp smtpd` allows.
+    public var smtpdIdleTimeoutSeconds: Int = 60
+    /// Messages per connection `linkstamp smtpd` allows.
+    public var smtpdMaxMessagesPerConnection: Int = 100
+    /// Largest message `linkstamp smtpd` accepts, in bytes.
+    public var smtpdMaxMessageBytes: Int = 20 << 20
+    /// Most recipients per message `linkstamp smtpd` accepts.
+    public var smtpdMaxRecipients: Int = 1000
 
     /// The documented placeholder used until an operator sets `tracking_domain`.
     public static let placeholderTrackingDomain = "links.linkstamp.invalid"
@@ -122,6 +137,18 @@ public struct Configuration: Sendable, Hashable {
                     throw ConfigurationError(line: lineNumber, message: "'token_lifetime_days' must be a whole number from 1 to 3650")
                 }
                 tokenLifetimeDays = days
+            case "smtpd_max_connections", "smtpd_idle_timeout_seconds", "smtpd_max_messages_per_connection",
+                "smtpd_max_message_bytes", "smtpd_max_recipients":
+                guard let number = Int(value), number > 0, number <= 1 << 40 else {
+                    throw ConfigurationError(line: lineNumber, message: "'\(key)' must be a positive whole number")
+                }
+                switch key {
+                case "smtpd_max_connections": smtpdMaxConnections = number
+                case "smtpd_idle_timeout_seconds": smtpdIdleTimeoutSeconds = number
+                case "smtpd_max_messages_per_connection": smtpdMaxMessagesPerConnection = number
+                case "smtpd_max_message_bytes": smtpdMaxMessageBytes = number
+                default: smtpdMaxRecipients = number
+                }
             default:
                 guard try serve.set(key, value, line: lineNumber, flag: flag, path: path) else {
                     throw ConfigurationError(line: lineNumber, message: "unknown key '\(key)'")

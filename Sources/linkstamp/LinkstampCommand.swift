@@ -21,7 +21,10 @@ struct LinkstampCommand: ParsableCommand {
             (~/.config/linkstamp/keys without XDG_CONFIG_HOME), created with mode 0600 on first use.
             """,
         version: LinkstampVersion.current,
-        subcommands: [FilterCommand.self, DecodeCommand.self, InlineCSSCommand.self, KeygenCommand.self, BenchCommand.self, ServeCommand.self]
+        subcommands: [
+            FilterCommand.self, DecodeCommand.self, InlineCSSCommand.self, KeygenCommand.self, BenchCommand.self,
+            ServeCommand.self, SMTPDCommand.self,
+        ]
     )
 
     /// `filter` command lines are split by `FilterArguments` in one pass (a relay may pass tens

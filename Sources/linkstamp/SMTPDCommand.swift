@@ -1,0 +1,138 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Linkstamp
+import SMTPAPI
+import SMTPDoor
+
+struct SMTPDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smtpd",
+        abstract: "Run the SMTP door: refuse bad messages during DATA, relay every copy to --relay.",
+        discussion: """
+            Listens for ESMTP clients (default 127.0.0.1:10025). At the end of DATA the message is \
+            prepared in process; a refused one gets the engine's reply (e.g. 550 5.6.0). Every copy \
+            is handed to --relay over SMTP, and the client gets 250 only when the relay accepted \
+            them all. SIGTERM or SIGINT drains: clients get 421 4.3.2, messages being relayed finish.
+            """
+    )
+
+    @Option(name: .long, help: "Configuration file (default: $LINKSTAMP_CONFIG, else built-in defaults).")
+    var config: String?
+
+    @Option(name: .long, help: "Address to listen on, HOST:PORT.")
+    var listen: String = "127.0.0.1:10025"
+
+    @Option(name: .long, help: "The MTA that receives the copies, HOST:PORT.")
+    var relay: String
+
+    @Option(name: .long, help: "Append the injection and policy_rejection events (JSON lines) to this file.")
+    var events: String?
+
+    @Option(name: .long, help: "Name in the greeting and EHLO replies (default: this host's name).")
+    var hostname: String?
+
+    func run() throws {
+        guard let (listenHost, listenPort) = SMTPDCommand.hostPort(listen) else {
+            printError("linkstamp smtpd: --listen must be HOST:PORT, not '\(listen)'")
+            throw ExitCode(SysExit.usage)
+        }
+        guard let (relayHost, relayPort) = SMTPDCommand.hostPort(relay) else {
+            printError("linkstamp smtpd: --relay must be HOST:PORT, not '\(relay)'")
+            throw ExitCode(SysExit.usage)
+        }
+        let engine: Engine
+        do { engine = try Engine.load(configurationPath: configurationPath(config)) } catch {
+            printError("linkstamp smtpd: \(error.text)")
+            throw ExitCode(SMTPDCommand.exitConfig)
+        }
+        if !engine.configuration.trackingDomainConfigured {
+            printError(
+                "linkstamp smtpd: warning: no tracking_domain configured; tracked links point at "
+                    + "\(Configuration.placeholderTrackingDomain) and go nowhere")
+        }
+        let name = hostname ?? ProcessInfo.processInfo.hostName
+        var settings = SMTPDoorServer.Settings()
+        settings.host = listenHost
+        settings.port = listenPort
+        settings.hostname = name
+        let configuration = engine.configuration
+        settings.limits.maxConnections = configuration.smtpdMaxConnections
+        settings.limits.idleTimeoutSeconds = configuration.smtpdIdleTimeoutSeconds
+        settings.limits.maxMessagesPerConnection = configuration.smtpdMaxMessagesPerConnection
+        settings.limits.maxMessageBytes = configuration.smtpdMaxMessageBytes
+        settings.limits.maxRecipients = configuration.smtpdMaxRecipients
+
+        let server = SMTPDoorServer(
+            settings: settings, engine: engine, relayHost: relayHost, relayPort: relayPort, eventsPath: events,
+            log: { printError("linkstamp smtpd: \($0)") })
+
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let stopped = DispatchSemaphore(value: 0)
+        let failure = LockedText()
+        let signals = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
+        let draining = LockedText()
+        for source in signals {
+            source.setEventHandler {
+                guard draining.setOnce("draining") else { return }
+                Task {
+                    await server.shutdown()
+                    stopped.signal()
+                }
+            }
+            source.resume()
+        }
+        Task {
+            do {
+                let address = try await server.start()
+                printError("linkstamp smtpd: listening on \(address), relaying to \(relayHost):\(relayPort)")
+            } catch {
+                _ = failure.setOnce("cannot listen on \(listenHost):\(listenPort): \(error)")
+                stopped.signal()
+            }
+        }
+        stopped.wait()
+        if let text = failure.value {
+            printError("linkstamp smtpd: \(text)")
+            throw ExitCode(SysExit.cantCreate)
+        }
+    }
+
+    /// The configuration, key ring or suppression list cannot be used: 75, as for every other
+    /// subcommand (README, exit codes).
+    static let exitConfig: Int32 = SysExit.tempFail
+
+    /// `host:port`, `[v6]:port`.
+    static func hostPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            port >= 0, port <= 65535
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return (host, port)
+    }
+}
+
+/// A text set once, shared between the signal handler and the main thread.
+final class LockedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text: String?
+
+    /// Sets the text if none was set; `true` when this call set it.
+    func setOnce(_ value: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard text == nil else { return false }
+        text = value
+        return true
+    }
+
+    var value: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return text
+    }
+}
