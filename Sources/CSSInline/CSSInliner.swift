@@ -43,6 +43,7 @@ public struct CSSInlineError: Error, Hashable, Sendable, CustomStringConvertible
         case tooManyElements
         case parserUnavailable
         case workLimit
+        case inconsistentMarkup
     }
 
     private let code: Code
@@ -69,6 +70,12 @@ public struct CSSInlineError: Error, Hashable, Sendable, CustomStringConvertible
     public static var parserUnavailable: CSSInlineError { .init(.parserUnavailable, offset: 0) }
     /// Selector matching needed more than ``CSSLimits/maxMatchWork`` steps.
     public static var workLimit: CSSInlineError { .init(.workLimit, offset: 0) }
+    /// The HTML parser and the style-element scanner disagree on where a sheet ends (a `<style>`
+    /// never closed, closed by a misspelt tag, or mixed with comments and titles), so a style
+    /// attribute would have to be patched inside a sheet's bytes: nothing is inlined.
+    public static func inconsistentMarkup(at offset: Int) -> CSSInlineError {
+        .init(.inconsistentMarkup, offset: offset)
+    }
 
     /// Why the document was left as it came, as a value an event can carry.
     public var reason: CSSInlineSkipReason {
@@ -79,6 +86,7 @@ public struct CSSInlineError: Error, Hashable, Sendable, CustomStringConvertible
         case .tooManyElements: return .tooManyElements
         case .parserUnavailable: return .parserUnavailable
         case .workLimit: return .workLimit
+        case .inconsistentMarkup: return .inconsistentMarkup
         }
     }
 
@@ -91,6 +99,8 @@ public struct CSSInlineError: Error, Hashable, Sendable, CustomStringConvertible
         case .tooManyElements: return "CSS inlining: too many elements at byte \(offset)"
         case .parserUnavailable: return "CSS inlining: libxml2 parser could not be created"
         case .workLimit: return "CSS inlining: selector matching work limit reached"
+        case .inconsistentMarkup:
+            return "CSS inlining: a style element's end is ambiguous at byte \(offset) (unclosed or misspelt)"
         }
     }
 }
@@ -104,6 +114,8 @@ public enum CSSInlineSkipReason: String, Sendable, Hashable, CaseIterable {
     case parserUnavailable = "parser_unavailable"
     /// Selector matching needed more than ``CSSLimits/maxMatchWork`` steps.
     case workLimit = "work_limit"
+    /// A style element whose end the HTML parser and the sheet scanner see differently.
+    case inconsistentMarkup = "inconsistent_markup"
 }
 
 /// What ``CSSInliner/inlineResult(_:charset:)`` gives: the document to send, and whether and

@@ -128,6 +128,12 @@ struct InlineEngine {
         }
         patches.append(contentsOf: styleElementPatches(sources: sources, active: active))
         patches.sort { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
+        // The contract is sorted, non-overlapping patches. They overlap only when libxml2 found
+        // elements inside what the scanner read as a sheet's text: refuse rather than guess.
+        for index in patches.indices.dropFirst()
+        where patches[index].range.lowerBound < patches[index - 1].range.upperBound {
+            throw .inconsistentMarkup(at: patches[index].range.lowerBound)
+        }
         return patches
     }
 

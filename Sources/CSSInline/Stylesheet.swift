@@ -148,16 +148,24 @@ struct StylesheetParser {
                 ruleBudget -= 1
                 if ruleBudget < 0 { return nil }
                 let prelude = selectors.trimmed(index..<cursor)
+                // An empty prelude (`{color:red}`) is an invalid rule: kept as written, never applied.
+                let preludeRange =
+                    prelude.isEmpty
+                    ? token.start..<token.start : tokens[prelude.lowerBound].start..<tokens[prelude.upperBound - 1].end
                 var rule = StyleRule(
                     range: token.start..<tokens[min(close, end - 1)].end,
-                    preludeRange: tokens[prelude.lowerBound].start..<tokens[prelude.upperBound - 1].end,
+                    preludeRange: preludeRange,
                     selectors: [], keptSelectors: [], invalid: false, nested: false, block: (cursor + 1)..<close)
-                selectors.parseList(prelude) { outcome, range in
-                    switch outcome {
-                    case .invalid: rule.invalid = true
-                    case .keep:
-                        rule.keptSelectors.append(tokens[range.lowerBound].start..<tokens[range.upperBound - 1].end)
-                    case .inlinable(let selector): rule.selectors.append(selector)
+                if prelude.isEmpty {
+                    rule.invalid = true
+                } else {
+                    selectors.parseList(prelude) { outcome, range in
+                        switch outcome {
+                        case .invalid: rule.invalid = true
+                        case .keep:
+                            rule.keptSelectors.append(tokens[range.lowerBound].start..<tokens[range.upperBound - 1].end)
+                        case .inlinable(let selector): rule.selectors.append(selector)
+                        }
                     }
                 }
                 if rule.invalid { rule.selectors = [] }

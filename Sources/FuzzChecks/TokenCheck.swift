@@ -49,17 +49,19 @@ public enum TokenCheck {
         do {
             for recipient in recipients {
                 let token = try builder.recipientToken(recipient)
-                for (prefix, type) in [
-                    (builder.openURLPrefix, TrackedEventType.open), (builder.initialOpenURLPrefix, .initial_open),
-                    (builder.unsubscribeURLPrefix, .list_unsubscribe),
+                for (prefix, type, kind) in [
+                    (builder.openURLPrefix, TrackedEventType.open, URLKind.open),
+                    (builder.initialOpenURLPrefix, .initial_open, .initialOpen),
+                    (builder.unsubscribeURLPrefix, .list_unsubscribe, .unsubscribe),
                 ] {
-                    let url = Array((prefix + token).utf8)
-                    out.append((url, (url.count - token.utf8.count)..<url.count, event(type, recipient)))
+                    let segment = token.string(kind)
+                    let url = Array((prefix + segment).utf8)
+                    out.append((url, (url.count - segment.utf8.count)..<url.count, event(type, recipient)))
                 }
                 for link in links where link.transmissionID == recipient.transmissionID {
                     let linkToken = try builder.linkToken(link)
                     let prefix = builder.clickURLPrefix(linkToken: linkToken, sublink: link.sublink)
-                    let url = Array((prefix + token).utf8)
+                    let url = Array((prefix + token.string(.click)).utf8)
                     let type: TrackedEventType = link.isUnsubscribe ? .link_unsubscribe : .click
                     out.append(
                         (url, (prefix.utf8.count - linkToken.utf8.count - 1)..<url.count, event(type, recipient, link)))

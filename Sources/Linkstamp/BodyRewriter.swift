@@ -15,6 +15,8 @@ struct BodyRewriter {
         /// Why the part was left as it came although tracking or inlining was asked for; nil
         /// when it was rewritten (or had nothing to rewrite).
         var untrackedReason: String?
+        /// Why `inline_css` was asked for but not done (a CSSInline limit or ambiguous markup).
+        var cssInlineSkipped: CSSInlineSkipReason?
     }
 
     let input: [UInt8]
@@ -89,9 +91,12 @@ struct BodyRewriter {
             decoded = TransferCoding.decode(input[part.bodyRange], part.transferEncoding)
         }
         var content = decoded
+        var cssInlineSkipped: CSSInlineSkipReason?
         if inline {
             // A stylesheet the inliner cannot handle must not bounce the mail: it goes out as written.
-            if let inlined = try? CSSInliner(limits: engine.limits.css).inline(decoded, charset: part.contentType.charset) { content = inlined }
+            let inlined = CSSInliner(limits: engine.limits.css).inlineResult(decoded, charset: part.contentType.charset)
+            content = inlined.bytes
+            cssInlineSkipped = inlined.skipped
         }
 
         var edits: [(range: Range<Int>, pieces: [Piece])] = []
@@ -121,7 +126,7 @@ struct BodyRewriter {
                 edits.append((lower..<removal.upperBound, []))
             }
         }
-        if edits.isEmpty && content == decoded { return Result() }
+        if edits.isEmpty && content == decoded { return Result(cssInlineSkipped: cssInlineSkipped) }
 
         // The part's new decoded content, as literal bytes and token holes.
         edits.sort { $0.range.lowerBound < $1.range.lowerBound }
@@ -134,7 +139,7 @@ struct BodyRewriter {
         }
         if cursor < content.count { pieces.append(.bytes(Array(content[cursor...]))) }
 
-        var result = Result()
+        var result = Result(cssInlineSkipped: cssInlineSkipped)
         let keepsEncoding = keepsIdentityEncoding(part.transferEncoding, pieces: pieces, original: decoded)
         var body: [Piece] = keepsEncoding ? pieces : quotedPrintable(pieces, lineEnding: part.header.lineEnding)
         if part.bodyRange.isEmpty {

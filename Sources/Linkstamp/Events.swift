@@ -14,6 +14,10 @@ public enum Events {
                 .object([JSONMember(key: "part", value: .number(String($0.part))), JSONMember(key: "reason", value: .string($0.reason))])
             })))
         }
+        // Only when `inline_css` was asked for and the HTML went out without it (never a bounce).
+        if let skipped = transmission.cssInlineSkipped {
+            fields.append(("inline_css_skipped", .string(skipped.rawValue)))
+        }
         return wrap(fields)
     }
 

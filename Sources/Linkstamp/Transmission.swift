@@ -66,6 +66,9 @@ public struct Transmission: Sendable {
     public let expires: Int64
     /// Body parts left untracked although tracking was asked for (events report them).
     public let untrackedParts: [UntrackedPart]
+    /// Why `inline_css` was asked for but the HTML part went out without inlining (a CSSInline
+    /// limit such as `work_limit`, or `inconsistent_markup`); nil when it was inlined or not asked.
+    public let cssInlineSkipped: CSSInlineSkipReason?
 
     let input: [UInt8]
     let template: Template
@@ -195,12 +198,14 @@ public struct Transmission: Sendable {
         let (htmlIndex, textIndex) = structure.trackableBodyParts()
         var topHeaderAdditions: [UInt8] = []
         var untrackedParts: [UntrackedPart] = []
+        var cssInlineSkipped: CSSInlineSkipReason?
         for (index, isHTML) in [(htmlIndex, true), (textIndex, false)] {
             guard let index, index < structure.parts.count else { continue }
             let result = try body.rewrite(structure.parts[index], isHTML: isHTML)
             edits += result.edits
             if index == 0 { topHeaderAdditions += result.topHeaderAddition }
             if let reason = result.untrackedReason { untrackedParts.append(UntrackedPart(part: index, reason: reason)) }
+            if let skipped = result.cssInlineSkipped { cssInlineSkipped = skipped }
         }
 
         let hasListUnsubscribe = top.first("list-unsubscribe", in: message) != nil
@@ -235,6 +240,7 @@ public struct Transmission: Sendable {
         self.injectionTime = now
         self.expires = expires
         self.untrackedParts = untrackedParts.sorted { $0.part < $1.part }
+        self.cssInlineSkipped = cssInlineSkipped
         self.input = message
         self.template = Template(input: message, edits: edits)
         self.urls = engine.urls

@@ -318,3 +318,31 @@ import Tracking
         #expect(!output.contains("http://example.com/y"))
     }
 }
+
+/// Issue 9 item 1, the Linkstamp side: past CSSInline's work limit the message goes out without
+/// inlining (never a bounce) and the injection event says so.
+@Suite struct CSSInlineSkipEventTests {
+    static let envelope = Envelope(sender: "s@example.com", recipients: ["r@example.org"])
+
+    @Test func workLimitSendsTheHTMLAsItCameAndTheEventSaysWhy() throws {
+        let html = "<html><head><style>p ~ p ~ p{color:red}</style></head><body>"
+            + String(repeating: "<p>x</p>", count: 50) + "</body></html>\n"
+        let message = Fixture.message(
+            "From: a@example.com\nX-MSYS-API: {\"options\":{\"inline_css\":true}}\nContent-Type: text/html\n\n" + html)
+        var limits = Limits()
+        limits.css.maxMatchWork = 10
+        var configuration = Configuration()
+        configuration.trackingDomain = "t.example.net"
+        let tight = try Engine(configuration: configuration, keyRing: Fixture.keyRing, limits: limits)
+        let transmission = try tight.prepare(message: message, envelope: Self.envelope, now: Fixture.now)
+        #expect(transmission.cssInlineSkipped == .workLimit)
+        let copy = try transmission.renderedBytes(transmission.copies[0])
+        #expect(String(decoding: copy, as: UTF8.self).contains(html))
+        let event = Events.injection(transmission, copy: transmission.copies[0], messageSize: copy.count)
+        #expect(event.contains(#""inline_css_skipped":"work_limit""#))
+        // With the default limit the same message is inlined and the event has no such field.
+        let normal = try Fixture.engine().prepare(message: message, envelope: Self.envelope, now: Fixture.now)
+        #expect(normal.cssInlineSkipped == nil)
+        #expect(!Events.injection(normal, copy: normal.copies[0], messageSize: 1).contains("inline_css_skipped"))
+    }
+}
