@@ -142,11 +142,17 @@ struct BodyRewriter {
         var result = Result(cssInlineSkipped: cssInlineSkipped)
         let keepsEncoding = keepsIdentityEncoding(part.transferEncoding, pieces: pieces, original: decoded)
         var body: [Piece] = keepsEncoding ? pieces : quotedPrintable(pieces, lineEnding: part.header.lineEnding)
+        // A header block that ended without its empty line (at a line that is not a field, or
+        // at the end of the input) gets one when its body is re-encoded, or when an empty body
+        // gains content: quoted-printable could turn the line that ended the header into a field
+        // (`Date\0: …` becomes the valid `Date=00: …`) and move the header's end. A body that
+        // keeps its encoding keeps its first line's bytes before any link, so it stays as it came.
+        if part.header.separatorRange == nil && (!keepsEncoding || part.bodyRange.isEmpty) {
+            body.insert(.bytes(lineEnding), at: 0)
+        }
         if part.bodyRange.isEmpty {
-            // A body that was empty gains content (a pixel): it needs the empty line that starts
-            // a body when the header had none, and inside a multipart a line break of its own
-            // before the next delimiter (the one before it was the header's or separator's).
-            if part.header.separatorRange == nil { body.insert(.bytes(lineEnding), at: 0) }
+            // A body that was empty gains content (a pixel): inside a multipart it needs a line
+            // break of its own before the next delimiter (the one before it was the header's).
             if part.parent != nil { body.append(.bytes(lineEnding)) }
         }
         result.edits.append(Edit(range: part.bodyRange, pieces: body, layer: .body))

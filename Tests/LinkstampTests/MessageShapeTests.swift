@@ -50,7 +50,8 @@ import Tracking
     }
 
     /// A body part whose header ends at a line that is not a field, re-encoded quoted-printable
-    /// (a line too long once tracked): its new Content-Transfer-Encoding goes before the body.
+    /// (a line too long once tracked): its new Content-Transfer-Encoding goes before the body,
+    /// and the empty line the header lacked is added so re-encoded lines cannot read as fields.
     @Test func partFieldGoesBeforeTheBodyOfAPartWithoutSeparator() throws {
         let filler = String(repeating: "w", count: 990)
         let message = Fixture.message(
@@ -60,7 +61,7 @@ import Tracking
         let output = try copy(message).text
         let part = output.components(separatedBy: "--b\n")
         #expect(part.count == 2)
-        #expect(part.last?.hasPrefix("Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\nstray line\n") == true)
+        #expect(part.last?.hasPrefix("Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nstray line\n") == true)
         #expect(output.hasSuffix("\n--b--\n"))
     }
 
@@ -344,5 +345,28 @@ import Tracking
         let normal = try Fixture.engine().prepare(message: message, envelope: Self.envelope, now: Fixture.now)
         #expect(normal.cssInlineSkipped == nil)
         #expect(!Events.injection(normal, copy: normal.copies[0], messageSize: 1).contains("inline_css_skipped"))
+    }
+}
+
+/// Found by the transmission fuzz target: a header that ends at an invalid field line
+/// (`Date\0\0: …`), body re-encoded quoted-printable. Without an empty line the encoded
+/// `Date=00=00: …` is a valid field, so the header would run on into the body.
+@Suite struct ReencodedBodyKeepsItsBoundaryTests {
+    @Test func quotedPrintableBodyAfterAnInvalidFieldLineStaysTheBody() throws {
+        let filler = String(repeating: "w", count: 990)
+        let message = Fixture.message(
+            "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true,\"transactional\":true}}\n"
+                + "Date\u{0}\u{0}: Wed, 9 Jan 2002\nContent-Type: x\n\(filler) http://example.com/x\n")
+        let transmission = try Fixture.engine().prepare(
+            message: message, envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]),
+            now: Fixture.now)
+        let output = try transmission.renderedBytes(transmission.copies[0])
+        let structure = try MessageStructure.parse(output)
+        let top = try #require(structure.parts.first)
+        // The re-parsed header ends where the input's did: nothing from the body became a field.
+        #expect(top.header.first("content-type", in: output) == nil)
+        #expect(top.header.separatorRange != nil)
+        let text = String(decoding: output, as: UTF8.self)
+        #expect(text.contains("Content-Transfer-Encoding: quoted-printable\n\nDate=00=00: Wed"))
     }
 }
