@@ -183,10 +183,9 @@ public struct TrackingServer: Sendable {
         let now = clock()
         let client = self.client(request, context: context)
         guard limiter.allow(client.ipAddress, now: now) else { return refused(.forbidden, "rate_limited") }
-        guard let event = try? TrackingDecoder.decode(url: request.head.path ?? "", keyRing: keyRing, now: Int64(now)),
-            event.type == .list_unsubscribe
+        guard (try? TrackingDecoder.decode(url: request.head.path ?? "", keyRing: keyRing, now: Int64(now)))?.type
+            == .list_unsubscribe
         else { return notFound("undecodable") }
-        _ = event
         return html(.ok, Self.confirmPage)
     }
 

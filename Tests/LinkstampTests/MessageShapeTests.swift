@@ -214,31 +214,12 @@ import Tracking
     }
 
     func filter(_ stdin: [UInt8]) throws -> (status: Int32, stdout: [UInt8], stderr: String) {
-        guard let executable = CommandTests.executable else {
-            Issue.record("the linkstamp executable is not built (swift build first)")
-            return (-1, [], "")
-        }
         let home = NSTemporaryDirectory() + "linkstamp-shape-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["filter", "-f", "s@example.com", "--", "r@example.org"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_CONFIG_HOME"] = home
-        environment.removeValue(forKey: "LINKSTAMP_CONFIG")
-        process.environment = environment
-        let input = Pipe(), output = Pipe(), error = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin))
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, Array(out), String(decoding: err, as: UTF8.self))
+        let result = try CommandTests().run(
+            ["filter", "-f", "s@example.com", "--", "r@example.org"], stdin: stdin, configHome: home)
+        return (result.status, result.stdout, result.stderr)
     }
 
     @Test(arguments: [
