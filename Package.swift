@@ -23,6 +23,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.25.0"),
+        // STARTTLS in the SMTP door (issue 12).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        // Webhook delivery from the tracking endpoint (issue 11).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Shared suppression list and events for several nodes (`database_url`, issue 11).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         .systemLibrary(
@@ -58,6 +64,17 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        // PostgreSQL-backed suppression list and event journal, shared by several filter/serve nodes.
+        .target(
+            name: "PostgresState",
+            dependencies: [
+                "Linkstamp", "TrackingServer",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -68,13 +85,15 @@ let package = Package(
                 "Linkstamp", "SMTPAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "linkstamp",
             dependencies: [
-                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline", "TrackingServer", "SMTPDoor",
+                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline", "TrackingServer", "SMTPDoor", "PostgresState",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
