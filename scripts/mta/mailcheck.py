@@ -7,7 +7,8 @@
       sends FILE over SMTP to 127.0.0.1:PORT; checks the final reply (default 250)
   mailcheck.py expect MAILROOT SUBJECT SPEC_JSON [--timeout S]
       waits for the copies of SUBJECT in every file under MAILROOT and checks them against
-      SPEC_JSON: {"copies": {"addr": {"bcc": "own"|null, "tracked": bool}}, "cc": [addr...]}
+      SPEC_JSON: {"copies": {"addr": {"bcc": "own"|null, "tracked": bool}}, "cc": [addr...],
+      "sender": envelope sender (checked against Return-Path)}
       (each listed address exactly one copy, no other address any)
 
 Stdlib only. Every failed check prints `FAIL: ...` and the command exits 1.
@@ -136,6 +137,14 @@ def expect(root, subject, spec, timeout):
                     errors.append("%s: expected exactly one 'Bcc: %s', found %r (%s)" % (addr, addr, bccs, path))
             elif bccs:
                 errors.append("%s: expected no Bcc header, found %r (%s)" % (addr, bccs, path))
+            with open(path, "rb") as fh:
+                head = fh.read().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].split(b"\n")
+            if any(line.startswith(b"From ") for line in head):
+                errors.append("%s: a 'From ' line in the header: the MTA's pipe prefix got into the copy (%s)" % (addr, path))
+            if spec.get("sender") is not None:
+                rp = str(msg.get("Return-Path", "")).strip().lower()
+                if rp != "<%s>" % spec["sender"].lower():
+                    errors.append("%s: envelope sender (Return-Path) %r, expected <%s> (%s)" % (addr, rp, spec["sender"], path))
             html = html_of(msg)
             if want.get("tracked", True):
                 if TRACKED not in html or ORIGINAL in html:

@@ -109,7 +109,7 @@ EOF
 
 msys_good='{"cc":["cc@example.org"],"bcc":["bcc@example.org"],"archive":["archive@example.org"],"options":{"click_tracking":true,"open_tracking":false}}'
 msys_bad='{"metadata":"not an object"}'
-fanout='{"cc":["cc@example.org"],"copies":{"reader@example.org":{},"cc@example.org":{},"bcc@example.org":{"bcc":"own"},"archive@example.org":{}}}'
+fanout='{"sender":"news@acme.example","cc":["cc@example.org"],"copies":{"reader@example.org":{},"cc@example.org":{},"bcc@example.org":{"bcc":"own"},"archive@example.org":{}}}'
 
 # ---- a. + c. before-queue: public smtpd -> linkstamp smtpd -> re-injection smtpd -> virtual
 mta_log "Postfix before-queue wiring (README: wiring:postfix-before-queue:*)"
@@ -150,7 +150,7 @@ pf_start pipe postfix-pipe:master.cf postfix-pipe:main.cf
 mta_wait_port 19587
 mail="$T/pipe/mail"
 many=""
-spec='{"cc":["cc@example.org"],"copies":{"cc@example.org":{},"bcc@example.org":{"bcc":"own"},"archive@example.org":{}'
+spec='{"sender":"news@acme.example","cc":["cc@example.org"],"copies":{"cc@example.org":{},"bcc@example.org":{"bcc":"own"},"archive@example.org":{}'
 for i in $(seq -w 1 60); do many+="${many:+,}r$i@example.org"; spec+=",\"r$i@example.org\":{}"; done
 spec+='}}'
 mta_check message pipe-many --msys "$msys_good" > "$T/pipe-many.eml"
