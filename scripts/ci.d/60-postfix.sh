@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/mta/lib.sh
-if ! command -v postfix >/dev/null || [ ! -x /usr/sbin/sendmail ]; then
+if [ ! -x /usr/sbin/postfix ] || [ ! -x /usr/sbin/sendmail ]; then
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt_get_install postfix
 fi

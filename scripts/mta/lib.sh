@@ -3,6 +3,7 @@
 # HTML comment `<!-- wiring:NAME -->`; the tests change only install paths and ports in it.
 # All servers listen on 127.0.0.1, ports 19000-19999, with private folders under one temp dir.
 
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 MTA_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MTA_FAILED=0
 
