@@ -11,7 +11,7 @@
 /// ASCII-compatible), crash, loop or go quadratic on malformed input, or report a target it is
 /// not sure of (when in doubt a link is left untracked, which is always safe).
 ///
-/// Decisions where SPEC §3 is silent:
+/// Decisions behind docs/SPEC.md §4.4–§4.7 (SparkPost's reference is silent on them):
 /// - Targets keep their spelling (scheme and host case included); only character references are
 ///   decoded, ASCII whitespace trimmed and inner TAB/LF/CR removed (as the WHATWG URL parser
 ///   does). A target still holding other control bytes, an unknown `&name;`, a numeric reference
