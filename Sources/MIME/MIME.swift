@@ -10,7 +10,10 @@
 /// It must never modify, copy or re-serialize the message: everything it returns is an offset
 /// into the input. It must never crash, recurse without bound or run in more than linear time on
 /// hostile input; malformed MIME is parsed as well as it can be and only the limits in
-/// ``MIMELimits`` turn into a ``MIMEError``.
+/// ``MIMELimits`` turn into a ``MIMEError``. It never does I/O.
+///
+/// Depends on nothing but the C library (`memchr`): no Foundation and no other module of the
+/// project, which all build on it.
 
 /// The line break convention of a message or of generated text.
 public enum LineEnding: Sendable, Hashable {

@@ -12,6 +12,8 @@ import MIME
 /// recurse on any input; accept ambiguous JSON (duplicate keys, lenient syntax); do I/O; or
 /// put sender-supplied CR/LF into a reply text.
 ///
+/// Depends on `MIME` only (its one RFC 2047 decoder and charset table); no Foundation.
+///
 /// Decisions behind docs/SPEC.md §2 (SparkPost's reference is silent on them):
 /// - A fold is the line break and every SP/HTAB that starts the next line; blanks before the
 ///   line break are not part of it and stay.

@@ -11,7 +11,11 @@
 /// - emit anything a reader could use to learn a recipient's address or forge a redirect target
 ///   (every field lives inside the authenticated ciphertext; only version and key id are clear),
 /// - accept a token that does not authenticate under a key of the ring, or crash on any input,
-/// - touch message bytes, MIME or HTML: callers splice the ASCII tokens it returns.
+/// - touch message bytes, MIME or HTML: callers splice the ASCII tokens it returns,
+/// - do I/O other than reading and writing the key ring file (`KeyRing+File.swift`).
+///
+/// Depends on swift-crypto (`Crypto`) and the C library only, on no other module of the
+/// project, so a click server can link it without the mail pipeline.
 
 /// Every limit of the Tracking module, in one place.
 public struct TrackingLimits: Sendable, Hashable {
