@@ -21,6 +21,8 @@
 /// `SMTPDoor`) and never decodes a tracked URL (that is `Tracking`'s `TrackingDecoder`).
 ///
 /// Depends on `SMTPAPI`, `MIME`, `HTMLRewrite`, `CSSInline`, `Tracking` and Foundation.
+
+/// The library's version.
 public enum LinkstampVersion {
     /// The version printed by `linkstamp --version`.
     public static let current = "0.1.0"
