@@ -131,9 +131,10 @@ public struct SMTPCredentials: Sendable, Hashable {
     public init(parsing text: String) throws(SMTPSetupError) {
         var users: [String: SMTPPasswordHash] = [:]
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on every line end ("\r\n" is one Character, so not on "\n" alone).
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNumber += 1
-            let line = raw.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r")))
+            let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":") else {
                 throw SMTPSetupError("credentials line \(lineNumber): expected 'user:$scrypt$…'")

@@ -240,7 +240,7 @@ import Testing
         #expect(try SMTPPasswordHash(password: Array("s3cret".utf8), logN: 10) != hash)
     }
 
-    @Test func knownVectorFromRFC7914() throws {
+    @Test func knownVectorFromRFC7914() {
         // RFC 7914 §12: scrypt("password", "NaCl", N=1024, r=8, p=16, 64 bytes).
         let expected: [UInt8] = [
             0xfd, 0xba, 0xbe, 0x1c, 0x9d, 0x34, 0x72, 0x00, 0x78, 0x56, 0xe7, 0x19, 0x0d, 0x01, 0xe9, 0xfe,
@@ -248,8 +248,8 @@ import Testing
             0x2e, 0xaf, 0x30, 0xd9, 0x2e, 0x22, 0xa3, 0x88, 0x6f, 0xf1, 0x09, 0x27, 0x9d, 0x98, 0x30, 0xda,
             0xc7, 0x27, 0xaf, 0xb9, 0x4a, 0x83, 0xee, 0x6d, 0x83, 0x60, 0xcb, 0xdf, 0xa2, 0xcc, 0x06, 0x40,
         ]
-        let text = "$scrypt$ln=10,r=8,p=16$\(Data("NaCl".utf8).base64EncodedString())$\(Data(expected).base64EncodedString())"
-        let hash = try #require(SMTPPasswordHash(text))
+        // (A 4-byte salt is below what the file accepts, so the value is built directly.)
+        let hash = SMTPPasswordHash(logN: 10, blockSize: 8, parallelism: 16, salt: Array("NaCl".utf8), hash: expected)
         #expect(hash.verify(Array("password".utf8)))
         #expect(!hash.verify(Array("passwore".utf8)))
     }
@@ -285,15 +285,16 @@ import Testing
         }
     }
 
-    @Test func unknownUserAndWrongPasswordAreRefusedOffTheEventLoop() throws {
+    @Test func unknownUserAndWrongPasswordAreRefusedOffTheEventLoop() async throws {
         let hash = try SMTPPasswordHash(password: Array("right".utf8), logN: 10)
         let authenticator = SMTPAuthenticator(credentials: SMTPCredentials(users: ["sender1": hash]))
         let loop = NIOSingletons.posixEventLoopGroup.next()
-        #expect(try authenticator.verify(user: "sender1", password: Array("right".utf8), on: loop).wait())
-        #expect(try !authenticator.verify(user: "sender1", password: Array("wrong".utf8), on: loop).wait())
-        #expect(try !authenticator.verify(user: "nobody", password: Array("right".utf8), on: loop).wait())
-        try blocking { await authenticator.shutdown() }
+        #expect(try await authenticator.verify(user: "sender1", password: Array("right".utf8), on: loop).get())
+        #expect(try await !authenticator.verify(user: "sender1", password: Array("wrong".utf8), on: loop).get())
+        #expect(try await !authenticator.verify(user: "nobody", password: Array("right".utf8), on: loop).get())
+        await authenticator.shutdown()
         // After shutdown a check fails (a refusal), it does not hang.
-        #expect((try? authenticator.verify(user: "sender1", password: Array("right".utf8), on: loop).wait()) != true)
+        let late = try? await authenticator.verify(user: "sender1", password: Array("right".utf8), on: loop).get()
+        #expect(late != true)
     }
 }
