@@ -182,7 +182,9 @@ final class SMTPServerHandler: ChannelInboundHandler {
 
     /// The client's address for the log.
     func peer(_ context: ChannelHandlerContext) -> String {
-        context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+        guard let address = context.channel.remoteAddress, let ip = address.ipAddress else { return "unknown" }
+        let host = ip.contains(":") ? "[\(ip)]" : ip
+        return address.port.map { "\(host):\($0)" } ?? host
     }
 
     func channelActive(context: ChannelHandlerContext) {
