@@ -276,7 +276,8 @@ public struct SMTPServerSession: Sendable {
         if state == .auth { return max(limits.maxCommandLineBytes, SMTPServerSession.maxAuthLineBytes) }
         guard buffer.count - start >= 5 else { return limits.maxCommandLineBytes }
         let verb = buffer[start..<(start + 5)].map { $0 | 0x20 }
-        return verb == Array("auth ".utf8) ? max(limits.maxCommandLineBytes, SMTPServerSession.maxAuthLineBytes)
+        return verb == Array("auth ".utf8)
+            ? max(limits.maxCommandLineBytes, SMTPServerSession.maxAuthLineBytes)
             : limits.maxCommandLineBytes
     }
 

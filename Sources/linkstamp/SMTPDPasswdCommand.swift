@@ -32,7 +32,8 @@ struct SMTPDPasswdCommand: ParsableCommand {
         }
         let password = Array(line.utf8)
         guard password.count <= SMTPDPasswdCommand.maxPasswordBytes else {
-            printError("linkstamp smtpd-passwd: the password is longer than \(SMTPDPasswdCommand.maxPasswordBytes) bytes")
+            printError(
+                "linkstamp smtpd-passwd: the password is longer than \(SMTPDPasswdCommand.maxPasswordBytes) bytes")
             throw ExitCode(SysExit.dataError)
         }
         let hash: SMTPPasswordHash

@@ -376,12 +376,21 @@ final class TLSLineClient: Sendable {
             try? FileManager.default.removeItem(atPath: users)
             try? FileManager.default.removeItem(atPath: empty)
         }
-        #expect(try await setupError("smtpd_tls_certificate = /x.pem") == "smtpd_tls_certificate and smtpd_tls_key must be set together")
-        #expect(try await setupError("smtpd_tls_required = true") == "smtpd_tls_required needs smtpd_tls_certificate and smtpd_tls_key")
+        #expect(
+            try await setupError("smtpd_tls_certificate = /x.pem")
+                == "smtpd_tls_certificate and smtpd_tls_key must be set together")
+        #expect(
+            try await setupError("smtpd_tls_required = true")
+                == "smtpd_tls_required needs smtpd_tls_certificate and smtpd_tls_key")
         #expect(try await setupError("smtpd_auth_required = true") == "smtpd_auth_required needs smtpd_credentials")
-        #expect(try await setupError("smtpd_credentials = \(users)")?.hasPrefix("smtpd_credentials needs STARTTLS") == true)
-        #expect(try await setupError("smtpd_credentials = \(empty)\nsmtpd_auth_allow_plaintext = true")?.hasSuffix("lists no user") == true)
-        #expect(try await setupError("smtpd_credentials = /nonexistent\nsmtpd_auth_allow_plaintext = true") == "cannot read credentials file '/nonexistent'")
+        #expect(
+            try await setupError("smtpd_credentials = \(users)")?.hasPrefix("smtpd_credentials needs STARTTLS") == true)
+        #expect(
+            try await setupError("smtpd_credentials = \(empty)\nsmtpd_auth_allow_plaintext = true")?.hasSuffix(
+                "lists no user") == true)
+        #expect(
+            try await setupError("smtpd_credentials = /nonexistent\nsmtpd_auth_allow_plaintext = true")
+                == "cannot read credentials file '/nonexistent'")
         #expect(try await setupError("smtpd_credentials = \(users)\nsmtpd_auth_allow_plaintext = true") == nil)
     }
 
@@ -409,13 +418,16 @@ final class TLSLineClient: Sendable {
         // A key that is not the certificate's.
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", otherKey]
+        process.arguments = [
+            "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", otherKey,
+        ]
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
         #expect(
             try await setupError("smtpd_tls_certificate = \(files.certificate)\nsmtpd_tls_key = \(otherKey)")?
                 .contains("cannot be used together") == true)
-        #expect(try await setupError("smtpd_tls_certificate = \(files.certificate)\nsmtpd_tls_key = \(files.key)") == nil)
+        #expect(
+            try await setupError("smtpd_tls_certificate = \(files.certificate)\nsmtpd_tls_key = \(files.key)") == nil)
     }
 }

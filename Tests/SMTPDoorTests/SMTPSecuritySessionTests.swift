@@ -61,7 +61,8 @@ import Testing
         #expect(actions.last == .startTLS)
         #expect(door.tlsActive)
         #expect(
-            sent(door.receive(Array("EHLO c\r\n".utf8))) == SMTPSecuritySessionTests.plainEHLO + "250 AUTH PLAIN LOGIN\r\n")
+            sent(door.receive(Array("EHLO c\r\n".utf8))) == SMTPSecuritySessionTests.plainEHLO
+                + "250 AUTH PLAIN LOGIN\r\n")
         // Not configured: neither is offered, both are "not implemented".
         var plain = session(startTLS: false, auth: false)
         #expect(sent(plain.receive(Array("EHLO c\r\n".utf8))).hasSuffix("250 ENHANCEDSTATUSCODES\r\n"))
@@ -77,12 +78,14 @@ import Testing
         #expect(actions.last == .startTLS)
         // Split across reads the same: the rest of the chunk is gone, the session starts over.
         #expect(sent(door.receive(Array("RCPT TO:<b@y.test>\r\n".utf8))) == "503 5.5.1 Error: need MAIL command\r\n")
-        #expect(sent(door.receive(Array("MAIL FROM:<a@x.test>\r\n".utf8))) == "503 5.5.1 Error: send HELO/EHLO first\r\n")
+        #expect(
+            sent(door.receive(Array("MAIL FROM:<a@x.test>\r\n".utf8))) == "503 5.5.1 Error: send HELO/EHLO first\r\n")
     }
 
     @Test func startTLSRefusals() {
         var door = session()
-        #expect(sent(door.receive(Array("EHLO c\r\nSTARTTLS now\r\n".utf8))).hasSuffix("501 5.5.4 Syntax: STARTTLS\r\n"))
+        #expect(
+            sent(door.receive(Array("EHLO c\r\nSTARTTLS now\r\n".utf8))).hasSuffix("501 5.5.4 Syntax: STARTTLS\r\n"))
         #expect(
             sent(door.receive(Array("MAIL FROM:<a@x.test>\r\nSTARTTLS\r\n".utf8)))
                 == "250 2.1.0 Ok\r\n503 5.5.1 Error: MAIL transaction in progress\r\n")
@@ -150,12 +153,22 @@ import Testing
     @Test func authRefusals() {
         var door = session { $0.maxAuthFailures = 10 }
         overTLS(&door)
-        #expect(sent(door.receive(Array("AUTH CRAM-MD5\r\n".utf8))) == "504 5.5.4 Error: unrecognized authentication type\r\n")
+        #expect(
+            sent(door.receive(Array("AUTH CRAM-MD5\r\n".utf8)))
+                == "504 5.5.4 Error: unrecognized authentication type\r\n")
         #expect(sent(door.receive(Array("AUTH\r\n".utf8))) == "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n")
-        #expect(sent(door.receive(Array("AUTH PLAIN !!!notbase64\r\n".utf8))) == "501 5.5.2 Error: cannot decode response\r\n")
-        #expect(sent(door.receive(Array("AUTH PLAIN \(base64("no-nul"))\r\n".utf8))) == "501 5.5.2 Error: malformed PLAIN response\r\n")
-        #expect(sent(door.receive(Array("AUTH LOGIN\r\n*\r\n".utf8))) == "334 VXNlcm5hbWU6\r\n501 5.7.0 Error: authentication cancelled\r\n")
-        #expect(sent(door.receive(Array("AUTH PLAIN\r\n*\r\n".utf8))) == "334 \r\n501 5.7.0 Error: authentication cancelled\r\n")
+        #expect(
+            sent(door.receive(Array("AUTH PLAIN !!!notbase64\r\n".utf8)))
+                == "501 5.5.2 Error: cannot decode response\r\n")
+        #expect(
+            sent(door.receive(Array("AUTH PLAIN \(base64("no-nul"))\r\n".utf8)))
+                == "501 5.5.2 Error: malformed PLAIN response\r\n")
+        #expect(
+            sent(door.receive(Array("AUTH LOGIN\r\n*\r\n".utf8)))
+                == "334 VXNlcm5hbWU6\r\n501 5.7.0 Error: authentication cancelled\r\n")
+        #expect(
+            sent(door.receive(Array("AUTH PLAIN\r\n*\r\n".utf8)))
+                == "334 \r\n501 5.7.0 Error: authentication cancelled\r\n")
         // Acting for another user is refused without a check.
         let other = door.receive(Array("AUTH PLAIN \(base64("boss\0sender1\0pw"))\r\n".utf8))
         #expect(authentication(other) == nil)
@@ -163,7 +176,8 @@ import Testing
         // AUTH inside a transaction.
         var loopback = session(startTLS: false, authWithoutTLS: true)
         _ = loopback.receive(Array("EHLO c\r\nMAIL FROM:<a@x.test>\r\n".utf8))
-        #expect(sent(loopback.receive(Array("AUTH LOGIN\r\n".utf8))) == "503 5.5.1 Error: MAIL transaction in progress\r\n")
+        #expect(
+            sent(loopback.receive(Array("AUTH LOGIN\r\n".utf8))) == "503 5.5.1 Error: MAIL transaction in progress\r\n")
         // AUTH before EHLO.
         var early = session(startTLS: false, authWithoutTLS: true)
         #expect(sent(early.receive(Array("AUTH LOGIN\r\n".utf8))) == "503 5.5.1 Error: send EHLO first\r\n")
@@ -180,7 +194,8 @@ import Testing
         let last = door.authenticationFinished(false)
         #expect(
             sent(last)
-                == "535 5.7.8 Error: authentication failed\r\n421 4.7.0 door.test Error: too many authentication failures\r\n")
+                == "535 5.7.8 Error: authentication failed\r\n421 4.7.0 door.test Error: too many authentication failures\r\n"
+        )
         #expect(last.last == .close)
         #expect(door.isClosed)
     }
@@ -220,7 +235,8 @@ import Testing
         let actions = door.authenticationFinished(true)
         #expect(
             sent(actions)
-                == "235 2.7.0 Authentication successful\r\n421 4.3.2 door.test Service shutting down, try again later\r\n")
+                == "235 2.7.0 Authentication successful\r\n421 4.3.2 door.test Service shutting down, try again later\r\n"
+        )
         #expect(actions.last == .close)
     }
 }
