@@ -81,7 +81,8 @@ public struct SMTPPasswordHash: Sendable, Hashable, CustomStringConvertible {
     /// Whether `password` hashes to this hash. Slow by design; the comparison takes the same time
     /// wherever the bytes differ.
     public func verify(_ password: [UInt8]) -> Bool {
-        guard
+        // No stored hash is of an empty password (smtpd-passwd refuses one): refused without work.
+        guard !password.isEmpty,
             let derived = try? SMTPPasswordHash.derive(
                 password, salt: salt, logN: logN, blockSize: blockSize, parallelism: parallelism, count: hash.count)
         else { return false }

@@ -109,7 +109,7 @@ final class TLSLineClient: Sendable {
     }
 
     /// One whole reply (all its lines, joined by LF); `nil` when the connection closed first.
-    func reply(timeout: Duration = .seconds(60)) async throws -> String? {
+    func reply(timeout: Duration = .seconds(300)) async throws -> String? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let found: String? = collector.state.withLock { state in
@@ -133,7 +133,7 @@ final class TLSLineClient: Sendable {
     }
 
     /// `true` once the server closed the connection (whatever it sent before).
-    func closes(timeout: Duration = .seconds(60)) async throws -> Bool {
+    func closes(timeout: Duration = .seconds(300)) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if collector.state.withLock({ $0.closed }) { return true }
@@ -173,6 +173,10 @@ final class TLSLineClient: Sendable {
         var settings = SMTPDoorServer.Settings()
         settings.port = 0
         settings.hostname = "door.test"
+        // In a full `swift test` run blocking tests can hold every cooperative thread (two on a
+        // 2-core machine) for a long while, and this test's client resumes on those threads: the
+        // door must not time it out meanwhile. Idle timeouts are tested in SMTPDoorServerTests.
+        settings.limits.idleTimeoutSeconds = 900
         if tls {
             let files = try #require(TestCertificate.files, "the openssl CLI is needed to make the test certificate")
             settings.tls = try SMTPDoorTLS.serverContext(certificatePath: files.certificate, keyPath: files.key)
