@@ -34,7 +34,7 @@ struct LinkstampCommand: ParsableCommand {
         version: LinkstampVersion.current,
         subcommands: [
             FilterCommand.self, DecodeCommand.self, InlineCSSCommand.self, KeygenCommand.self, BenchCommand.self,
-            ServeCommand.self, SMTPDCommand.self,
+            ServeCommand.self, SMTPDCommand.self, SMTPDPasswdCommand.self,
         ]
     )
 
