@@ -14,6 +14,15 @@
 /// parts it owns is copied from the input as it came. Parsing of each concern lives in its own
 /// module (`SMTPAPI`, `MIME`, `HTMLRewrite`, `CSSInline`, `Tracking`); this module only wires
 /// them and decides.
+///
+/// Preparing and rendering never do I/O: files, descriptors, locks and child processes are
+/// touched only by the filter's outputs (`Filter`) and the loaders (`Engine.load`, the bench's
+/// `CorpusLoader`). It never listens on a socket (the servers are `TrackingServer` and
+/// `SMTPDoor`) and never decodes a tracked URL (that is `Tracking`'s `TrackingDecoder`).
+///
+/// Depends on `SMTPAPI`, `MIME`, `HTMLRewrite`, `CSSInline`, `Tracking` and Foundation.
+
+/// The library's version.
 public enum LinkstampVersion {
     /// The version printed by `linkstamp --version`.
     public static let current = "0.1.0"

@@ -8,7 +8,7 @@ enum HeaderValue {
     @inline(__always)
     static func isWSP(_ byte: UInt8) -> Bool { byte == space || byte == tab }
 
-    /// Unfolding as SparkPost's reference describes it (SPEC §1): each fold — a CRLF (or bare
+    /// Unfolding as SparkPost's reference describes it (docs/SPEC.md §2.2): each fold — a CRLF (or bare
     /// LF, which many MTAs hand us) followed by SP/HTAB, together with every SP/HTAB that starts
     /// the next line — becomes a single space, so `"my_awes` + CRLF + `   ome_campaign"` reads
     /// `"my_awes ome_campaign"`. Blanks before the line break stay; other line breaks are kept
