@@ -72,9 +72,10 @@ let package = Package(
         .target(
             name: "PostgresState",
             dependencies: [
-                "Linkstamp", "TrackingServer",
+                "Linkstamp", "TrackingServer", "SMTPAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
