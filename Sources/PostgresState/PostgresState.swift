@@ -46,9 +46,12 @@ public final class PostgresState: Sendable {
         self.logger = logger
     }
 
+    /// A logger that drops everything: the filter's standard output is the Batch SMTP stream.
+    public static let silentLogger = Logger(label: "linkstamp.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
     /// A pooled state for a long-running server. Nothing connects until the first operation;
     /// run ``services`` (the pool) meanwhile.
-    public static func pool(_ url: DatabaseURL, logger: Logger) -> PostgresState {
+    public static func pool(_ url: DatabaseURL, logger: Logger = Logger(label: "linkstamp.postgres")) -> PostgresState {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -56,7 +59,9 @@ public final class PostgresState: Sendable {
     }
 
     /// One connection, for one `filter` run. Throws `451 4.3.0` when the server cannot be reached.
-    public static func connect(_ url: DatabaseURL, logger: Logger) async throws(SMTPReply) -> PostgresState {
+    public static func connect(
+        _ url: DatabaseURL, logger: Logger = PostgresState.silentLogger
+    ) async throws(SMTPReply) -> PostgresState {
         let configuration: PostgresConnection.Configuration
         do { configuration = try url.connectionConfiguration() } catch {
             throw SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)")
@@ -70,6 +75,18 @@ public final class PostgresState: Sendable {
             throw SMTPReply(
                 code: 451, enhancedStatus: "4.3.0",
                 text: "linkstamp cannot reach the database \(url): \(PostgresState.describe(error))")
+        }
+    }
+
+    /// Runs the pool (``services``) until the task is cancelled, and creates the schema at start
+    /// (`onSchemaError` hears why it could not; it is tried again whenever found missing).
+    public func run(onSchemaError: @escaping @Sendable (StoreError) -> Void) async {
+        let services = self.services
+        await withDiscardingTaskGroup { group in
+            for service in services { group.addTask { try? await service.run() } }
+            group.addTask {
+                do throws(StoreError) { try await self.migrate() } catch { onSchemaError(error) }
+            }
         }
     }
 

@@ -210,7 +210,12 @@ struct FilterCommand: ParsableCommand {
         let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
         let output: Filter.Output = outDir.map { .directory($0) } ?? sendmail.map { .sendmail($0) } ?? .batchSMTP(fileDescriptor: 1)
         do {
-            _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)
+            if let databaseURL = engine.configuration.databaseURL {
+                try runWithDatabase(
+                    databaseURL, message: message, envelope: envelope, engine: engine, output: output)
+            } else {
+                _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)
+            }
         } catch {
             throw replyExit(error)
         }
