@@ -130,6 +130,10 @@ import TrackingServer
         let (directory, configurationPath) = try Support.setup(databaseURL: cluster.url)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let filter = ["filter", "--config", configurationPath, "-f", "news@acme.example", "--out-dir"]
+        // As a `serve` node does at start: the schema exists before the first filter run.
+        let setup = try await PostgresState.connect(try DatabaseURL(parsing: cluster.url))
+        try await setup.migrate()
+        await setup.close()
 
         // 1. First run: three copies (a, b and the cc), three injection events in the table.
         let first = try Support.linkstamp(filter + [directory + "/out1", "--", "a@example.org", "b@example.org"], stdin: Support.message)
@@ -137,7 +141,9 @@ import TrackingServer
         #expect(try cluster.psql("SELECT count(*) FROM events WHERE type = 'injection'") == "3")
         let lookups = cluster.log.components(separatedBy: "\n").filter { $0.contains("FROM suppressions WHERE address = ANY") }
         #expect(lookups.count == 1)
-        let parameters = cluster.log.components(separatedBy: "\n").filter { $0.contains("parameters: $1 = '{") }
+        let parameters = cluster.log.components(separatedBy: "\n").filter {
+            $0.contains("parameters: $1 = '{") && !$0.contains("msys")
+        }
         #expect(parameters.count == 1)
         #expect(parameters.first?.contains("a@example.org,b@example.org,c@example.org") == true)
 
@@ -161,7 +167,8 @@ import TrackingServer
             nodes.append(try await Node(server, services: stores.services))
         }
         #expect(await Support.request(port: nodes[0].port, "POST", Support.path(unsubscribe), body: "List-Unsubscribe=One-Click") == 200)
-        #expect(await Support.request(port: nodes[1].port, "GET", Support.path(click)) == 302)
+        let clicked = await Support.request(port: nodes[1].port, "GET", Support.path(click))
+        #expect(clicked == 302, "\(click)")
         for node in nodes { await node.stop() }
         #expect(try cluster.psql("SELECT address, kind, source FROM suppressions") == "b@example.org|non_transactional|list_unsubscribe")
         #expect(try cluster.psql("SELECT type FROM events WHERE type <> 'injection' ORDER BY id") == "list_unsubscribe\nclick")
@@ -171,6 +178,8 @@ import TrackingServer
         #expect(second.status == 0, "\(second.stderr)")
         let copies2 = try FileManager.default.contentsOfDirectory(atPath: directory + "/out2").filter { $0.hasSuffix(".eml") }
         #expect(copies2.count == 2)
+        let allLookups = cluster.log.components(separatedBy: "\n").filter { $0.contains("FROM suppressions WHERE address = ANY") }
+        #expect(allLookups.count == 2)
         let rejection = try cluster.psql("SELECT line FROM events WHERE type = 'policy_rejection'")
         #expect(rejection.contains("\"rcpt_to\":\"b@example.org\""))
         #expect(try cluster.psql("SELECT count(*) FROM events WHERE type = 'injection'") == "5")

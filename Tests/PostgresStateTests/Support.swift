@@ -93,7 +93,9 @@ enum Support {
 
     /// The `https://t.example.net/…` URLs of a copy (body links, pixels, List-Unsubscribe).
     static func urls(in copy: String) -> [String] {
-        let unfolded = copy.replacingOccurrences(of: "\r\n ", with: " ")
+        // Header folds and quoted-printable soft line breaks (the copy's HTML is re-encoded).
+        let unfolded = copy.replacingOccurrences(of: "\r\n ", with: " ").replacingOccurrences(of: "=\r\n", with: "")
+            .replacingOccurrences(of: "=3D", with: "=")
         var found: [String] = []
         var rest = Substring(unfolded)
         while let start = rest.range(of: "https://t.example.net/") {
