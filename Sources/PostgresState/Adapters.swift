@@ -1,6 +1,8 @@
 import Dispatch
 import Linkstamp
+import Logging
 import SMTPAPI
+import ServiceLifecycle
 import Synchronization
 import TrackingServer
 
@@ -51,11 +53,26 @@ public struct PostgresSuppressionStore: SuppressionStore, SuppressionLookup {
 }
 
 extension PostgresState {
-    /// The stores `linkstamp serve` uses with `database_url`, and the pool to run.
+    /// The stores `linkstamp serve` uses with `database_url`, and what to run with them: the pool,
+    /// then the schema creation at start (logged when it fails; retried whenever found missing).
     public var serveStores: ServeStores {
         let journal = PostgresEventJournal(state: self)
         return ServeStores(
-            journal: journal, suppression: PostgresSuppressionStore(state: self), feed: journal, services: services)
+            journal: journal, suppression: PostgresSuppressionStore(state: self), feed: journal,
+            services: services + [SchemaAtStart(state: self)])
+    }
+}
+
+/// Creates the schema once the pool runs, then waits for the graceful shutdown (a service that
+/// returned early would stop its group).
+struct SchemaAtStart: Service {
+    let state: PostgresState
+
+    func run() async throws {
+        do { try await state.migrate() } catch {
+            state.logger.error("cannot create the schema", metadata: ["error": "\(error)"])
+        }
+        try? await gracefulShutdown()
     }
 }
 

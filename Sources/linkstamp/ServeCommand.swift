@@ -37,11 +37,7 @@ struct ServeCommand: ParsableCommand {
         var stores: ServeStores?
         if let databaseURL = configuration.databaseURL {
             do {
-                let state = PostgresState.pool(try DatabaseURL(parsing: databaseURL))
-                stores = state.serveStores
-                Task {
-                    do { try await state.migrate() } catch { printError("linkstamp: serve: \(error)") }
-                }
+                stores = PostgresState.pool(try DatabaseURL(parsing: databaseURL)).serveStores
             } catch {
                 throw replyExit(SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)"))
             }

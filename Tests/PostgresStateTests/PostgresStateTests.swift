@@ -183,6 +183,15 @@ import TrackingServer
         let rejection = try cluster.psql("SELECT line FROM events WHERE type = 'policy_rejection'")
         #expect(rejection.contains("\"rcpt_to\":\"b@example.org\""))
         #expect(try cluster.psql("SELECT count(*) FROM events WHERE type = 'injection'") == "5")
+
+        // 4. Publishing fails (the sendmail command refuses): exit 75 and this run's events are
+        // taken back out of the table.
+        let failed = try Support.linkstamp(
+            ["filter", "--config", configurationPath, "-f", "news@acme.example", "--sendmail", "/bin/false", "--",
+             "a@example.org", "b@example.org"], stdin: Support.message)
+        #expect(failed.status == 75, "\(failed.stderr)")
+        #expect(try cluster.psql("SELECT count(*) FROM events WHERE type = 'injection'") == "5")
+        #expect(try cluster.psql("SELECT count(*) FROM events WHERE type = 'policy_rejection'") == "1")
     }
 
     /// A database that cannot be reached: the filter exits 75 with a 4.3.0 reply and writes
