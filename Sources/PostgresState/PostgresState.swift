@@ -139,19 +139,20 @@ public final class PostgresState: Sendable {
     public func append(_ lines: [String]) async throws(StoreError) -> [Int64] {
         guard !lines.isEmpty else { return [] }
         return try await run("event append") { connection, logger in
-            try await PostgresState.transaction(connection, logger: logger) {
-                try await connection.query("SELECT pg_advisory_xact_lock_shared(\(PostgresSchema.eventsLock))", logger: logger)
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO events (type, line)
-                    SELECT coalesce(jsonb_path_query_first(l.line::jsonb, '$.msys.*.type') #>> '{}', ''), l.line
-                    FROM unnest(\(lines)::text[]) WITH ORDINALITY AS l(line, n) ORDER BY l.n
-                    RETURNING id
-                    """, logger: logger)
-                var ids: [Int64] = []
-                for try await id in rows.decode(Int64.self) { ids.append(id) }
-                return ids
-            }
+            // One statement, one implicit transaction: the join needs the `guard` row before it
+            // yields any row, so the shared lock is taken before the first id is drawn, and it is
+            // held until the commit.
+            let rows = try await connection.query(
+                """
+                WITH guard AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(\(PostgresSchema.eventsLock)))
+                INSERT INTO events (type, line)
+                SELECT coalesce(jsonb_path_query_first(l.line::jsonb, '$.msys.*.type') #>> '{}', ''), l.line
+                FROM guard, unnest(\(lines)::text[]) WITH ORDINALITY AS l(line, n) ORDER BY l.n
+                RETURNING id
+                """, logger: logger)
+            var ids: [Int64] = []
+            for try await id in rows.decode(Int64.self) { ids.append(id) }
+            return ids
         }
     }
 
