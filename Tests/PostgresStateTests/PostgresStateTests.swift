@@ -45,6 +45,24 @@ import TrackingServer
             #expect(list.contains("reader@example.org", transactional: false))
             #expect(try cluster.psql("SELECT address, kind, source FROM suppressions ORDER BY address")
                 == "ops@example.org|transactional|import\nreader@example.org|both|list_unsubscribe")
+
+            // The SMTP door's delivery path asks the same table: a message only to a suppressed
+            // address relays nothing, gets 250 and writes its policy_rejection to the events table.
+            let (directory, configurationPath) = try Support.setup(databaseURL: cluster.url)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let relay = RelayClient(
+                host: "127.0.0.1", port: try Cluster.freePort(), heloName: "door.test",
+                group: MultiThreadedEventLoopGroup.singleton)
+            var delivery = MessageDelivery(
+                engine: try Engine.load(configurationPath: configurationPath), relay: relay, eventsPath: nil)
+            delivery.suppressionLookup = store
+            delivery.eventJournal = { lines in try await state.append(lines) }
+            let reply = await delivery.deliver(
+                message: Array("From: news@acme.example\r\nSubject: x\r\n\r\nhi\r\n".utf8),
+                envelope: Envelope(sender: "news@acme.example", recipients: ["READER@example.org"]))
+            #expect(reply.code == 250, "\(reply)")
+            #expect(try cluster.psql("SELECT type FROM events") == "policy_rejection")
+            await relay.shutdown()
         }
     }
 
