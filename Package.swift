@@ -72,9 +72,10 @@ let package = Package(
         .target(
             name: "PostgresState",
             dependencies: [
-                "Linkstamp", "TrackingServer",
+                "Linkstamp", "TrackingServer", "SMTPAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -126,6 +127,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        // Against a real PostgreSQL server: each test starts a throwaway cluster (skipped with a
+        // printed reason when PostgreSQL is not installed, a failure when CI is set).
+        .testTarget(
+            name: "PostgresStateTests",
+            dependencies: [
+                "PostgresState", "TrackingServer", "Linkstamp", "SMTPAPI", "SMTPDoor", "Tracking",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SMTPDoorTests",
             dependencies: [
