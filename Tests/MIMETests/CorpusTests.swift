@@ -4,12 +4,12 @@ import TestSupport
 
 @testable import MIME
 
-@Suite(.enabled(if: Paths.corpusAvailable, "corpus not found: set LINKSTAMP_CORPUS or provide ../shared/corpus"))
-struct CorpusTests {
+/// Runs on the project's own corpus and, when present, the shared real-world one (see `Corpora`).
+@Suite struct CorpusTests {
     /// Every corpus message parses without error and satisfies the structural invariants.
-    @Test func everyMessageParses() throws {
-        let files = try Paths.emlFiles()
-        #expect(!files.isEmpty, "corpus eml folder is empty")
+    @Test(arguments: Corpora.sources)
+    func everyMessageParses(_ source: CorpusSource) throws {
+        let files = try Paths.emlFiles(source)
         var multipart = 0
         for file in files {
             let message = try readBytes(file)
@@ -27,9 +27,9 @@ struct CorpusTests {
     }
 
     /// Seeded random mutations of corpus messages never crash and keep the invariants.
-    @Test func fuzzMutations() throws {
-        let files = try Paths.emlFiles()
-        #expect(!files.isEmpty, "corpus eml folder is empty")
+    @Test(arguments: Corpora.sources)
+    func fuzzMutations(_ source: CorpusSource) throws {
+        let files = try Paths.emlFiles(source)
         var rng = SeededGenerator(seed: 0xF022)
         var smallLimits = MIMELimits()
         smallLimits.maxDepth = 3
@@ -41,9 +41,9 @@ struct CorpusTests {
             bytes(" "), bytes("\r"), [0], [0xFF], bytes("Content-Type: multipart/mixed; boundary=\"z\"\n\n--z\n"),
             bytes("\n--z--\n"), bytes("=?utf-8?q?x?="), bytes("boundary="), bytes("\""),
         ]
-        // LINKSTAMP_FUZZ_ROUNDS scales the run for local soak testing (default: 6 per file, every other file).
+        // LINKSTAMP_FUZZ_ROUNDS scales the run for local soak testing (default: 6 per file; every other file of the shared corpus).
         let rounds = ProcessInfo.processInfo.environment["LINKSTAMP_FUZZ_ROUNDS"].flatMap { Int($0) }
-        let stride = rounds == nil ? 2 : 1
+        let stride = rounds == nil ? source.pick(own: 1, shared: 2) : 1
         for (n, file) in files.enumerated() where n % stride == 0 {
             let original = try readBytes(file)
             for _ in 0..<(rounds ?? 6) {
