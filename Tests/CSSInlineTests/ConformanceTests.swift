@@ -33,7 +33,9 @@ import TestSupport
         let options = Support.bytes(directory.appendingPathComponent(name + ".json")).flatMap {
             try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]
         }
-        if suite(of: name, in: source) == "juice", let css = Support.bytes(directory.appendingPathComponent(name + ".css")) {
+        if suite(of: name, in: source) == "juice",
+            let css = Support.bytes(directory.appendingPathComponent(name + ".css"))
+        {
             pieces.append(String(decoding: css, as: UTF8.self))
         }
         if let text = options?["css_text"] as? String { pieces.append(text) }

@@ -6,10 +6,11 @@ import TestSupport
 import Tracking
 @testable import Linkstamp
 
-/// Every document of the HTML corpora (the project's own, and the shared one when present), wrapped in MIME three ways (quoted-printable,
-/// base64, 8bit) and three structures (alternative, related, mixed with an attachment): every
-/// eligible link is tracked and decodes back to its target, and undoing the rewrite (tracked
-/// URLs back to the original values, pixels out) gives the document back byte for byte.
+/// Every document of the HTML corpora (the project's own, and the shared one when present),
+/// wrapped in MIME three ways (quoted-printable, base64, 8bit) and three structures
+/// (alternative, related, mixed with an attachment): every eligible link is tracked and decodes
+/// back to its target, and undoing the rewrite (tracked URLs back to the original values,
+/// pixels out) gives the document back byte for byte.
 @Suite struct HTMLCorpusTests {
     static let now: Int64 = 1_795_680_000
 
