@@ -104,12 +104,13 @@ let package = Package(
             dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking", "Linkstamp"],
             swiftSettings: strict
         ),
-        // Shared by the test targets only (a seeded generator); no product includes it.
+        // Shared by the test targets only (a seeded generator, the corpus locator, golden files);
+        // no product includes it.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "TrackingServerTests",

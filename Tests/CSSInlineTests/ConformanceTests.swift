@@ -1,12 +1,14 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import CSSInline
 
-/// Runs every case of `css-inline-cases` (juice, premailer, css-inline expectations) and compares
-/// the declarations of every element, ignoring formatting (see StyleExtraction).
-@Suite(.enabled(if: TestSupport.corpusAvailable, "corpus not found: set LINKSTAMP_CORPUS"))
-struct ConformanceTests {
+/// Runs every CSS inlining case and compares the declarations of every element, ignoring
+/// formatting (see StyleExtraction): the project's own cases (`corpus/css`, suite `own`, every
+/// one must pass) and, when present, the shared `css-inline-cases` (juice, premailer, css-inline
+/// expectations, each suite with its pass-rate floor).
+@Suite struct ConformanceTests {
     struct Outcome {
         var passed: [String] = []
         var failed: [(String, String)] = []
@@ -15,7 +17,8 @@ struct ConformanceTests {
         }
     }
 
-    static func suite(of name: String) -> String {
+    static func suite(of name: String, in source: CorpusSource) -> String {
+        if source == .own { return "own" }
         if name.hasPrefix("juice-content-") { return "juice-content" }
         if name.hasPrefix("juice-") { return "juice" }
         if name.hasPrefix("premailer-stresstest-") { return "premailer-stresstest" }
@@ -25,12 +28,14 @@ struct ConformanceTests {
 
     /// Extra CSS a case passes to its inliner: juice top-level `.css`, premailer's `css_text`,
     /// juice's `extraCss` option.
-    static func extraCSS(_ directory: URL, _ name: String) -> String? {
+    static func extraCSS(_ directory: URL, _ name: String, in source: CorpusSource) -> String? {
         var pieces: [String] = []
-        let options = TestSupport.bytes(directory.appendingPathComponent(name + ".json")).flatMap {
+        let options = Support.bytes(directory.appendingPathComponent(name + ".json")).flatMap {
             try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]
         }
-        if suite(of: name) == "juice", let css = TestSupport.bytes(directory.appendingPathComponent(name + ".css")) {
+        if suite(of: name, in: source) == "juice",
+            let css = Support.bytes(directory.appendingPathComponent(name + ".css"))
+        {
             pieces.append(String(decoding: css, as: UTF8.self))
         }
         if let text = options?["css_text"] as? String { pieces.append(text) }
@@ -40,18 +45,21 @@ struct ConformanceTests {
         return joined.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : joined
     }
 
-    static func run() -> [String: Outcome] {
-        let directory = TestSupport.corpus.appendingPathComponent("css-inline-cases")
+    static func run(_ source: CorpusSource) throws -> [String: Outcome] {
+        let directory = try Corpora.directory(source, .cssCases)
         var outcomes: [String: Outcome] = [:]
-        for input in TestSupport.files(directory, suffix: ".html") {
+        for input in try Corpora.files(source, .cssCases, suffix: ".html") {
             let name = input.deletingPathExtension().lastPathComponent
-            let suite = suite(of: name)
-            guard let html = TestSupport.bytes(input),
-                let expected = TestSupport.bytes(directory.appendingPathComponent(name + ".out"))
-            else { continue }
+            let suite = suite(of: name, in: source)
+            guard let html = Support.bytes(input),
+                let expected = Support.bytes(directory.appendingPathComponent(name + ".out"))
+            else {
+                outcomes[suite, default: Outcome()].failed.append((name, "no \(name).out"))
+                continue
+            }
             let ignoreImportant = suite != "cssinline"  // juice and premailer strip !important
             do {
-                let output = try CSSInliner(extraCSS: extraCSS(directory, name)).inline(html)
+                let output = try CSSInliner(extraCSS: extraCSS(directory, name, in: source)).inline(html)
                 let ours = StyleExtraction.elements(output, ignoreImportant: ignoreImportant)
                 let theirs = StyleExtraction.elements(expected, ignoreImportant: ignoreImportant)
                 if ours == theirs {
@@ -75,10 +83,12 @@ struct ConformanceTests {
     /// the cases that differ on purpose).
     static let floors: [String: Double] = [
         "cssinline": 0.95, "juice": 0.90, "juice-content": 0.85, "premailer": 0.95, "premailer-stresstest": 1.0,
+        "own": 1.0,
     ]
 
-    @Test func passRatesPerSuite() {
-        let outcomes = Self.run()
+    @Test(arguments: Corpora.sources)
+    func passRatesPerSuite(_ source: CorpusSource) throws {
+        let outcomes = try Self.run(source)
         #expect(!outcomes.isEmpty, "no cases found")
         for suite in outcomes.keys.sorted() {
             guard let outcome = outcomes[suite] else { continue }
@@ -88,7 +98,9 @@ struct ConformanceTests {
             for (name, detail) in outcome.failed {
                 print("  FAIL \(name): \(detail)")
             }
-            #expect(outcome.rate >= Self.floors[suite] ?? 1.0, "suite \(suite) below its floor")
+            #expect(
+                outcome.rate >= Self.floors[suite] ?? 1.0,
+                "suite \(suite) below its floor; failing: \(outcome.failed.map { "\($0.0) (\($0.1))" })")
         }
     }
 }

@@ -1,16 +1,15 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import CSSInline
 
-/// Every document of `corpus/html` inlines without error; the patches are sorted, disjoint,
-/// touch only style attributes and style elements, and undoing them gives back the input.
-@Suite(.enabled(if: TestSupport.corpusAvailable, "corpus not found: set LINKSTAMP_CORPUS"))
-struct CorpusTests {
-    static func documents() -> [(String, [UInt8])] {
-        TestSupport.files(TestSupport.corpus.appendingPathComponent("html"), suffix: ".html").compactMap { url in
-            TestSupport.bytes(url).map { (url.lastPathComponent, $0) }
-        }
+/// Every document of the HTML corpora (the project's own, and the shared one when present)
+/// inlines without error; the patches are sorted, disjoint, touch only style attributes and
+/// style elements, and undoing them gives back the input.
+@Suite struct CorpusTests {
+    static func documents(_ source: CorpusSource) throws -> [(String, [UInt8])] {
+        try Corpora.contents(source, .html, suffix: ".html").map { ($0.name, $0.bytes) }
     }
 
     /// The input rebuilt from the output by reverting each patch where it landed in the output.
@@ -34,9 +33,9 @@ struct CorpusTests {
         return rebuilt
     }
 
-    @Test func everyDocumentInlinesAndUndoes() throws {
-        let documents = Self.documents()
-        #expect(!documents.isEmpty, "corpus/html is empty")
+    @Test(arguments: Corpora.sources)
+    func everyDocumentInlinesAndUndoes(_ source: CorpusSource) throws {
+        let documents = try Self.documents(source)
         var patched = 0
         for (name, html) in documents {
             let inliner = CSSInliner()
@@ -82,47 +81,11 @@ struct CorpusTests {
     }
 }
 
-/// Throughput over corpus/html, printed (never asserted). Run with LINKSTAMP_MEASURE=1, in
-/// release: `LINKSTAMP_MEASURE=1 swift test -c release --filter CSSInlineTests.MeasureTests`.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["LINKSTAMP_MEASURE"] == "1" && TestSupport.corpusAvailable))
-struct MeasureTests {
-    @Test func throughput() throws {
-        let documents = CorpusTests.documents().map(\.1)
-        let total = documents.reduce(0) { $0 + $1.count }
-        let inliner = CSSInliner()
-        func measure(_ label: String, _ body: ([UInt8]) throws -> Int) rethrows {
-            var rounds = 0
-            var sink = 0
-            let clock = ContinuousClock()
-            var elapsed = Duration.zero
-            while elapsed < .seconds(3) || rounds < 3 {
-                let start = clock.now
-                for document in documents { sink &+= try body(document) }
-                elapsed += clock.now - start
-                rounds += 1
-            }
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let rate = Double(total * rounds) / seconds / 1_000_000
-            let megabytes = String(format: "%.1f", rate)
-            print(
-                "measure \(label): \(documents.count) docs, \(total) bytes, \(rounds) rounds, \(megabytes) MB/s"
-                    + " (sink \(sink & 1))")
-        }
-        try measure("CSSInliner.inline") { try inliner.inline($0).count }
-        measure("libxml2 bare SAX pass") { document in
-            let builder = TreeBuilder(names: NameTable(), recordAttributes: false, maxElements: Int.max)
-            _ = HTMLTreeParser.parse(document, into: builder)
-            return builder.tree.count
-        }
-    }
-}
-
 /// What the inliner cuts from libxml2's input (style sheet text, comment bodies, indentation,
 /// style attribute values)
 /// must not change the tree libxml2 builds: same elements, parents, siblings, start tag ends
 /// (mapped back to the caller's bytes), emptiness and head membership.
-@Suite(.enabled(if: TestSupport.corpusAvailable, "corpus not found: set LINKSTAMP_CORPUS"))
-struct ParseInputTests {
+@Suite struct ParseInputTests {
     static func tree(_ bytes: [UInt8], cutting: Bool) -> DocumentTree? {
         let builder = TreeBuilder(names: NameTable(), recordAttributes: false, maxElements: Int.max)
         if cutting {
@@ -138,13 +101,12 @@ struct ParseInputTests {
         return builder.tree
     }
 
-    @Test func cutsKeepTheTree() {
-        var documents = CorpusTests.documents()
-        let cases = TestSupport.corpus.appendingPathComponent("css-inline-cases")
-        for url in TestSupport.files(cases, suffix: ".html") {
-            if let bytes = TestSupport.bytes(url) { documents.append((url.lastPathComponent, bytes)) }
+    @Test(arguments: Corpora.sources)
+    func cutsKeepTheTree(_ source: CorpusSource) throws {
+        var documents = try CorpusTests.documents(source)
+        for (name, bytes) in try Corpora.contents(source, .cssCases, suffix: ".html") {
+            documents.append((name, bytes))
         }
-        #expect(!documents.isEmpty)
         for (name, html) in documents where !html.isEmpty {
             let bytes = Sanitizer.sanitize(html, charset: nil)
             guard let full = Self.tree(bytes, cutting: false), let cut = Self.tree(bytes, cutting: true) else {

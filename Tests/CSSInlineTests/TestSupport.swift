@@ -1,46 +1,25 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import CSSInline
 
-/// Paths and helpers shared by the CSSInline tests.
-enum TestSupport {
-    /// `<package root>/../shared/corpus`, or `LINKSTAMP_CORPUS`.
-    static let corpus: URL = {
-        if let override = ProcessInfo.processInfo.environment["LINKSTAMP_CORPUS"], !override.isEmpty {
-            return URL(fileURLWithPath: override)
-        }
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
-    }()
-
+/// Paths and helpers shared by the CSSInline tests (the corpora are found by
+/// `TestSupport.Corpora`).
+enum Support {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    static var corpusAvailable: Bool {
-        FileManager.default.fileExists(atPath: corpus.appendingPathComponent("css-inline-cases").path)
-    }
 
     static func bytes(_ url: URL) -> [UInt8]? {
         (try? Data(contentsOf: url)).map { [UInt8]($0) }
     }
 
-    static func files(_ directory: URL, suffix: String) -> [URL] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { $0.hasSuffix(suffix) }.sorted().map { directory.appendingPathComponent($0) }
-    }
-
-    /// Compares bytes; on mismatch writes `<expected>.actual` next to the expected file.
+    /// Compares bytes with the golden file at `url` (see `Golden`: a mismatch writes
+    /// `<golden>.actual`; `LINKSTAMP_UPDATE_GOLDEN=1` rewrites the file and says so).
     static func expectGolden(_ actual: [UInt8], expectedAt url: URL, sourceLocation: SourceLocation = #_sourceLocation)
     {
-        let expected = bytes(url) ?? []
-        let actualURL = url.appendingPathExtension("actual")
-        if actual != expected {
-            try? Data(actual).write(to: actualURL)
-        } else {
-            try? FileManager.default.removeItem(at: actualURL)
+        if let difference = Golden.check(actual, against: url) {
+            Issue.record("\(difference)", sourceLocation: sourceLocation)
         }
-        #expect(actual == expected, "golden mismatch: \(url.lastPathComponent)", sourceLocation: sourceLocation)
     }
 }
 

@@ -4,14 +4,13 @@ import TestSupport
 
 @testable import HTMLRewrite
 
-/// Runs the scanners over the shared real-email corpus: structural invariants, every replaced
-/// slice decodes to its target, agreement with an independent reference, seeded mutations, and
-/// a byte-exact per-file summary golden.
-@Suite(.enabled(if: Support.corpusAvailable, "shared corpus not found (set LINKSTAMP_CORPUS)"))
-struct CorpusTests {
-    @Test func everyHTMLFileScansConsistently() throws {
-        let files = try Support.corpusFiles("html", extension: "html")
-        #expect(files.count > 0, "corpus html folder is empty")
+/// Runs the scanners over the project's own corpus and, when present, the shared real-email one
+/// (see `Corpora`): structural invariants, every replaced slice decodes to its target, agreement
+/// with an independent reference, seeded mutations, and a byte-exact per-file summary golden.
+@Suite struct CorpusTests {
+    @Test(arguments: Corpora.sources)
+    func everyHTMLFileScansConsistently(_ source: CorpusSource) throws {
+        let files = try Corpora.contents(source, .html, suffix: ".html")
         var total = 0
         for (name, bytes) in files {
             let result = HTMLLinkScanner.scan(bytes)
@@ -22,26 +21,29 @@ struct CorpusTests {
             }
             total += result.links.count
         }
-        #expect(total > 150, "only \(total) links in the whole corpus")
+        #expect(total > source.pick(own: 150, shared: 150), "only \(total) links in the whole corpus")
     }
 
     /// The scanner agrees with `Reference.quotedLinks` on every quoted href of the corpus.
-    @Test func agreesWithIndependentReference() throws {
+    @Test(arguments: Corpora.sources)
+    func agreesWithIndependentReference(_ source: CorpusSource) throws {
         var total = 0
-        for (name, bytes) in try Support.corpusFiles("html", extension: "html") {
+        for (name, bytes) in try Corpora.contents(source, .html, suffix: ".html") {
             let scanned = HTMLLinkScanner.scan(bytes).links.filter { $0.quote != nil }
                 .map { Reference.Link(range: $0.replaceRange, target: $0.target) }
             let reference = Reference.quotedLinks(bytes)
             #expect(scanned == reference, "\(name): \(Set(scanned).symmetricDifference(reference))")
             total += reference.count
         }
-        #expect(total > 150, "the reference found only \(total) links")
+        #expect(total > source.pick(own: 150, shared: 150), "the reference found only \(total) links")
     }
 
-    /// Per file: link count by source, pixel offsets. Golden: Fixtures/corpus-html-summary.expected.
-    @Test func summaryGolden() throws {
+    /// Per file: link count by source, pixel offsets. Golden: Fixtures/corpus-html-summary.expected
+    /// (shared corpus), Fixtures/own-html-summary.expected (the project's own).
+    @Test(arguments: Corpora.sources)
+    func summaryGolden(_ source: CorpusSource) throws {
         var summary = ""
-        for (name, bytes) in try Support.corpusFiles("html", extension: "html") {
+        for (name, bytes) in try Corpora.contents(source, .html, suffix: ".html") {
             let result = HTMLLinkScanner.scan(bytes)
             let bySource = [LinkSource.anchor, .area, .vml].map { source in
                 "\(source)=\(result.links.filter { $0.source == source }.count)"
@@ -51,27 +53,27 @@ struct CorpusTests {
                 "\(name) size=\(bytes.count) links=\(result.links.count) \(bySource.joined(separator: " "))"
                 + " unsub=\(result.links.filter(\.isUnsubscribe).count) initial=\(initial) open=\(result.openPixelOffset)\n"
         }
-        try Golden.compare(summary, fixture: "corpus-html-summary")
+        try Golden.compare(summary, fixture: source.pick(own: "own-html-summary", shared: "corpus-html-summary"))
     }
 
-    @Test func textScannerOnEveryCorpusFile() throws {
-        let eml = try Support.corpusFiles("eml", extension: "eml")
-        let html = try Support.corpusFiles("html", extension: "html")
-        #expect(eml.count > 0)
+    @Test(arguments: Corpora.sources)
+    func textScannerOnEveryCorpusFile(_ source: CorpusSource) throws {
+        let eml = try Corpora.contents(source, .eml, suffix: ".eml")
+        let html = try Corpora.contents(source, .html, suffix: ".html")
         var total = 0
         for (name, bytes) in eml + html {
             let result = TextLinkScanner.scan(bytes)
             Invariants.check(bytes, result, file: name)
             total += result.links.count
         }
-        #expect(total > 1000)
+        #expect(total > source.pick(own: 300, shared: 1000), "only \(total) text links")
     }
 
     /// Seeded random byte mutations of corpus files never crash and keep every invariant.
-    @Test(arguments: [UInt64(1), 2, 3, 4])
-    func mutatedCorpusFiles(seed: UInt64) throws {
+    @Test(arguments: Corpora.sources, [UInt64(1), 2, 3, 4])
+    func mutatedCorpusFiles(_ source: CorpusSource, seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
-        let files = try Support.corpusFiles("html", extension: "html")
+        let files = try Corpora.contents(source, .html, suffix: ".html")
         let interesting = Array("<>\"'=/-![]&;# \n\tahbv:".utf8)
         for _ in 0..<40 {
             guard let (name, original) = files.randomElement(using: &rng) else { return }
@@ -99,22 +101,6 @@ struct CorpusTests {
             }
             Invariants.check(bytes, TextLinkScanner.scan(bytes), file: "\(name) seed \(seed)")
         }
-    }
-}
-
-/// Golden files under Fixtures/: compare byte for byte, write `<name>.actual` beside on mismatch.
-enum Golden {
-    static func compare(_ actual: String, fixture: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let expectedURL = Support.fixturesURL.appendingPathComponent(fixture + ".expected")
-        let actualURL = Support.fixturesURL.appendingPathComponent(fixture + ".actual")
-        let expected = try? Data(contentsOf: expectedURL)
-        let matches = expected == Data(actual.utf8)
-        if matches {
-            try? FileManager.default.removeItem(at: actualURL)
-        } else {
-            try Data(actual.utf8).write(to: actualURL)
-        }
-        #expect(matches, "golden mismatch: diff \(expectedURL.path) \(actualURL.path)", sourceLocation: sourceLocation)
     }
 }
 

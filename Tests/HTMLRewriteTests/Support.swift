@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import HTMLRewrite
 
-/// Shared helpers: rendering scan results as text for byte-exact golden comparison, corpus
-/// location, a seeded random generator.
+/// Shared helpers: rendering scan results as text for byte-exact golden comparison, fixtures
+/// location (the corpora are found by `TestSupport.Corpora`).
 enum Support {
     /// Renders an HTML scan result: the input with every replaced value shown as `«n»`, the
     /// initial pixel as `⟦I⟧`, the open pixel as `⟦O⟧`, then one line per link:
@@ -81,39 +82,22 @@ enum Support {
         #expect(same, "\n--- actual ---\n\(actual)\n--- expected ---\n\(expected)", sourceLocation: sourceLocation)
     }
 
-    // MARK: Corpus
-
-    /// `<package root>/../shared/corpus`, or `LINKSTAMP_CORPUS`.
-    static let corpusURL: URL = {
-        if let override = ProcessInfo.processInfo.environment["LINKSTAMP_CORPUS"], !override.isEmpty {
-            return URL(fileURLWithPath: override)
-        }
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // HTMLRewriteTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // package root
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
-    }()
-
-    static var corpusAvailable: Bool {
-        FileManager.default.fileExists(atPath: corpusURL.appendingPathComponent("html").path)
-    }
-
-    /// Every file of a corpus folder, sorted by name, with its bytes.
-    static func corpusFiles(_ folder: String, extension ext: String) throws -> [(name: String, bytes: [UInt8])] {
-        let directory = corpusURL.appendingPathComponent(folder)
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-            .filter { $0.hasSuffix("." + ext) }
-            .sorted()
-        return try names.map { name in
-            (name, Array(try Data(contentsOf: directory.appendingPathComponent(name))))
-        }
-    }
-
     static let fixturesURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 }
 
+
+/// Golden files under Fixtures/: `<fixture>.expected` compared byte for byte through
+/// `TestSupport.Golden` (a mismatch writes `<fixture>.expected.actual`;
+/// `LINKSTAMP_UPDATE_GOLDEN=1` rewrites the file and says so).
+enum Golden {
+    static func compare(_ actual: String, fixture: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let expectedURL = Support.fixturesURL.appendingPathComponent(fixture + ".expected")
+        if let difference = TestSupport.Golden.check(Array(actual.utf8), against: expectedURL) {
+            Issue.record("\(difference)", sourceLocation: sourceLocation)
+        }
+    }
+}
 
 /// Structural checks every scan result must pass on any input.
 enum Invariants {

@@ -6,15 +6,19 @@ import Tracking
 import TestSupport
 @testable import Linkstamp
 
-@Suite(.enabled(if: Corpus.isAvailable, "../shared/corpus is not beside this checkout; set LINKSTAMP_CORPUS to run"))
-struct CorpusTests {
-    static let messages = Corpus.files("eml", suffix: ".eml")
-
+/// Every message of the project's own corpus and, when present, the shared one (see `Corpora`)
+/// through the whole pipeline.
+@Suite struct CorpusTests {
     /// Prepares every corpus message for one recipient, recording (not throwing) refusals.
-    func prepared(with engine: Engine) throws -> [(name: String, input: [UInt8], transmission: Transmission)] {
+    /// `withoutAPIHeader` drops the message's `X-MSYS-API` field first, so the configuration
+    /// alone decides (the project's own messages ask for tracking in that field).
+    func prepared(_ source: CorpusSource, with engine: Engine, withoutAPIHeader: Bool = false) throws
+        -> [(name: String, input: [UInt8], transmission: Transmission)]
+    {
         var result: [(String, [UInt8], Transmission)] = []
-        for url in Self.messages {
-            let message = Array(try Data(contentsOf: url))
+        for url in try Corpora.files(source, .eml, suffix: ".eml") {
+            var message = Array(try Data(contentsOf: url))
+            if withoutAPIHeader { message = removingField("X-MSYS-API", from: message) }
             do {
                 let transmission = try engine.prepare(message: message, envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]))
                 result.append((url.lastPathComponent, message, transmission))
@@ -25,16 +29,20 @@ struct CorpusTests {
         return result
     }
 
-    @Test func corpusIsThere() {
-        #expect(Self.messages.count > 200, "the shared .eml corpus was found empty")
+    @Test(arguments: Corpora.sources)
+    func corpusIsThere(_ source: CorpusSource) throws {
+        let count = try Corpora.files(source, .eml, suffix: ".eml").count
+        #expect(count > source.pick(own: 15, shared: 200), "the \(source) .eml corpus has only \(count) messages")
     }
 
     /// With tracking off and transactional mail, every copy is the input minus the X-MSYS-API
     /// and Bcc fields, byte for byte.
-    @Test func everyMessageGoesThroughUnchangedWithTrackingOff() throws {
+    @Test(arguments: Corpora.sources)
+    func everyMessageGoesThroughUnchangedWithTrackingOff(_ source: CorpusSource) throws {
         let engine = try Fixture.engine { $0.transactional = true }
         var checked = 0
-        for (name, message, transmission) in try prepared(with: engine) {
+        let prepared = try prepared(source, with: engine, withoutAPIHeader: true)
+        for (name, message, transmission) in prepared {
             let output = try transmission.renderedBytes(transmission.copies[0])
             let expected = removingField("Bcc", from: removingField("X-MSYS-API", from: message))
             if output != expected {
@@ -42,19 +50,20 @@ struct CorpusTests {
             }
             checked += 1
         }
-        #expect(checked == Self.messages.count)
+        #expect(checked == (try Corpora.files(source, .eml, suffix: ".eml").count))
     }
 
     /// With tracking on, nothing crashes, every tracked URL decodes, and every MIME part other
     /// than the tracked body parts keeps its bytes.
-    @Test func everyMessageGoesThroughWithTrackingOn() throws {
+    @Test(arguments: Corpora.sources)
+    func everyMessageGoesThroughWithTrackingOn(_ source: CorpusSource) throws {
         let engine = try Fixture.engine {
             $0.transactional = true
             $0.clickTracking = true
             $0.openTracking = true
         }
         var tracked = 0
-        for (name, message, transmission) in try prepared(with: engine) {
+        for (name, message, transmission) in try prepared(source, with: engine) {
             let output = try transmission.renderedBytes(transmission.copies[0])
             let before = try MessageStructure.parse(message)
             let after = try MessageStructure.parse(output)
@@ -76,22 +85,27 @@ struct CorpusTests {
                 }
             }
         }
-        #expect(tracked > 100)
+        #expect(tracked > source.pick(own: 12, shared: 100), "only \(tracked) messages with a tracked part")
     }
 
     /// Seeded random damage to real messages (bytes flipped, lines cut, boundaries broken) with
     /// tracking and CSS inlining on: every input either renders or is refused with an SMTP
     /// reply; nothing crashes.
-    @Test func damagedMessagesNeverCrashThePipeline() throws {
+    @Test(arguments: Corpora.sources)
+    func damagedMessagesNeverCrashThePipeline(_ source: CorpusSource) throws {
         let engine = try Fixture.engine {
             $0.clickTracking = true
             $0.openTracking = true
         }
         var generator = SeededGenerator(seed: 0x5EED)
-        let samples = Self.messages.enumerated().filter { $0.offset % 6 == 0 }.map(\.element)
+        let every = source.pick(own: 2, shared: 6)
+        let samples = try Corpora.files(source, .eml, suffix: ".eml").enumerated()
+            .filter { $0.offset % every == 0 }.map(\.element)
         var rendered = 0
         for url in samples {
-            let original = Array(try Data(contentsOf: url))
+            // The message's own X-MSYS-API goes: the one put in front asks for CSS inlining, and
+            // two such fields are refused.
+            let original = removingField("X-MSYS-API", from: Array(try Data(contentsOf: url)))
             guard !original.isEmpty else { continue }
             for _ in 0..<12 {
                 var message = Array(Fixture.message("X-MSYS-API: {\"options\": {\"inline_css\": true}}\r\n")) + original

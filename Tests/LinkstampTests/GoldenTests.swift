@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Linkstamp
 
 /// Whole messages in, every copy out, byte for byte. Tokens are placeholders (`L<n>` for the
@@ -7,7 +8,8 @@ import Testing
 /// checked by decoding in `TrackingPipelineTests`.
 ///
 /// A missing or different `.golden` makes the test fail and writes `<name>.golden.actual`
-/// beside it for review.
+/// beside it for review; `LINKSTAMP_UPDATE_GOLDEN=1` rewrites it instead and prints what changed
+/// (see `TestSupport.Golden`). `CorpusGoldenTests` does the same over `corpus/eml`.
 @Suite struct GoldenTests {
     static let folder = Corpus.packageRoot.appendingPathComponent("Tests/LinkstampTests/Fixtures/golden")
     static let cases: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
@@ -20,6 +22,15 @@ import Testing
     @Test(arguments: cases)
     func golden(_ name: String) throws {
         let input = Array(try Data(contentsOf: Self.folder.appendingPathComponent(name + ".eml")))
+        let actual = try Self.render(input)
+        if let difference = Golden.check(actual, against: Self.folder.appendingPathComponent(name + ".golden")) {
+            Issue.record("\(name): \(difference)")
+        }
+    }
+
+    /// Every copy of `input` for one envelope recipient, with placeholder tokens, a fixed clock
+    /// and transmission id, each between `### copy …` and `### end` lines.
+    static func render(_ input: [UInt8]) throws -> [UInt8] {
         var engine = try Fixture.engine()
         engine.placeholderTokensForTesting = true
         let transmission = try engine.prepare(
@@ -31,14 +42,6 @@ import Testing
             try transmission.render(copy, into: &actual)
             actual += Array("\n### end\n".utf8)
         }
-        let goldenURL = Self.folder.appendingPathComponent(name + ".golden")
-        let expected = (try? Data(contentsOf: goldenURL)).map(Array.init)
-        let actualURL = Self.folder.appendingPathComponent(name + ".golden.actual")
-        if expected != actual {
-            try Data(actual).write(to: actualURL)
-            Issue.record("\(name): output differs from \(name).golden; see \(name).golden.actual")
-        } else {
-            try? FileManager.default.removeItem(at: actualURL)
-        }
+        return actual
     }
 }

@@ -2,16 +2,16 @@ import Foundation
 import HTMLRewrite
 import MIME
 import Testing
+import TestSupport
 import Tracking
 @testable import Linkstamp
 
-/// Every document of the shared HTML corpus, wrapped in MIME three ways (quoted-printable,
-/// base64, 8bit) and three structures (alternative, related, mixed with an attachment): every
-/// eligible link is tracked and decodes back to its target, and undoing the rewrite (tracked
-/// URLs back to the original values, pixels out) gives the document back byte for byte.
-@Suite(.enabled(if: Corpus.isAvailable, "../shared/corpus is not beside this checkout; set LINKSTAMP_CORPUS to run"))
-struct HTMLCorpusTests {
-    static let documents = Corpus.files("html", suffix: ".html")
+/// Every document of the HTML corpora (the project's own, and the shared one when present),
+/// wrapped in MIME three ways (quoted-printable, base64, 8bit) and three structures
+/// (alternative, related, mixed with an attachment): every eligible link is tracked and decodes
+/// back to its target, and undoing the rewrite (tracked URLs back to the original values,
+/// pixels out) gives the document back byte for byte.
+@Suite struct HTMLCorpusTests {
     static let now: Int64 = 1_795_680_000
 
     enum Encoding: String, CaseIterable { case quotedPrintable = "quoted-printable", base64, eightBit = "8bit" }
@@ -100,15 +100,17 @@ struct HTMLCorpusTests {
         return out
     }
 
-    @Test func corpusIsThere() {
-        #expect(Self.documents.count > 80, "the shared HTML corpus was found empty")
+    @Test(arguments: Corpora.sources)
+    func corpusIsThere(_ source: CorpusSource) throws {
+        let count = try Corpora.files(source, .html, suffix: ".html").count
+        #expect(count > source.pick(own: 8, shared: 80), "the \(source) HTML corpus has only \(count) documents")
     }
 
-    @Test(arguments: Encoding.allCases)
-    func everyLinkTrackedAndNothingElseChanged(_ encoding: Encoding) throws {
+    @Test(arguments: Corpora.sources, Encoding.allCases)
+    func everyLinkTrackedAndNothingElseChanged(_ source: CorpusSource, _ encoding: Encoding) throws {
         let engine = try Fixture.engine()
         var links = 0
-        for (position, url) in Self.documents.enumerated() {
+        for (position, url) in try Corpora.files(source, .html, suffix: ".html").enumerated() {
             let name = url.lastPathComponent
             let html = Array(try Data(contentsOf: url))
             let structure = Structure.allCases[position % Structure.allCases.count]

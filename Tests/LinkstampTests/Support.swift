@@ -1,29 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 import Tracking
 @testable import Linkstamp
 
-/// Where the shared, read-only corpus is: `$LINKSTAMP_CORPUS`, else `../shared/corpus` beside
-/// the package root.
+/// The project's own sample messages. Corpus tests find their corpora through
+/// `TestSupport.Corpora` (the project's `corpus/` folders, and `../shared/corpus` on top).
 enum Corpus {
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static let shared: URL? = {
-        if let override = ProcessInfo.processInfo.environment["LINKSTAMP_CORPUS"], !override.isEmpty {
-            return URL(fileURLWithPath: override)
-        }
-        let candidate = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
-        return FileManager.default.fileExists(atPath: candidate.path) ? candidate : nil
-    }()
-
-    static var isAvailable: Bool { shared != nil }
-
-    static func files(_ folder: String, suffix: String) -> [URL] {
-        guard let base = shared?.appendingPathComponent(folder),
-              let names = try? FileManager.default.contentsOfDirectory(atPath: base.path) else { return [] }
-        return names.filter { $0.hasSuffix(suffix) }.sorted().map { base.appendingPathComponent($0) }
-    }
+    static let packageRoot: URL = Corpora.packageRoot
 
     /// A message this project wrote itself, from `corpus/`.
     static func bundled(_ name: String) throws -> [UInt8] {

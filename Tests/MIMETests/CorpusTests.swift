@@ -4,12 +4,12 @@ import TestSupport
 
 @testable import MIME
 
-@Suite(.enabled(if: Paths.corpusAvailable, "corpus not found: set LINKSTAMP_CORPUS or provide ../shared/corpus"))
-struct CorpusTests {
+/// Runs on the project's own corpus and, when present, the shared real-world one (see `Corpora`).
+@Suite struct CorpusTests {
     /// Every corpus message parses without error and satisfies the structural invariants.
-    @Test func everyMessageParses() throws {
-        let files = try Paths.emlFiles()
-        #expect(!files.isEmpty, "corpus eml folder is empty")
+    @Test(arguments: Corpora.sources)
+    func everyMessageParses(_ source: CorpusSource) throws {
+        let files = try Paths.emlFiles(source)
         var multipart = 0
         for file in files {
             let message = try readBytes(file)
@@ -26,10 +26,33 @@ struct CorpusTests {
         #expect(multipart > files.count / 4, "expected many multipart messages in the corpus")
     }
 
+    /// The structure of every message of the project's own corpus (types, encodings, ranges, the
+    /// parts chosen for tracking; no body bytes) compared with `Fixtures/own-corpus-structure.golden`.
+    @Test func ownCorpusStructureGolden() throws {
+        var summary = ""
+        for file in try Paths.emlFiles(.own) {
+            let message = try readBytes(file)
+            let structure = try MessageStructure.parse(message)
+            let lineEnding = structure.parts.first.map { "\($0.header.lineEnding)" } ?? "-"
+            summary += "\(file.lastPathComponent) size=\(message.count) line-ending=\(lineEnding)\n"
+            for part in structure.parts {
+                summary += String(repeating: "  ", count: part.depth + 1)
+                summary += "#\(part.index) \(part.contentType.mimeType) cte=\(part.transferEncoding.token)"
+                if let disposition = part.disposition { summary += " disposition=\(disposition)" }
+                if let filename = part.filename { summary += " filename=\"\(filename)\"" }
+                if part.isEncapsulatedMessage { summary += " encapsulated" }
+                summary += " header=\(part.header.range) body=\(part.bodyRange)\n"
+            }
+            let (html, text) = structure.trackableBodyParts()
+            summary += "  trackable html=\(html.map(String.init) ?? "none") text=\(text.map(String.init) ?? "none")\n"
+        }
+        try expectGolden(Array(summary.utf8), Paths.fixtures.appendingPathComponent("own-corpus-structure.golden"))
+    }
+
     /// Seeded random mutations of corpus messages never crash and keep the invariants.
-    @Test func fuzzMutations() throws {
-        let files = try Paths.emlFiles()
-        #expect(!files.isEmpty, "corpus eml folder is empty")
+    @Test(arguments: Corpora.sources)
+    func fuzzMutations(_ source: CorpusSource) throws {
+        let files = try Paths.emlFiles(source)
         var rng = SeededGenerator(seed: 0xF022)
         var smallLimits = MIMELimits()
         smallLimits.maxDepth = 3
@@ -41,9 +64,10 @@ struct CorpusTests {
             bytes(" "), bytes("\r"), [0], [0xFF], bytes("Content-Type: multipart/mixed; boundary=\"z\"\n\n--z\n"),
             bytes("\n--z--\n"), bytes("=?utf-8?q?x?="), bytes("boundary="), bytes("\""),
         ]
-        // LINKSTAMP_FUZZ_ROUNDS scales the run for local soak testing (default: 6 per file, every other file).
+        // LINKSTAMP_FUZZ_ROUNDS scales the run for local soak testing (default: 6 per file; every
+        // other file of the shared corpus).
         let rounds = ProcessInfo.processInfo.environment["LINKSTAMP_FUZZ_ROUNDS"].flatMap { Int($0) }
-        let stride = rounds == nil ? 2 : 1
+        let stride = rounds == nil ? source.pick(own: 1, shared: 2) : 1
         for (n, file) in files.enumerated() where n % stride == 0 {
             let original = try readBytes(file)
             for _ in 0..<(rounds ?? 6) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import MIME
 
@@ -12,26 +13,9 @@ enum Paths {
     static let fixtures: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 
-    /// `LINKSTAMP_CORPUS` or `<package root>/../shared/corpus`.
-    static let corpus: URL = {
-        if let env = ProcessInfo.processInfo.environment["LINKSTAMP_CORPUS"], !env.isEmpty {
-            return URL(fileURLWithPath: env)
-        }
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
-    }()
-
-    static var corpusEML: URL { corpus.appendingPathComponent("eml") }
-
-    static var corpusAvailable: Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: corpusEML.path, isDirectory: &isDirectory)
-            && isDirectory.boolValue
-    }
-
-    static func emlFiles() throws -> [URL] {
-        try FileManager.default.contentsOfDirectory(at: corpusEML, includingPropertiesForKeys: nil)
-            .filter { $0.pathExtension == "eml" }
-            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+    /// The `.eml` messages of a corpus, sorted by name.
+    static func emlFiles(_ source: CorpusSource) throws -> [URL] {
+        try Corpora.files(source, .eml, suffix: ".eml")
     }
 }
 
@@ -51,28 +35,12 @@ func toCRLF(_ lf: [UInt8]) -> [UInt8] {
     return out
 }
 
-/// Compares `actual` with the golden file byte for byte; on mismatch writes `<golden>.actual`.
-/// `LINKSTAMP_UPDATE_GOLDEN=1` (re)writes the golden file instead.
+/// Compares `actual` with the golden file byte for byte (see `Golden`: a mismatch writes
+/// `<golden>.actual`; `LINKSTAMP_UPDATE_GOLDEN=1` rewrites the golden file and says so).
 func expectGolden(_ actual: [UInt8], _ golden: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
-    let actualURL = URL(fileURLWithPath: golden.path + ".actual")
-    if ProcessInfo.processInfo.environment["LINKSTAMP_UPDATE_GOLDEN"] == "1" {
-        try Data(actual).write(to: golden)
-        return
+    if let difference = Golden.check(actual, against: golden) {
+        Issue.record("\(difference)", sourceLocation: sourceLocation)
     }
-    guard let expected = try? readBytes(golden) else {
-        try Data(actual).write(to: actualURL)
-        Issue.record(
-            "missing golden \(golden.lastPathComponent); actual written beside it", sourceLocation: sourceLocation)
-        return
-    }
-    if expected == actual {
-        try? FileManager.default.removeItem(at: actualURL)
-    } else {
-        try Data(actual).write(to: actualURL)
-    }
-    #expect(
-        expected == actual, "golden mismatch: \(golden.lastPathComponent) (see .actual)", sourceLocation: sourceLocation
-    )
 }
 
 /// Shows bytes with CR, LF, tab and non-ASCII escaped so that goldens are readable.

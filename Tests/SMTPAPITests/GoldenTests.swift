@@ -1,10 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import SMTPAPI
 
 /// Every `Fixtures/<name>.value` (raw field value bytes, folds included) parsed and compared,
-/// byte for byte, with `Fixtures/<name>.expected`; on mismatch `<name>.actual` is written.
+/// byte for byte, with `Fixtures/<name>.expected`; on mismatch `<name>.expected.actual` is written
+/// (`LINKSTAMP_UPDATE_GOLDEN=1` rewrites the file and says so; see `TestSupport.Golden`).
 @Suite struct GoldenTests {
     static let names: [String] = {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: Paths.fixtures.path)) ?? []
@@ -18,14 +20,9 @@ import Testing
 
     @Test(arguments: names) func golden(name: String) throws {
         let value = try Data(contentsOf: Paths.fixtures.appendingPathComponent(name + ".value"))
-        let expected = try Data(contentsOf: Paths.fixtures.appendingPathComponent(name + ".expected"))
-        let actual = Data(goldenText(outcome(bytes: Array(value))).utf8)
-        let actualURL = Paths.fixtures.appendingPathComponent(name + ".actual")
-        if actual != expected {
-            try actual.write(to: actualURL)
-        } else {
-            try? FileManager.default.removeItem(at: actualURL)
+        let actual = Array(goldenText(outcome(bytes: Array(value))).utf8)
+        if let difference = Golden.check(actual, against: Paths.fixtures.appendingPathComponent(name + ".expected")) {
+            Issue.record("\(difference)")
         }
-        #expect(actual == expected, "see \(actualURL.path)")
     }
 }

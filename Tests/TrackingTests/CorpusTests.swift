@@ -1,9 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import Tracking
 
-/// Every absolute link of the shared HTML corpus survives a click URL round trip byte for byte.
+/// Every absolute link of the HTML corpora (the project's own, and the shared one when present)
+/// survives a click URL round trip byte for byte.
 @Suite struct CorpusTests {
     /// `href` values starting with http(s), as written in the file (quotes stripped).
     private static func hrefs(_ bytes: [UInt8]) -> [String] {
@@ -31,17 +33,15 @@ import Testing
         return found
     }
 
-    @Test(.enabled(if: Support.hasCorpus, "shared corpus not found; set LINKSTAMP_CORPUS"))
-    func corpusLinksRoundTrip() throws {
-        let dir = Support.corpus.appendingPathComponent("html")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".html") }
-            .sorted()
-        #expect(!files.isEmpty, "corpus html folder is empty")
+    @Test(arguments: Corpora.sources)
+    func corpusLinksRoundTrip(_ source: CorpusSource) throws {
+        let files = try Corpora.files(source, .html, suffix: ".html")
         let ring = try Support.ring()
         let builder = TrackingURLBuilder(domain: "click.example.com", keyRing: ring)
         var links = 0
-        for (messageIndex, file) in files.enumerated() {
-            let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent(file)))
+        for (messageIndex, url) in files.enumerated() {
+            let file = url.lastPathComponent
+            let bytes = [UInt8](try Data(contentsOf: url))
             let recipient = RecipientInfo(
                 transmissionID: UInt64(messageIndex), messageID: "<\(file)@corpus>",
                 rcptTo: "r\(messageIndex)@example.org",
@@ -56,6 +56,6 @@ import Testing
                 links += 1
             }
         }
-        #expect(links > 100)
+        #expect(links > source.pick(own: 100, shared: 100), "only \(links) links")
     }
 }

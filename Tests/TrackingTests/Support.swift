@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import Tracking
 
@@ -28,31 +29,12 @@ enum Support {
     static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     static let fixtures = testsDirectory.appendingPathComponent("Fixtures")
 
-    /// `<package root>/../shared/corpus`, or `$LINKSTAMP_CORPUS`.
-    static let corpus: URL = {
-        if let override = ProcessInfo.processInfo.environment["LINKSTAMP_CORPUS"], !override.isEmpty {
-            return URL(fileURLWithPath: override)
-        }
-        return testsDirectory.deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/corpus")
-    }()
-    static var hasCorpus: Bool {
-        FileManager.default.fileExists(atPath: corpus.appendingPathComponent("html").path)
-    }
-
-    /// Compares `actual` with `Fixtures/<name>` byte for byte; on mismatch writes
-    /// `Fixtures/<name>.actual`.
+    /// Compares `actual` with `Fixtures/<name>` byte for byte (see `Golden`: a mismatch writes
+    /// `Fixtures/<name>.actual`; `LINKSTAMP_UPDATE_GOLDEN=1` rewrites the file and says so).
     static func expectGolden(_ actual: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        let expectedURL = fixtures.appendingPathComponent(name)
-        let actualURL = fixtures.appendingPathComponent(name + ".actual")
-        let actualBytes = Array(actual.utf8)
-        let expected = (try? Data(contentsOf: expectedURL)).map { [UInt8]($0) }
-        if expected == actualBytes {
-            try? FileManager.default.removeItem(at: actualURL)
-            return
+        if let difference = Golden.check(Array(actual.utf8), against: fixtures.appendingPathComponent(name)) {
+            Issue.record("\(difference)", sourceLocation: sourceLocation)
         }
-        try? Data(actualBytes).write(to: actualURL)
-        Issue.record("golden \(name) differs; actual written to \(actualURL.path)", sourceLocation: sourceLocation)
     }
 
     /// A fresh empty directory under the system temporary directory.
