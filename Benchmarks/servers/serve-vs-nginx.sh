@@ -12,10 +12,12 @@
 # runs (both append).
 #
 # 1. Peak: ROUNDS rounds, each a wrk run of DURATION seconds with CONNS connections against each
-#    server, the order alternating per round.
+#    server, the order rotating per round; also serve's /healthz (no token, no journal: the
+#    HTTP stack's own ceiling on one core).
 # 2. Latency at half our peak: RATE = half of serve's median peak requests/s. Each connection
-#    waits WRK_DELAY_MS after every response (urls.lua's `delay`), with enough connections to
-#    offer RATE; ROUNDS rounds against each server, alternating. wrk is a closed-loop client (no
+#    waits DELAY_MS after every response (urls.lua's `delay`), with enough connections to offer
+#    RATE (estimated, then scaled once by a calibration run on serve); the same connection count
+#    for both servers, ROUNDS rounds, alternating. wrk is a closed-loop client (no
 #    wrk2 in Debian): latencies are measured per request, not corrected for coordinated omission.
 #
 # Environment: ROUNDS (3), DURATION (8 s), CONNS (32), DELAY_MS (2), SERVE_PORT (18080),
@@ -45,8 +47,22 @@ fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
+    # SIGTERM, then SIGKILL what is still running 5 s later (a server that does not drain must
+    # not keep the benchmark, or its ports, alive).
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
+    for _ in $(seq 1 50); do
+        alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2> /dev/null; then
+            echo "${0##*/}: pid $pid did not stop within 5 s of SIGTERM: SIGKILL" >&2
+            kill -KILL "$pid" 2> /dev/null || true
+        fi
+        wait "$pid" 2> /dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -100,13 +116,14 @@ while read -r path; do
 done < "$work/paths.txt"
 log "$paths distinct click paths; serve on CPU 0 port $serve_port, nginx on CPU 0 port $nginx_port"
 
-# run NAME PORT CONNS DELAY: one wrk run; appends "name phase rps p50_us p99_us errors" to results.
+# run NAME PORT CONNS DELAY PHASE [PATHS]: one wrk run; appends "name phase rps p50_us p99_us
+# errors" to results.
 run() {
-    local name=$1 port=$2 connections=$3 pause=$4 phase=$5
+    local name=$1 port=$2 connections=$3 pause=$4 phase=$5 list=${6:-$work/paths.txt}
     : > "$work/events.jsonl"
     : > "$work/access.log"
     WRK_DELAY_MS=$pause taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --timeout 5s \
-        -s "$here/urls.lua" "http://127.0.0.1:$port" -- "$work/paths.txt" > "$work/wrk.out" 2>&1 || true
+        -s "$here/urls.lua" "http://127.0.0.1:$port" -- "$list" > "$work/wrk.out" 2>&1 || true
     local line
     line=$(grep '^RESULT' "$work/wrk.out" || true)
     [ -n "$line" ] || { cat "$work/wrk.out" >&2; exit 70; }
@@ -122,12 +139,22 @@ WRK_DELAY_MS=0 taskset -c 1 wrk -t1 -c"$conns" -d2s -s "$here/urls.lua" "http://
 WRK_DELAY_MS=0 taskset -c 1 wrk -t1 -c"$conns" -d2s -s "$here/urls.lua" "http://127.0.0.1:$nginx_port" -- "$work/paths.txt" > /dev/null 2>&1 || true
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# /healthz: the same server doing no work of ours (no token, no journal): the HTTP stack's own
+# ceiling on one core.
+echo /healthz > "$work/healthz.txt"
 log "peak: $rounds rounds x ${duration}s, $conns connections"
 for round in $(seq 1 "$rounds"); do
-    if [ $((round % 2)) = 1 ]; then order="serve nginx"; else order="nginx serve"; fi
+    case $((round % 3)) in
+        1) order="serve nginx healthz" ;;
+        2) order="nginx healthz serve" ;;
+        0) order="healthz serve nginx" ;;
+    esac
     for name in $order; do
-        if [ "$name" = serve ]; then port=$serve_port; else port=$nginx_port; fi
-        run "$name" "$port" "$conns" 0 peak
+        case $name in
+            serve) run serve "$serve_port" "$conns" 0 peak ;;
+            nginx) run nginx "$nginx_port" "$conns" 0 peak ;;
+            healthz) run healthz "$serve_port" "$conns" 0 peak "$work/healthz.txt" ;;
+        esac
     done
 done
 
@@ -137,7 +164,12 @@ serve_peak=$(awk '$1 == "serve" && $2 == "peak" { print $3 }' "$work/results" | 
 rate=$((serve_peak / 2))
 # Connections that offer RATE when each waits delay_ms (+ ~0.1 ms of service) per request.
 half_conns=$(awk -v r="$rate" -v d="$delay_ms" 'BEGIN { c = int(r * (d + 0.1) / 1000 + 0.5); print (c < 1) ? 1 : c }')
-log "half of serve's median peak: $rate req/s offered as $half_conns connections x one request per ${delay_ms} ms"
+# Calibration: wrk's pacing (timer granularity, the latency itself) offers less than the
+# estimate; scale the connection count once on serve, then keep it for both servers.
+run serve "$serve_port" "$half_conns" "$delay_ms" calibration
+achieved=$(awk '$2 == "calibration" { print $3 }' "$work/results")
+half_conns=$(awk -v c="$half_conns" -v r="$rate" -v a="$achieved" 'BEGIN { n = int(c * r / (a > 0 ? a : r) + 0.5); print (n < 1) ? 1 : n }')
+log "half of serve's median peak: $rate req/s, offered as $half_conns connections x one request per ${delay_ms} ms (+ latency)"
 for round in $(seq 1 "$rounds"); do
     if [ $((round % 2)) = 1 ]; then order="serve nginx"; else order="nginx serve"; fi
     for name in $order; do
@@ -156,8 +188,19 @@ echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ): $rounds rounds, interleaved; each serv
 echo
 echo "| server | peak req/s, median (best) | p50 / p99 at peak, median | at ~$rate req/s offered: achieved req/s, median | p50 / p99 there, median (worst p99) | errors |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-for name in serve nginx; do
-    label=$([ "$name" = serve ] && echo "linkstamp serve (journal on)" || echo "nginx 302 (access log on)")
+for name in serve nginx healthz; do
+    case $name in
+        serve) label="linkstamp serve: click 302 (journal on)" ;;
+        nginx) label="nginx: return 302 (access log on)" ;;
+        healthz) label="linkstamp serve: /healthz (no token, no journal)" ;;
+    esac
+    if [ "$name" = healthz ]; then
+        printf "| %s | %s (%s) | %.2f / %.2f ms | | | |\n" "$label" \
+            "$(column "$name" peak 3 | median)" "$(column "$name" peak 3 | best)" \
+            "$(column "$name" peak 4 | median | awk '{ print $1 / 1000 }')" \
+            "$(column "$name" peak 5 | median | awk '{ print $1 / 1000 }')"
+        continue
+    fi
     printf "| %s | %s (%s) | %.2f / %.2f ms | %s | %.2f / %.2f ms (%.2f ms) | %d |\n" "$label" \
         "$(column "$name" peak 3 | median)" "$(column "$name" peak 3 | best)" \
         "$(column "$name" peak 4 | median | awk '{ print $1 / 1000 }')" \
@@ -166,7 +209,7 @@ for name in serve nginx; do
         "$(column "$name" half 4 | median | awk '{ print $1 / 1000 }')" \
         "$(column "$name" half 5 | median | awk '{ print $1 / 1000 }')" \
         "$(column "$name" half 5 | best | awk '{ print $1 / 1000 }')" \
-        "$(awk -v n="$name" '$1 == n { s += $6 } END { print s + 0 }' "$work/results")"
+        "$(awk -v n="$name" '$1 == n && $2 != "calibration" { s += $6 } END { print s + 0 }' "$work/results")"
 done
 echo
 echo "serve / nginx peak requests/s (medians): ${ratio}x (target >= 0.5x); p99 target at half our peak: < 5 ms."

@@ -53,8 +53,22 @@ work=$(mktemp -d)
 chmod 755 "$work"
 pids=()
 cleanup() {
+    # SIGTERM, then SIGKILL what is still running 5 s later (a server that does not drain must
+    # not keep the benchmark, or its ports, alive).
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
+    for _ in $(seq 1 50); do
+        alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2> /dev/null; then
+            echo "${0##*/}: pid $pid did not stop within 5 s of SIGTERM: SIGKILL" >&2
+            kill -KILL "$pid" 2> /dev/null || true
+        fi
+        wait "$pid" 2> /dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
