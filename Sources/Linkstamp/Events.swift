@@ -71,10 +71,12 @@ public enum Events {
     }
 
     /// `2026-11-26T17:30:00.000Z`.
+    /// Milliseconds are rounded to the nearest, as Foundation's `ISO8601DateFormatter` does.
     static func iso8601(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(secondsFromGMT: 0)
-        return formatter.string(from: date)
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        return fraction < 0
+            ? ISO8601.format(unixSeconds: seconds - 1, milliseconds: Int(fraction + 1000))
+            : ISO8601.format(unixSeconds: seconds, milliseconds: Int(fraction))
     }
 }

@@ -1,3 +1,4 @@
+@_exported import MailBytes
 import MIME
 
 /// # SMTPAPI
@@ -104,7 +105,7 @@ public struct APIHeader: Hashable, Sendable {
         do {
             return try parseValue(value, limits: limits)
         } catch {
-            throw error.reply
+            throw error.smtpReply
         }
     }
 
@@ -117,7 +118,7 @@ public struct APIHeader: Hashable, Sendable {
     }
 
     private static func parseValue(_ value: ArraySlice<UInt8>, limits: APILimits) throws(SMTPAPIError) -> APIHeader {
-        let unfolded = HeaderValue.unfold(value)
+        let unfolded = HeaderUnfolding.unfold(value, .singleSpace)
         let trimmed = HeaderValue.trimmedRange(unfolded)
         guard trimmed.count <= limits.maxValueBytes else { throw .valueTooLarge(limit: limits.maxValueBytes) }
         guard !trimmed.isEmpty else { throw .emptyValue }

@@ -13,6 +13,8 @@
 /// - accept a token that does not authenticate under a key of the ring, or crash on any input,
 /// - touch message bytes, MIME or HTML: callers splice the ASCII tokens it returns.
 
+import MailBytes
+
 /// Every limit of the Tracking module, in one place.
 public struct TrackingLimits: Sendable, Hashable {
     /// Longest tracked target URL, in UTF-8 bytes. Default 4096 (SPEC §3: longer links are not

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-@testable import HTMLRewrite
+@testable import LinkScan
 
 /// Runs the scanners over the shared real-email corpus: structural invariants, every replaced
 /// slice decodes to its target, agreement with an independent reference, seeded mutations, and

@@ -1,4 +1,4 @@
-/// HTMLRewrite finds things in already-decoded body bytes (HTML and plain text): which byte
+/// LinkScan finds things in already-decoded body bytes (HTML and plain text): which byte
 /// ranges are trackable links and what their targets are, where the two open-tracking pixels go,
 /// and which `[[data-msys-…]]` text annotations must be removed.
 ///

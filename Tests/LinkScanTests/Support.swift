@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import HTMLRewrite
+@testable import LinkScan
 
 /// Shared helpers: rendering scan results as text for byte-exact golden comparison, corpus
 /// location, a seeded random generator.
@@ -89,7 +89,7 @@ enum Support {
             return URL(fileURLWithPath: override)
         }
         let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // HTMLRewriteTests
+            .deletingLastPathComponent()  // LinkScanTests
             .deletingLastPathComponent()  // Tests
             .deletingLastPathComponent()  // package root
         return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
