@@ -12,8 +12,18 @@
 ///
 /// It must never re-serialize what it has no reason to change: every byte outside the fields and
 /// parts it owns is copied from the input as it came. Parsing of each concern lives in its own
-/// module (`SMTPAPI`, `MIME`, `HTMLRewrite`, `CSSInline`, `Tracking`); this module only wires
+/// module (`MailBytes`, `SMTPAPI`, `MIME`, `LinkScan`, `CSSInline`, `Tracking`); this module only wires
 /// them and decides.
+///
+/// One import: `import Linkstamp` also brings what a relay or a click server needs from the
+/// modules below — `SMTPReply` (MailBytes), `APIHeader` (SMTPAPI), `KeyRing`,
+/// `TrackingDecoder` and `TrackedEvent` (Tracking).
+
+@_exported import MailBytes
+@_exported import SMTPAPI
+@_exported import Tracking
+
+/// The library's version.
 public enum LinkstampVersion {
     /// The version printed by `linkstamp --version`.
     public static let current = "0.1.0"
