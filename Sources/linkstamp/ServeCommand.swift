@@ -18,8 +18,7 @@ struct ServeCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Configuration file (default: $LINKSTAMP_CONFIG).")
-    var config: String?
+    @OptionGroup var config: ConfigOptions
 
     @Option(name: .long, help: "HOST:PORT to listen on (default: serve_listen, 127.0.0.1:8025).")
     var listen: String?
@@ -28,7 +27,7 @@ struct ServeCommand: ParsableCommand {
     var events: String?
 
     func run() throws {
-        let configuration = try loadConfiguration(config)
+        let configuration = try config.load()
         let outcome = ServeOutcome()
         let done = DispatchSemaphore(value: 0)
         let (listen, events) = (self.listen, self.events)
