@@ -139,6 +139,7 @@ let package = Package(
                 "SMTPDoor", "Linkstamp", "SMTPAPI", "Tracking",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),

@@ -21,6 +21,13 @@ let package = Package(
             path: "Benchmarks/LinkstampBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // The fixed workload scripts/instruction-gate counts under callgrind.
+        .executableTarget(
+            name: "InstructionWorkload",
+            dependencies: [.product(name: "Linkstamp", package: "Linkstamp")],
+            path: "InstructionWorkload",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -2,6 +2,8 @@
 #define LINKSTAMP_CLIBXML2_SHIM_H
 // The one place libxml2 is included. Swift 6 cannot call `xmlFree` (a global function-pointer
 // variable) or libxml2's macros, so they are wrapped here as static inline functions.
+// Charter: this module owns every libxml2 declaration the project sees. Only CSSInline's
+// DocumentTree.swift imports it (`internal import CLibXML2`); no other file or module may.
 #include <string.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>

@@ -1,6 +1,6 @@
 import MailBytes
 
-/// Selectors of SPEC §4: parsed from CSS tokens into right-to-left compound lists, with
+/// Selectors of docs/SPEC.md §5.3: parsed from CSS tokens into right-to-left compound lists, with
 /// Selectors Level 4 specificity.
 
 /// How a compound relates to the compound on its left.

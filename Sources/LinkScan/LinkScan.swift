@@ -9,9 +9,13 @@
 /// It must never: produce output bytes (the caller splices), re-serialize or normalize markup,
 /// use libxml2, give bytes at or above 0x80 any markup meaning (the charset is only assumed
 /// ASCII-compatible), crash, loop or go quadratic on malformed input, or report a target it is
-/// not sure of (when in doubt a link is left untracked, which is always safe).
+/// not sure of (when in doubt a link is left untracked, which is always safe). It never
+/// decodes transfer encodings or charsets (callers hand it decoded bytes) and never does I/O.
 ///
-/// Decisions where SPEC §3 is silent:
+/// Depends on `MailBytes` only (ASCII, the `memchr` search): no Foundation and no other module
+/// of the project.
+///
+/// Decisions behind docs/SPEC.md §4.4–§4.7 (SparkPost's reference is silent on them):
 /// - Targets keep their spelling (scheme and host case included); only character references are
 ///   decoded, ASCII whitespace trimmed and inner TAB/LF/CR removed (as the WHATWG URL parser
 ///   does). A target still holding other control bytes, an unknown `&name;`, a numeric reference

@@ -28,6 +28,12 @@ import Tracking
 /// | `smtpd_max_messages_per_connection` | `100` | `linkstamp smtpd`: messages before `421 4.7.0` |
 /// | `smtpd_max_message_bytes` | `20971520` | `linkstamp smtpd`: advertised `SIZE` (`552 5.3.4` past it) |
 /// | `smtpd_max_recipients` | `1000` | `linkstamp smtpd`: RCPT TO per message (`452 4.5.3` past it) |
+/// | `smtpd_tls_certificate` | none | `linkstamp smtpd`: PEM certificate chain; with the key, offers STARTTLS |
+/// | `smtpd_tls_key` | none | `linkstamp smtpd`: PEM private key of that certificate |
+/// | `smtpd_tls_required` | `false` | `linkstamp smtpd`: MAIL before STARTTLS is `530 5.7.0` |
+/// | `smtpd_credentials` | none | `linkstamp smtpd`: AUTH users file (`user:$scrypt$…` lines) |
+/// | `smtpd_auth_required` | `false` | `linkstamp smtpd`: MAIL before AUTH is `530 5.7.0` |
+/// | `smtpd_auth_allow_plaintext` | `false` | `linkstamp smtpd`: offer AUTH without TLS (loopback tests only) |
 public struct Configuration: Sendable, Hashable {
     /// The host of every tracked URL.
     public var trackingDomain: String = Configuration.placeholderTrackingDomain
@@ -65,6 +71,18 @@ public struct Configuration: Sendable, Hashable {
     public var smtpdMaxMessageBytes: Int = 20 << 20
     /// Most recipients per message `linkstamp smtpd` accepts.
     public var smtpdMaxRecipients: Int = 1000
+    /// PEM certificate chain `linkstamp smtpd` offers STARTTLS with, if any.
+    public var smtpdTLSCertificatePath: String?
+    /// PEM private key of `smtpdTLSCertificatePath`.
+    public var smtpdTLSKeyPath: String?
+    /// `linkstamp smtpd` refuses MAIL before STARTTLS.
+    public var smtpdTLSRequired: Bool = false
+    /// AUTH users file of `linkstamp smtpd`, if any.
+    public var smtpdCredentialsPath: String?
+    /// `linkstamp smtpd` refuses MAIL before AUTH.
+    public var smtpdAuthRequired: Bool = false
+    /// `linkstamp smtpd` offers AUTH on connections without TLS too.
+    public var smtpdAuthAllowPlaintext: Bool = false
 
     /// The documented placeholder used until an operator sets `tracking_domain`.
     public static let placeholderTrackingDomain = "links.linkstamp.invalid"
@@ -149,6 +167,12 @@ public struct Configuration: Sendable, Hashable {
                 case "smtpd_max_message_bytes": smtpdMaxMessageBytes = number
                 default: smtpdMaxRecipients = number
                 }
+            case "smtpd_tls_certificate": smtpdTLSCertificatePath = value.isEmpty ? nil : path()
+            case "smtpd_tls_key": smtpdTLSKeyPath = value.isEmpty ? nil : path()
+            case "smtpd_tls_required": smtpdTLSRequired = try flag()
+            case "smtpd_credentials": smtpdCredentialsPath = value.isEmpty ? nil : path()
+            case "smtpd_auth_required": smtpdAuthRequired = try flag()
+            case "smtpd_auth_allow_plaintext": smtpdAuthAllowPlaintext = try flag()
             default:
                 guard try serve.set(key, value, line: lineNumber, flag: flag, path: path) else {
                     throw ConfigurationError(line: lineNumber, message: "unknown key '\(key)'")

@@ -15,6 +15,13 @@
 /// module (`MailBytes`, `SMTPAPI`, `MIME`, `LinkScan`, `CSSInline`, `Tracking`); this module only wires
 /// them and decides.
 ///
+/// Preparing and rendering never do I/O: files, descriptors, locks and child processes are
+/// touched only by the filter's outputs (`Filter`) and the loaders (`Engine.load`, the bench's
+/// `CorpusLoader`). It never listens on a socket (the servers are `TrackingServer` and
+/// `SMTPDoor`) and never decodes a tracked URL (that is `Tracking`'s `TrackingDecoder`).
+///
+/// Depends on `MailBytes`, `SMTPAPI`, `MIME`, `LinkScan`, `CSSInline`, `Tracking` and Foundation.
+///
 /// One import: `import Linkstamp` also brings what a relay or a click server needs from the
 /// modules below — `SMTPReply` (MailBytes), `APIHeader` (SMTPAPI), `KeyRing`,
 /// `TrackingDecoder` and `TrackedEvent` (Tracking).

@@ -25,7 +25,7 @@ public struct EffectiveOptions: Sendable, Hashable {
     public var ipPool: String?
 }
 
-/// A tracked body part (the first text/html or text/plain, SPEC §3) that went out as it came
+/// A tracked body part (the first text/html or text/plain, docs/SPEC.md §4.2) that went out as it came
 /// although click or open tracking or CSS inlining was asked for, and why.
 public struct UntrackedPart: Sendable, Hashable {
     /// The part's index in document order (`MessageStructure.parts`; 0 is the message itself).

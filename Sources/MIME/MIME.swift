@@ -5,12 +5,15 @@
 /// (a flat list of parts walked with an explicit stack), Content-Type / Content-Disposition
 /// parameters (RFC 2045, RFC 2231), transfer encodings (quoted-printable, base64, 7bit, 8bit,
 /// binary), RFC 2047 encoded-words for display names and subjects, and the choice of the body
-/// parts that tracking rewrites (SPEC §3).
+/// parts that tracking rewrites (docs/SPEC.md §4.2).
 ///
 /// It must never modify, copy or re-serialize the message: everything it returns is an offset
 /// into the input. It must never crash, recurse without bound or run in more than linear time on
 /// hostile input; malformed MIME is parsed as well as it can be and only the limits in
-/// ``MIMELimits`` turn into a ``MIMEError``.
+/// ``MIMELimits`` turn into a ``MIMEError``. It never does I/O.
+///
+/// Depends on `MailBytes` only (ASCII, the `memchr` search, unfolding, base64, `LineEnding`,
+/// `SMTPReply`), which it re-exports: no Foundation and no other module of the project.
 
 @_exported import MailBytes
 

@@ -74,7 +74,7 @@ public struct MessageStructure: Sendable, Hashable {
         return TransferCoding.decode(bytes[parts[index].bodyRange], parts[index].transferEncoding)
     }
 
-    /// SPEC §3: the first text/html and first text/plain reached through multipart/alternative,
+    /// docs/SPEC.md §4.2: the first text/html and first text/plain reached through multipart/alternative,
     /// multipart/related and the FIRST part of multipart/mixed (unknown multipart/* treated as
     /// mixed; multipart/signed and multipart/encrypted never entered); never attachments, never
     /// inside message/rfc822.

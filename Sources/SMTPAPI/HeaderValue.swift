@@ -1,7 +1,7 @@
 import MailBytes
 
 /// Byte-level preparation of the raw field value: trimming and UTF-8 validation (unfolding is
-/// `HeaderUnfolding.unfold(_:_:)` in `.singleSpace` mode, SPEC §1).
+/// `HeaderUnfolding.unfold(_:_:)` in `.singleSpace` mode, docs/SPEC.md §2.2).
 enum HeaderValue {
     /// The range of `bytes` without leading and trailing SP, HTAB, CR and LF.
     static func trimmedRange(_ bytes: [UInt8]) -> Range<Int> {

@@ -5,7 +5,7 @@ import MIME
 ///
 /// Owns the `X-MSYS-API` header *value* (SparkPost SMTP API): from the raw bytes after the
 /// field's colon to a validated, typed `APIHeader` — or to the `SMTPReply` the message is
-/// refused with. Unfolding (each fold one space, SPEC §1), RFC 2047 encoded-words, UTF-8
+/// refused with. Unfolding (each fold one space, docs/SPEC.md §2.2), RFC 2047 encoded-words, UTF-8
 /// validation, a strict RFC 8259 JSON parser that keeps member order, field typing and limits
 /// all live here.
 ///
@@ -13,7 +13,10 @@ import MIME
 /// recurse on any input; accept ambiguous JSON (duplicate keys, lenient syntax); do I/O; or
 /// put sender-supplied CR/LF into a reply text.
 ///
-/// Decisions where SPEC §1 is silent:
+/// Depends on `MailBytes` (re-exported: `SMTPReply`, unfolding) and `MIME` (its one RFC 2047
+/// decoder and charset table); no Foundation.
+///
+/// Decisions behind docs/SPEC.md §2 (SparkPost's reference is silent on them):
 /// - A fold is the line break and every SP/HTAB that starts the next line; blanks before the
 ///   line break are not part of it and stay.
 /// - `null` for a known field is a type error, never "absent". Unknown fields and unknown

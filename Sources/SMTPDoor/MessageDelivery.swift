@@ -44,12 +44,13 @@ public struct MessageDelivery: Sendable {
         self.log = log
     }
 
-    /// Prepares, relays and returns the client's reply.
-    public func deliver(message: [UInt8], envelope: Envelope) async -> SMTPReply {
+    /// Prepares, relays and returns the client's reply. `user` is the AUTH user, for the log line.
+    public func deliver(message: [UInt8], envelope: Envelope, user: String? = nil) async -> SMTPReply {
         let reply = await prepareAndRelay(message: message, envelope: envelope)
+        let who = user.map { " user=<\(MessageDelivery.sanitized(String($0.prefix(64))))>" } ?? ""
         log(
             "from=<\(MessageDelivery.sanitized(envelope.sender))> rcpts=\(envelope.recipients.count) "
-                + "size=\(message.count): \(reply.description)")
+                + "size=\(message.count)\(who): \(reply.description)")
         return reply
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Linkstamp
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SMTPAPI
 import Synchronization
 
@@ -18,6 +19,27 @@ public final class SMTPDoorServer: Sendable {
         public var hostname: String = "localhost"
         /// Client limits.
         public var limits = SMTPServerLimits()
+        /// STARTTLS's server context (see `SMTPDoorTLS`); `nil`: STARTTLS is not offered.
+        public var tls: NIOSSLContext?
+        /// Refuse MAIL before STARTTLS (`530 5.7.0`).
+        public var tlsRequired = false
+        /// Checks AUTH passwords; `nil`: AUTH is not offered. The server shuts it down with itself.
+        public var authenticator: SMTPAuthenticator?
+        /// Refuse MAIL before a successful AUTH (`530 5.7.0`).
+        public var authRequired = false
+        /// Offer AUTH on connections without TLS too (loopback tests only).
+        public var authWithoutTLS = false
+
+        /// What the sessions offer and demand.
+        var security: SMTPServerSession.Security {
+            var security = SMTPServerSession.Security()
+            security.startTLS = tls != nil
+            security.tlsRequired = tlsRequired
+            security.auth = authenticator != nil
+            security.authRequired = authRequired
+            security.authWithoutTLS = authWithoutTLS
+            return security
+        }
 
         /// The defaults.
         public init() {}
@@ -66,8 +88,10 @@ public final class SMTPDoorServer: Sendable {
                         IdleStateHandler(readTimeout: .seconds(Int64(settings.limits.idleTimeoutSeconds))))
                     try channel.pipeline.syncOperations.addHandler(
                         SMTPServerHandler(
-                            session: SMTPServerSession(hostname: settings.hostname, limits: settings.limits),
-                            delivery: delivery, admitted: admitted))
+                            session: SMTPServerSession(
+                                hostname: settings.hostname, limits: settings.limits, security: settings.security),
+                            delivery: delivery, admitted: admitted, tls: settings.tls,
+                            authenticator: settings.authenticator))
                     channel.closeFuture.whenComplete { _ in registry.remove(channel) }
                 }
             }
@@ -100,6 +124,7 @@ public final class SMTPDoorServer: Sendable {
             if channel.isActive { try? await channel.close() }
         }
         await delivery.relay.shutdown()
+        await settings.authenticator?.shutdown()
     }
 
     /// Connections now open (tests and logs).
@@ -139,11 +164,27 @@ final class SMTPServerHandler: ChannelInboundHandler {
     var session: SMTPServerSession
     let delivery: MessageDelivery
     let admitted: Bool
+    let tls: NIOSSLContext?
+    let authenticator: SMTPAuthenticator?
+    /// TLS was put in place and nothing was read through it yet (the handshake is not done).
+    var handshaking = false
 
-    init(session: SMTPServerSession, delivery: MessageDelivery, admitted: Bool) {
+    init(
+        session: SMTPServerSession, delivery: MessageDelivery, admitted: Bool, tls: NIOSSLContext? = nil,
+        authenticator: SMTPAuthenticator? = nil
+    ) {
         self.session = session
         self.delivery = delivery
         self.admitted = admitted
+        self.tls = tls
+        self.authenticator = authenticator
+    }
+
+    /// The client's address for the log.
+    func peer(_ context: ChannelHandlerContext) -> String {
+        guard let address = context.channel.remoteAddress, let ip = address.ipAddress else { return "unknown" }
+        let host = ip.contains(":") ? "[\(ip)]" : ip
+        return address.port.map { "\(host):\($0)" } ?? host
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -161,6 +202,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard admitted else { return }
+        handshaking = false  // application data comes only after the handshake
         let buffer = unwrapInboundIn(data)
         perform(session.receive(buffer.readableBytesView), context: context)
     }
@@ -176,6 +218,10 @@ final class SMTPServerHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if handshaking {
+            handshaking = false
+            delivery.log("TLS handshake with \(peer(context)) failed: \(error)")
+        }
         context.close(promise: nil)
     }
 
@@ -196,12 +242,48 @@ final class SMTPServerHandler: ChannelInboundHandler {
                     pending.clear()
                 }
                 let delivery = self.delivery
+                let user = session.authenticatedUser
                 context.eventLoop.makeFutureWithTask {
-                    await delivery.deliver(message: message, envelope: envelope)
+                    await delivery.deliver(message: message, envelope: envelope, user: user)
                 }.assumeIsolated().whenSuccess { reply in
                     guard context.channel.isActive else { return }
                     self.perform(self.session.deliveryFinished(reply), context: context)
                 }
+            case .startTLS:
+                // The 220 goes out in plaintext; everything after it through TLS. The handler is in
+                // place before this read returns, so the next bytes read are the handshake.
+                context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
+                pending.clear()
+                guard let tls else {
+                    context.close(promise: nil)
+                    return
+                }
+                do {
+                    try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+                    handshaking = true
+                } catch {
+                    delivery.log("cannot start TLS with \(peer(context)): \(error)")
+                    context.close(promise: nil)
+                    return
+                }
+            case .authenticate(let user, let password):
+                if pending.readableBytes > 0 {
+                    context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
+                    pending.clear()
+                }
+                guard let authenticator else {
+                    perform(session.authenticationFinished(false), context: context)
+                    return
+                }
+                let printable = MessageDelivery.sanitized(String(user.prefix(64)))
+                authenticator.verify(user: user, password: password, on: context.eventLoop).assumeIsolated()
+                    .whenComplete { result in
+                        guard context.channel.isActive else { return }
+                        let accepted = (try? result.get()) ?? false
+                        self.delivery.log(
+                            "auth \(accepted ? "ok" : "failed") user=<\(printable)> client=\(self.peer(context))")
+                        self.perform(self.session.authenticationFinished(accepted), context: context)
+                    }
             }
         }
         if pending.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(pending), promise: nil) }

@@ -18,6 +18,9 @@ public struct SMTPServerLimits: Sendable, Hashable {
     /// Most refused commands per connection before `421 4.7.0` and close. Default 20 (Postfix's
     /// `smtpd_hard_error_limit`).
     public var maxErrors: Int = 20
+    /// Failed AUTH attempts per connection: each is `535 5.7.8` and a refused command; the last
+    /// one is followed by `421 4.7.0` and close. Default 3.
+    public var maxAuthFailures: Int = 3
     /// Most bytes a client may pipeline while a message is being relayed. Default 64 KiB; past
     /// it the connection is closed with `421 4.7.0`.
     public var maxPendingBytes: Int = 64 << 10

@@ -1,3 +1,4 @@
+import Foundation
 import Linkstamp
 import SMTPAPI
 
@@ -12,8 +13,15 @@ import SMTPAPI
 ///   end with `550 5.6.11` (RFC 5321 §2.3.8 forbids them; accepting them is what SMTP smuggling
 ///   abuses), so no copy is relayed.
 /// - VRFY and EXPN are refused with `502 5.5.1` (the relay does not disclose addresses).
-/// - STARTTLS, AUTH, BDAT and SMTPUTF8 are not offered: `502 5.5.1`, and a non-ASCII address is
-///   `553 5.6.7`.
+/// - STARTTLS (RFC 3207) is offered when `security.startTLS` is set and TLS is not active yet.
+///   Input pipelined after the STARTTLS command is discarded (it came in plaintext: CVE-2011-0411
+///   command injection), and the session starts over: the client must EHLO again.
+/// - AUTH PLAIN and LOGIN (RFC 4954) are offered when `security.auth` is set, once TLS is active
+///   (or always with `security.authWithoutTLS`); before that AUTH is `538 5.7.11`. The password
+///   check is handed out as `.authenticate`, and answered with `authenticationFinished(_:)`.
+/// - `security.tlsRequired` / `security.authRequired`: MAIL before STARTTLS / AUTH is
+///   `530 5.7.0`.
+/// - BDAT and SMTPUTF8 are not offered: `502 5.5.1`, and a non-ASCII address is `553 5.6.7`.
 /// - Once the session is `busy` (a message is being prepared and relayed) further pipelined input
 ///   is buffered, up to `maxPendingBytes`, and read after the message's reply.
 public struct SMTPServerSession: Sendable {
@@ -25,6 +33,38 @@ public struct SMTPServerSession: Sendable {
         case deliver(envelope: Envelope, message: [UInt8])
         /// Close the connection (after the sends before it are written).
         case close
+        /// Start TLS now, before reading anything more (the `220` before it must go out in
+        /// plaintext first).
+        case startTLS
+        /// Check this user's password off the event loop; then call `authenticationFinished(_:)`.
+        case authenticate(user: String, password: [UInt8])
+    }
+
+    /// What the server offers and demands beyond plain ESMTP.
+    public struct Security: Sendable, Hashable {
+        /// Offer STARTTLS (a certificate is configured).
+        public var startTLS = false
+        /// Refuse MAIL until STARTTLS: `530 5.7.0 Must issue a STARTTLS command first`.
+        public var tlsRequired = false
+        /// Offer AUTH PLAIN and LOGIN (credentials are configured).
+        public var auth = false
+        /// Refuse MAIL until AUTH succeeded: `530 5.7.0 Authentication required`.
+        public var authRequired = false
+        /// Offer AUTH without TLS too (passwords cross the wire in the clear: loopback tests only).
+        public var authWithoutTLS = false
+
+        /// Nothing beyond plain ESMTP.
+        public init() {}
+    }
+
+    /// Where an AUTH exchange stands.
+    enum AuthStep: Sendable, Equatable {
+        /// `334 ` sent; the PLAIN response comes next.
+        case plain
+        /// LOGIN: the user name comes next.
+        case loginUser
+        /// LOGIN: the password comes next.
+        case loginPassword(user: String)
     }
 
     enum State: Sendable, Equatable {
@@ -38,6 +78,10 @@ public struct SMTPServerSession: Sendable {
         case data
         /// A message is being relayed; input waits in the buffer.
         case busy
+        /// In an AUTH exchange: the next line is a response, not a command.
+        case auth
+        /// A password is being checked; input waits in the buffer.
+        case verifying
         /// The connection is over; input is ignored.
         case closed
     }
@@ -46,6 +90,8 @@ public struct SMTPServerSession: Sendable {
     public let limits: SMTPServerLimits
     /// The host name given in the greeting and in the EHLO reply.
     public let hostname: String
+    /// What is offered and demanded beyond plain ESMTP.
+    public let security: Security
 
     var state: State = .connected
     var greeted = false
@@ -54,6 +100,15 @@ public struct SMTPServerSession: Sendable {
     var messagesReceived = 0
     var errors = 0
     var draining = false
+
+    /// STARTTLS was accepted (the handler put TLS in place before the next read).
+    public private(set) var tlsActive = false
+    /// The user AUTH accepted, if any.
+    public private(set) var authenticatedUser: String?
+    var authStep: AuthStep = .plain
+    /// The user whose password is being checked.
+    var verifyingUser: String?
+    var authFailures = 0
 
     var buffer: [UInt8] = []
     var readIndex = 0
@@ -67,13 +122,15 @@ public struct SMTPServerSession: Sendable {
     var dataTooBig = false
 
     /// A session for one new connection.
-    public init(hostname: String, limits: SMTPServerLimits = SMTPServerLimits()) {
+    public init(hostname: String, limits: SMTPServerLimits = SMTPServerLimits(), security: Security = Security()) {
         self.hostname = hostname
         self.limits = limits
+        self.security = security
     }
 
-    /// `true` while a message is being relayed (the idle timeout does not apply).
-    public var isBusy: Bool { state == .busy }
+    /// `true` while a message is being relayed or a password checked (the idle timeout does not
+    /// apply).
+    public var isBusy: Bool { state == .busy || state == .verifying }
     /// `true` once the session has asked for the connection to close.
     public var isClosed: Bool { state == .closed }
 
@@ -86,7 +143,7 @@ public struct SMTPServerSession: Sendable {
     public mutating func receive<Bytes: Collection>(_ bytes: Bytes) -> [Action] where Bytes.Element == UInt8 {
         guard state != .closed else { return [] }
         buffer.append(contentsOf: bytes)
-        if state == .busy {
+        if isBusy {
             if buffer.count - readIndex > limits.maxPendingBytes {
                 return closing(line(421, "4.7.0", "\(hostname) Error: too much pipelined input"))
             }
@@ -112,12 +169,36 @@ public struct SMTPServerSession: Sendable {
         return actions
     }
 
+    /// Reports whether the password of the `.authenticate` action matched: `235 2.7.0`, or
+    /// `535 5.7.8` (a refused command; `maxAuthFailures` of them end the connection with `421`).
+    /// Then goes on with any pipelined input.
+    public mutating func authenticationFinished(_ accepted: Bool) -> [Action] {
+        guard state == .verifying else { return [] }
+        state = .ready
+        let user = verifyingUser
+        verifyingUser = nil
+        var actions: [Action] = []
+        if accepted, let user {
+            authenticatedUser = user
+            actions.append(.send(line(235, "2.7.0", "Authentication successful")))
+        } else {
+            authFailed(into: &actions)
+            if state == .closed { return actions }
+        }
+        if draining {
+            actions += closing(shutdownLine())
+            return actions
+        }
+        process(into: &actions)
+        return actions
+    }
+
     /// The server is shutting down: `421 4.3.2` now, or right after the reply of the message being
     /// relayed, so nothing accepted is lost.
     public mutating func shutdown() -> [Action] {
         switch state {
         case .closed: return []
-        case .busy:
+        case .busy, .verifying:
             draining = true
             return []
         default: return closing(shutdownLine())
@@ -126,14 +207,14 @@ public struct SMTPServerSession: Sendable {
 
     /// The idle timeout expired: `421 4.4.2` and close (not while a message is being relayed).
     public mutating func idleTimeout() -> [Action] {
-        guard state != .closed, state != .busy else { return [] }
+        guard state != .closed, !isBusy else { return [] }
         return closing(line(421, "4.4.2", "\(hostname) Error: timeout exceeded"))
     }
 
     // MARK: - Input
 
     mutating func process(into actions: inout [Action]) {
-        while state != .busy && state != .closed {
+        while !isBusy && state != .closed {
             let progressed = state == .data ? processData(into: &actions) : processCommandLine(into: &actions)
             if !progressed { break }
         }
@@ -161,9 +242,10 @@ public struct SMTPServerSession: Sendable {
 
     /// One command line, if a whole one is there. Returns `false` when more bytes are needed.
     mutating func processCommandLine(into actions: inout [Action]) -> Bool {
+        let limit = lineLimit(at: readIndex)
         guard let lf = firstLF(from: readIndex) else {
             // Without its LF a line already past the limit can only be discarded.
-            if buffer.count - readIndex > limits.maxCommandLineBytes {
+            if buffer.count - readIndex > limit {
                 discardingLine = true
                 readIndex = buffer.count
             }
@@ -171,16 +253,36 @@ public struct SMTPServerSession: Sendable {
         }
         let start = readIndex
         readIndex = lf + 1
-        if discardingLine || lf + 1 - start > limits.maxCommandLineBytes {
+        if discardingLine || lf + 1 - start > limit {
             discardingLine = false
+            if state == .auth { state = .ready }  // the exchange is over
             actions += refuse(500, "5.5.2", "Error: line too long")
             return true
         }
         var end = lf
         if end > start && buffer[end - 1] == 0x0D { end -= 1 }
-        command(buffer[start..<end], into: &actions)
+        if state == .auth {
+            authResponse(buffer[start..<end], into: &actions)
+        } else {
+            command(buffer[start..<end], into: &actions)
+        }
         return true
     }
+
+    /// AUTH lines and AUTH responses may be 12 288 bytes (RFC 4954 §4); other lines
+    /// `maxCommandLineBytes`.
+    func lineLimit(at start: Int) -> Int {
+        guard security.auth else { return limits.maxCommandLineBytes }
+        if state == .auth { return max(limits.maxCommandLineBytes, SMTPServerSession.maxAuthLineBytes) }
+        guard buffer.count - start >= 5 else { return limits.maxCommandLineBytes }
+        let verb = buffer[start..<(start + 5)].map { $0 | 0x20 }
+        return verb == Array("auth ".utf8)
+            ? max(limits.maxCommandLineBytes, SMTPServerSession.maxAuthLineBytes)
+            : limits.maxCommandLineBytes
+    }
+
+    /// RFC 4954 §4's limit for an AUTH command or response line.
+    static let maxAuthLineBytes = 12_288
 
     // MARK: - Commands
 
@@ -201,9 +303,11 @@ public struct SMTPServerSession: Sendable {
             if verb == "HELO" {
                 actions.append(.send(line(250, nil, hostname)))
             } else {
-                let lines = [
+                var lines = [
                     hostname, "PIPELINING", "SIZE \(limits.maxMessageBytes)", "8BITMIME", "ENHANCEDSTATUSCODES",
                 ]
+                if security.startTLS && !tlsActive { lines.append("STARTTLS") }
+                if authOffered { lines.append("AUTH PLAIN LOGIN") }
                 var reply: [UInt8] = []
                 for (index, text) in lines.enumerated() {
                     reply += Array("250\(index == lines.count - 1 ? " " : "-")\(text)\r\n".utf8)
@@ -242,6 +346,8 @@ public struct SMTPServerSession: Sendable {
             actions += closing(line(221, "2.0.0", "Bye"))
         case "VRFY", "EXPN":
             actions += refuse(502, "5.5.1", "Error: \(verb) command is disabled")
+        case "STARTTLS" where security.startTLS: startTLS(argument, into: &actions)
+        case "AUTH" where security.auth: auth(argument, into: &actions)
         case "STARTTLS", "AUTH", "BDAT", "ETRN", "TURN", "HELP":
             actions += refuse(502, "5.5.1", "Error: \(verb) is not implemented")
         default:
@@ -256,6 +362,14 @@ public struct SMTPServerSession: Sendable {
         }
         guard state == .ready else {
             actions += refuse(503, "5.5.1", "Error: nested MAIL command")
+            return
+        }
+        if security.tlsRequired && !tlsActive {
+            actions += refuse(530, "5.7.0", "Must issue a STARTTLS command first")
+            return
+        }
+        if security.authRequired && authenticatedUser == nil {
+            actions += refuse(530, "5.7.0", "Authentication required")
             return
         }
         guard messagesReceived < limits.maxMessagesPerConnection else {
@@ -324,6 +438,167 @@ public struct SMTPServerSession: Sendable {
         }
         recipients.append(address)
         actions.append(.send(line(250, "2.1.5", "Ok")))
+    }
+
+    // MARK: - STARTTLS and AUTH
+
+    /// AUTH is listed in EHLO and accepted.
+    var authOffered: Bool { security.auth && (tlsActive || security.authWithoutTLS) }
+
+    mutating func startTLS(_ argument: Substring, into actions: inout [Action]) {
+        guard !tlsActive else {
+            actions += refuse(503, "5.5.1", "Error: TLS already active")
+            return
+        }
+        guard argument.isEmpty else {
+            actions += refuse(501, "5.5.4", "Syntax: STARTTLS")
+            return
+        }
+        guard state == .connected || state == .ready else {
+            actions += refuse(503, "5.5.1", "Error: MAIL transaction in progress")
+            return
+        }
+        // RFC 3207 §4.2: forget everything learnt in plaintext, including what was pipelined
+        // after STARTTLS (it must not be read as if it came over TLS).
+        buffer = []
+        readIndex = 0
+        discardingLine = false
+        resetTransaction()
+        greeted = false
+        authenticatedUser = nil
+        state = .connected
+        tlsActive = true
+        actions.append(.send(line(220, "2.0.0", "Ready to start TLS")))
+        actions.append(.startTLS)
+    }
+
+    mutating func auth(_ argument: Substring, into actions: inout [Action]) {
+        if security.tlsRequired && !tlsActive {
+            actions += refuse(530, "5.7.0", "Must issue a STARTTLS command first")
+            return
+        }
+        guard authOffered else {
+            actions += refuse(538, "5.7.11", "Encryption required for requested authentication mechanism")
+            return
+        }
+        guard greeted else {
+            actions += refuse(503, "5.5.1", "Error: send EHLO first")
+            return
+        }
+        guard authenticatedUser == nil else {
+            actions += refuse(503, "5.5.1", "Error: already authenticated")
+            return
+        }
+        guard state == .ready else {
+            actions += refuse(503, "5.5.1", "Error: MAIL transaction in progress")
+            return
+        }
+        let words = argument.split(separator: " ", omittingEmptySubsequences: true)
+        guard let mechanism = words.first, words.count <= 2 else {
+            actions += refuse(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]")
+            return
+        }
+        let initial = words.count == 2 ? words[1] : nil
+        switch mechanism.uppercased() {
+        case "PLAIN":
+            guard let initial else {
+                state = .auth
+                authStep = .plain
+                actions.append(.send(Array("334 \r\n".utf8)))
+                return
+            }
+            // RFC 4954 §4: "=" is an empty initial response.
+            plainResponse(initial == "=" ? "" : initial, into: &actions)
+        case "LOGIN":
+            guard let initial else {
+                state = .auth
+                authStep = .loginUser
+                actions.append(.send(Array("334 VXNlcm5hbWU6\r\n".utf8)))  // "Username:"
+                return
+            }
+            state = .auth
+            authStep = .loginUser
+            authResponse(ArraySlice(initial.utf8), into: &actions)
+        default:
+            actions += refuse(504, "5.5.4", "Error: unrecognized authentication type")
+        }
+    }
+
+    /// One response line of an AUTH exchange.
+    mutating func authResponse(_ bytes: ArraySlice<UInt8>, into actions: inout [Action]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        state = .ready
+        if text == "*" {
+            actions += refuse(501, "5.7.0", "Error: authentication cancelled")
+            return
+        }
+        switch authStep {
+        case .plain:
+            plainResponse(Substring(text), into: &actions)
+        case .loginUser:
+            guard let decoded = SMTPServerSession.base64(text) else {
+                actions += refuse(501, "5.5.2", "Error: cannot decode response")
+                return
+            }
+            state = .auth
+            authStep = .loginPassword(user: String(decoding: decoded, as: UTF8.self))
+            actions.append(.send(Array("334 UGFzc3dvcmQ6\r\n".utf8)))  // "Password:"
+        case .loginPassword(let user):
+            guard let password = SMTPServerSession.base64(text) else {
+                actions += refuse(501, "5.5.2", "Error: cannot decode response")
+                return
+            }
+            verify(user: user, authorization: nil, password: password, into: &actions)
+        }
+    }
+
+    /// `[authzid] NUL authcid NUL passwd` (RFC 4616), base64.
+    mutating func plainResponse(_ text: Substring, into actions: inout [Action]) {
+        guard let decoded = SMTPServerSession.base64(String(text)) else {
+            actions += refuse(501, "5.5.2", "Error: cannot decode response")
+            return
+        }
+        let parts = decoded.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3 else {
+            actions += refuse(501, "5.5.2", "Error: malformed PLAIN response")
+            return
+        }
+        verify(
+            user: String(decoding: parts[1], as: UTF8.self), authorization: String(decoding: parts[0], as: UTF8.self),
+            password: Array(parts[2]), into: &actions)
+    }
+
+    mutating func verify(user: String, authorization: String?, password: [UInt8], into actions: inout [Action]) {
+        state = .verifying
+        verifyingUser = user
+        // Acting for someone else is not supported; an unusable name is not looked up. Both still
+        // go through the check's reply path, so they count as failures.
+        let usable = SMTPCredentials.isValidUser(user) && (authorization.map { $0.isEmpty || $0 == user } ?? true)
+        if !usable {
+            state = .ready
+            verifyingUser = nil
+            authFailed(into: &actions)
+            return
+        }
+        actions.append(.authenticate(user: user, password: password))
+    }
+
+    /// `535 5.7.8`, a refused command; the `maxAuthFailures`th closes the connection with `421`.
+    mutating func authFailed(into actions: inout [Action]) {
+        authFailures += 1
+        guard authFailures < limits.maxAuthFailures else {
+            errors += 1
+            actions.append(.send(line(535, "5.7.8", "Error: authentication failed")))
+            actions += closing(line(421, "4.7.0", "\(hostname) Error: too many authentication failures"))
+            return
+        }
+        actions += refuse(535, "5.7.8", "Error: authentication failed")
+    }
+
+    /// Standard base64 as SASL uses it (padding required); `nil` when malformed.
+    static func base64(_ text: String) -> [UInt8]? {
+        if text.isEmpty { return [] }
+        return Data(base64Encoded: text).map { Array($0) }
     }
 
     /// `FROM:<path> params` / `TO:<path> params` (RFC 5321 §4.1.2; a space after the colon is

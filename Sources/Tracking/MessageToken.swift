@@ -15,7 +15,7 @@
 /// The slim form goes where a line must stay short (the `List-Unsubscribe` field); its events
 /// carry campaign and options but no tags or metadata (``isSlim``).
 public struct MessageInfo: Sendable, Hashable {
-    /// The message's transmission id (SPEC §2).
+    /// The message's transmission id (docs/SPEC.md §3.3).
     public var transmissionID: UInt64
     /// When the message was injected (unix seconds).
     public var injectionTime: Int64

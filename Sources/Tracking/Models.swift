@@ -31,7 +31,7 @@ public enum RecipientType: String, Sendable, Hashable {
 /// What a link token carries: everything about one tracked link that is the same for every
 /// recipient of a message.
 public struct LinkInfo: Sendable, Hashable {
-    /// The message's transmission id (SPEC §2).
+    /// The message's transmission id (docs/SPEC.md §3.3).
     public var transmissionID: UInt64
     /// The link's position among the message's tracked links, from 0.
     public var index: Int

@@ -12,4 +12,9 @@
 /// - unsubscribe on a `GET`, or on a link click classified as machine-made,
 /// - answer a request whose event it could not append whole to the journal,
 /// - hold state beyond the journal, the suppression list and short-lived counters (rate limits,
-///   recent clicks): everything an event needs travels in the URL's tokens.
+///   recent clicks): everything an event needs travels in the URL's tokens,
+/// - read token bytes itself (``TrackingDecoder`` does) or prepare and render mail.
+///
+/// Depends on `Tracking` (decoding), `Linkstamp` (configuration and its `serve` keys),
+/// `SMTPAPI`, Hummingbird 2 over SwiftNIO, swift-log, swift-metrics with swift-prometheus,
+/// swift-service-lifecycle and async-http-client.

@@ -2,6 +2,17 @@ import ArgumentParser
 import Foundation
 import Linkstamp
 
+/// # linkstamp (the executable)
+///
+/// Owns the command line: argument parsing (one `ParsableCommand` per subcommand), standard
+/// input and output, stderr lines, signals and the sysexits exit codes (0, 64, 65, 66, 75).
+///
+/// It must never decide anything about a message, a token or a request: every rule lives in
+/// the library modules, and a command only turns their results and `SMTPReply` errors into
+/// output and an exit code.
+///
+/// Depends on the library modules' public API and swift-argument-parser.
+
 /// The `linkstamp` command: each subcommand wires standard input/output and files to the
 /// library, which does the work.
 @main
@@ -22,7 +33,7 @@ struct LinkstampCommand: ParsableCommand {
         version: LinkstampVersion.current,
         subcommands: [
             FilterCommand.self, DecodeCommand.self, InlineCSSCommand.self, KeygenCommand.self, BenchCommand.self,
-            ServeCommand.self, SMTPDCommand.self,
+            ServeCommand.self, SMTPDCommand.self, SMTPDPasswdCommand.self,
         ]
     )
 

@@ -12,7 +12,9 @@ struct SMTPDCommand: ParsableCommand {
             Listens for ESMTP clients (default 127.0.0.1:10025). At the end of DATA the message is \
             prepared in process; a refused one gets the engine's reply (e.g. 550 5.6.0). Every copy \
             is handed to --relay over SMTP, and the client gets 250 only when the relay accepted \
-            them all. SIGTERM or SIGINT drains: clients get 421 4.3.2, messages being relayed finish.
+            them all. SIGTERM or SIGINT drains: clients get 421 4.3.2, messages being relayed finish. \
+            STARTTLS and AUTH come from the configuration (smtpd_tls_certificate, smtpd_tls_key, \
+            smtpd_credentials; see `linkstamp smtpd-passwd`).
             """
     )
 
@@ -60,6 +62,10 @@ struct SMTPDCommand: ParsableCommand {
         settings.limits.maxMessagesPerConnection = configuration.smtpdMaxMessagesPerConnection
         settings.limits.maxMessageBytes = configuration.smtpdMaxMessageBytes
         settings.limits.maxRecipients = configuration.smtpdMaxRecipients
+        do { try settings.configureSecurity(from: configuration) } catch {
+            printError("linkstamp smtpd: \(error.description)")
+            throw ExitCode(SMTPDCommand.exitConfig)
+        }
 
         let server = SMTPDoorServer(
             settings: settings, engine: engine, relayHost: relayHost, relayPort: relayPort, eventsPath: events,

@@ -182,7 +182,7 @@ import Testing
             accepted("{\"options\":\r\n {\"open_tracking\":\n\tfalse},\r\n\t\"tags\":[\"a\",\r\n  \"b\"]}")?.tags == [
                 "a", "b",
             ])
-        // A fold inside a string leaves one space in the string (SPEC §1, the reference's
+        // A fold inside a string leaves one space in the string (docs/SPEC.md §2.2, the reference's
         // `my_awes ome_campaign`): the sender's problem.
         #expect(
             accepted("{\"options\" : {\"open_tracking\" : false }, \"campaign_id\" : \"my_awes\r\n   ome_campaign\" }")?
