@@ -32,7 +32,8 @@ package enum HeaderUnfolding {
                     index += 1
                 case .singleSpace:
                     var blanks = -1
-                    if byte == ASCII.cr, index + 2 < count, bytes[index + 1] == ASCII.lf, ASCII.isWSP(bytes[index + 2]) {
+                    if byte == ASCII.cr, index + 2 < count, bytes[index + 1] == ASCII.lf, ASCII.isWSP(bytes[index + 2])
+                    {
                         blanks = index + 2
                     } else if byte == ASCII.lf, index + 1 < count, ASCII.isWSP(bytes[index + 1]) {
                         blanks = index + 1

@@ -51,26 +51,16 @@ package enum ISO8601 {
 
     /// Decimal digits of `value`, zero-padded to at least `width`.
     private static func appendDigits(_ value: UInt64, width: Int, to out: inout [UInt8]) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[count] = 0x30 + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            } while rest > 0
-            var pad = width - count
-            while pad > 0 {
-                out.append(0x30)
-                pad -= 1
-            }
-            while count > 0 {
-                count -= 1
-                out.append(buffer[count])
-            }
+        var divisor: UInt64 = 1
+        var count = 1
+        while value / divisor >= 10 {
+            divisor *= 10
+            count += 1
+        }
+        for _ in count..<max(width, count) { out.append(0x30) }
+        while divisor > 0 {
+            out.append(0x30 + UInt8(value / divisor % 10))
+            divisor /= 10
         }
     }
 }

@@ -7,7 +7,8 @@ import Linkstamp
 struct ConfigOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: ArgumentHelp("Configuration file (default: $LINKSTAMP_CONFIG, else built-in defaults).", valueName: "FILE"))
+        help: ArgumentHelp(
+            "Configuration file (default: $LINKSTAMP_CONFIG, else built-in defaults).", valueName: "FILE"))
     var config: String?
 
     /// `--config`, else `LINKSTAMP_CONFIG` when set and not empty, else nil (the defaults).

@@ -49,10 +49,13 @@ struct KeygenCommand: ParsableCommand {
             }
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty {
-                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try? FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             try ring.write(to: path)
-            print("key ring \(path): \(ring.keys.count) key(s), active key id \(ring.keys.last.map { String($0.id) } ?? "-")")
+            print(
+                "key ring \(path): \(ring.keys.count) key(s), active key id \(ring.keys.last.map { String($0.id) } ?? "-")"
+            )
         } catch let error as TrackingError {
             printError("linkstamp: \(error)")
             throw ExitCode(SysExit.cantCreate)

@@ -15,8 +15,8 @@ func relay(
     let transmission = try engine.prepare(
         message: bytes, envelope: Envelope(sender: sender, recipients: recipients))
     // The copy's token spliced into prepared segments, written to your sink.
-    for copy in transmission.copies {                     // RCPT TO, then cc, bcc, archive
-        var output: [UInt8] = []                          // or any `CopySink`
+    for copy in transmission.copies {  // RCPT TO, then cc, bcc, archive
+        var output: [UInt8] = []  // or any `CopySink`
         try transmission.render(copy, into: &output)
         let event = Events.injection(transmission, copy: copy, messageSize: output.count)
         try enqueue(transmission.envelope.sender, copy.address, output, event)
