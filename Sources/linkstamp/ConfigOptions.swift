@@ -25,7 +25,7 @@ struct ConfigOptions: ParsableArguments {
     func load() throws -> Configuration {
         guard let path else { return Configuration() }
         do { return try Configuration(contentsOf: path) } catch {
-            throw replyExit(SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)"))
+            throw replyExit(error.smtpReply)
         }
     }
 }
