@@ -76,9 +76,10 @@ let package = Package(
         .target(
             name: "PostgresState",
             dependencies: [
-                "Linkstamp", "TrackingServer",
+                "Linkstamp", "TrackingServer", "SMTPAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -133,6 +134,18 @@ let package = Package(
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzChecks"], swiftSettings: strict),
         // The README's library example as written, compiled with `import Linkstamp` alone.
         .testTarget(name: "LibraryExampleTests", dependencies: ["Linkstamp"], swiftSettings: strict),
+        // Against a real PostgreSQL server: each test starts a throwaway cluster (skipped with a
+        // printed reason when PostgreSQL is not installed, a failure when CI is set).
+        .testTarget(
+            name: "PostgresStateTests",
+            dependencies: [
+                "PostgresState", "TrackingServer", "Linkstamp", "SMTPAPI", "SMTPDoor", "Tracking",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SMTPDoorTests",
             dependencies: [

@@ -14,7 +14,7 @@ if [ ! -d "$thresholds_path" ]; then
 fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-swift package benchmark thresholds check --metric mallocCountTotal --no-progress --path "$thresholds_path" "$@" 2>&1 | tee "$log"
+swift package benchmark thresholds check --metric mallocCountTotal --target LinkstampBenchmarks --no-progress --path "$thresholds_path" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if grep -q "is WORSE than the defined thresholds" "$log"; then exit 2; fi
 if grep -q "is BETTER than the defined thresholds" "$log"; then exit 4; fi

@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 . scripts/toolchain-thresholds.sh
 mkdir -p "$thresholds_path"
 swift package --allow-writing-to-package-directory benchmark thresholds update \
-    --metric mallocCountTotal --no-progress --path "$thresholds_path" "$@"
+    --metric mallocCountTotal --target LinkstampBenchmarks --no-progress --path "$thresholds_path" "$@"

@@ -21,6 +21,7 @@ import Tracking
 /// | `unsubscribe_https` | `true` | one-click `https://<tracking_domain>/u/…` List-Unsubscribe |
 /// | `unsubscribe_mailto` | none | address for a `mailto:` List-Unsubscribe |
 /// | `suppression_list` | none | file of suppressed addresses (see `SuppressionList`) |
+/// | `database_url` | none | `postgresql://USER:PASSWORD@HOST:PORT/DB`: suppression list and events in PostgreSQL, shared by every node |
 /// | `sandbox_domain` | none | when set, `sandbox` messages must come From this domain |
 /// | `token_lifetime_days` | `365` | how long tracked URLs stay valid |
 /// | `serve_*` and others | | the tracking endpoint's keys: see ``ServeSettings`` |
@@ -56,6 +57,10 @@ public struct Configuration: Sendable, Hashable {
     public var unsubscribeMailto: String?
     /// Path of the suppression list file, if any.
     public var suppressionListPath: String?
+    /// `database_url`: the PostgreSQL database holding the shared suppression list and events
+    /// (`postgresql://…` or `postgres://…`), if any. Parsed and used by the commands, not by
+    /// the library.
+    public var databaseURL: String?
     /// Domain `sandbox` messages must be sent from, if any.
     public var sandboxDomain: String?
     /// Lifetime of tracked URLs, in days.
@@ -150,6 +155,11 @@ public struct Configuration: Sendable, Hashable {
             case "unsubscribe_https": unsubscribeHTTPS = try flag()
             case "unsubscribe_mailto": unsubscribeMailto = value.isEmpty ? nil : value
             case "suppression_list": suppressionListPath = value.isEmpty ? nil : path()
+            case "database_url":
+                guard value.isEmpty || value.hasPrefix("postgresql://") || value.hasPrefix("postgres://") else {
+                    throw ConfigurationError(line: lineNumber, message: "'database_url' must start with postgresql://")
+                }
+                databaseURL = value.isEmpty ? nil : value
             case "sandbox_domain": sandboxDomain = value.isEmpty ? nil : value.lowercased()
             case "token_lifetime_days":
                 guard let days = Int(value), days > 0, days <= 3650 else {

@@ -70,6 +70,25 @@ public struct Engine: Sendable {
     ) throws(SMTPReply) -> Transmission {
         try Transmission(engine: self, message: message, envelope: envelope, now: now, transmissionID: transmissionID)
     }
+
+    /// The first half of ``prepare(message:envelope:now:transmissionID:)``: checks the message
+    /// and expands its recipients (every refusal happens here), without applying suppression.
+    /// Look up ``PendingTransmission/recipientAddresses`` in a shared store, then finish with
+    /// ``prepare(_:suppression:)``.
+    public func begin(
+        message: [UInt8],
+        envelope: Envelope,
+        now: Date = Date(),
+        transmissionID: UInt64? = nil
+    ) throws(SMTPReply) -> PendingTransmission {
+        try PendingTransmission(engine: self, message: message, envelope: envelope, now: now, transmissionID: transmissionID)
+    }
+
+    /// The second half: prepares `pending` with the engine's suppression list and, in addition,
+    /// `suppression` (what a shared store holds for this message's recipients).
+    public func prepare(_ pending: PendingTransmission, suppression: SuppressionList) throws(SMTPReply) -> Transmission {
+        try Transmission(engine: self, pending: pending, suppression: suppression)
+    }
 }
 
 /// Makes time-ordered 63-bit transmission ids: milliseconds since 2020-01-01 (41 bits), the

@@ -48,7 +48,18 @@ public enum Filter {
     ) throws(SMTPReply) -> Summary {
         try checkSender(envelope.sender, limits: engine.limits)
         let transmission = try engine.prepare(message: message, envelope: envelope, now: now)
+        return try run(transmission, output: output, eventsPath: eventsPath, eventSink: nil)
+    }
 
+    /// Steps 2 to 4 for a message already prepared (step 1: ``checkSender(_:limits:)``, then
+    /// ``Engine/prepare(message:envelope:now:transmissionID:)`` or, with a suppression list kept
+    /// elsewhere, ``Engine/begin(message:envelope:now:transmissionID:)`` and
+    /// ``Engine/prepare(_:suppression:)``). `eventSink` receives the same event lines as the
+    /// events file, at the same moment, and is rolled back with it when publishing fails.
+    public static func run(
+        _ transmission: Transmission, output: Output, eventsPath: String?, eventSink: (any FilterEventSink)?
+    ) throws(SMTPReply) -> Summary {
+        let envelope = transmission.envelope
         // 2. Open and check every output before anything is written.
         var eventsFile: AppendFile?
         if let eventsPath { eventsFile = try AppendFile(path: eventsPath, role: "events file") }
@@ -93,14 +104,20 @@ public enum Filter {
             case .sendmail:
                 rendered.append((copy, bytes))
             }
-            if eventsFile != nil { events.append(Events.injection(transmission, copy: copy, messageSize: bytes.count)) }
+            if eventsFile != nil || eventSink != nil {
+                events.append(Events.injection(transmission, copy: copy, messageSize: bytes.count))
+            }
         }
-        if eventsFile != nil {
+        if eventsFile != nil || eventSink != nil {
             for copy in transmission.suppressed { events.append(Events.policyRejection(transmission, copy: copy)) }
         }
 
         // 4. Events first (undone when publishing fails), then the copies.
         try eventsFile?.append(lines: events)
+        do { try eventSink?.append(events) } catch {
+            eventsFile?.rollBack()
+            throw error
+        }
         do {
             switch output {
             case .batchSMTP(let descriptor):
@@ -115,6 +132,7 @@ public enum Filter {
             }
         } catch {
             eventsFile?.rollBack()
+            eventSink?.rollBack()
             throw error
         }
         return Summary(
@@ -125,7 +143,7 @@ public enum Filter {
     /// Refuses a sender (MAIL FROM reverse path) that is not an address: it goes verbatim into
     /// Batch SMTP commands, sendmail arguments and events, so CR, LF, spaces and the like must
     /// never get through. The null sender (empty) is allowed, for bounces.
-    static func checkSender(_ sender: String, limits: Limits) throws(SMTPReply) {
+    public static func checkSender(_ sender: String, limits: Limits) throws(SMTPReply) {
         if sender.isEmpty { return }
         guard sender.utf8.count <= limits.maxAddressBytes, EmailAddress.isValid(sender) else {
             throw SMTPReply(code: 553, enhancedStatus: "5.1.7", text: "bad sender address syntax '\(printable(sender))'")
@@ -237,6 +255,17 @@ public enum Filter {
     static func outputFailure(_ text: String) -> SMTPReply {
         SMTPReply(code: 451, enhancedStatus: "4.3.0", text: "linkstamp \(text)")
     }
+}
+
+/// A second place for the filter's `injection` and `policy_rejection` events (a database table),
+/// next to or instead of the events file: appended in step 4 before the copies are published,
+/// taken back when publishing fails (``Filter/run(_:output:eventsPath:eventSink:)``).
+public protocol FilterEventSink: AnyObject {
+    /// Records the run's event lines durably, or throws the temporary reply (`451 4.3.0 …`);
+    /// a failed append leaves nothing behind.
+    func append(_ lines: [String]) throws(SMTPReply)
+    /// Removes what `append` recorded (best effort: publishing failed and the run exits 75).
+    func rollBack()
 }
 
 /// The Batch SMTP stream while it is staged: in memory up to `memoryLimit` bytes, then in an

@@ -1,4 +1,5 @@
 import Foundation
+import SMTPAPI
 
 /// Addresses that must not receive a copy unless the message sets `skip_suppression`.
 ///
@@ -46,9 +47,36 @@ public struct SuppressionList: Sendable, Hashable {
         try self.init(parsing: String(decoding: data, as: UTF8.self))
     }
 
+    /// Which mail a suppression applies to (SparkPost's `transactional`/`non_transactional`).
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// Transactional mail only.
+        case transactional
+        /// Non-transactional (marketing) mail only: what an unsubscribe records.
+        case nonTransactional = "non_transactional"
+        /// Both kinds.
+        case both
+    }
+
+    /// Adds `address` (compared case-insensitively) for mail of `kind`.
+    public mutating func insert(_ address: String, kind: Kind) {
+        let key = address.lowercased()
+        if kind != .nonTransactional { transactional.insert(key) }
+        if kind != .transactional { nonTransactional.insert(key) }
+    }
+
     /// Whether `address` is suppressed for mail of this kind.
     public func contains(_ address: String, transactional isTransactional: Bool) -> Bool {
         let key = address.lowercased()
         return isTransactional ? transactional.contains(key) : nonTransactional.contains(key)
     }
+}
+
+/// A suppression list kept outside the process (a database shared by several nodes), asked once
+/// per message about that message's recipients (``PendingTransmission/recipientAddresses``).
+/// The library never calls it: the filter and the SMTP door do, between
+/// ``Engine/begin(message:envelope:now:transmissionID:)`` and ``Engine/prepare(_:suppression:)``.
+public protocol SuppressionLookup: Sendable {
+    /// The entries among `addresses` (lower-cased). A store that cannot answer throws the
+    /// temporary reply the relay should give (`451 4.3.0 …`).
+    func suppression(for addresses: [String]) async throws(SMTPReply) -> SuppressionList
 }

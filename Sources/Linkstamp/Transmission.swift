@@ -91,55 +91,39 @@ public struct Transmission: Sendable {
     public var transmissionIDString: String { String(transmissionID) }
 
     init(engine: Engine, message: [UInt8], envelope: Envelope, now: Date, transmissionID fixedID: UInt64?) throws(SMTPReply) {
-        let limits = engine.limits
-        let configuration = engine.configuration
-        guard message.count <= limits.maxMessageBytes else {
-            throw SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(limits.maxMessageBytes) bytes")
-        }
-        let structure: MessageStructure
-        do { structure = try MessageStructure.parse(message, limits: limits.mime) } catch {
-            throw error.smtpReply
-        }
-        // No header block: not one field (`name:`) before the first empty line or the first
-        // line that is not a field. That is empty input, input that starts with an empty line,
-        // and input whose first line (after an mbox `From ` line or stray continuation lines) is
-        // not a field. Such a message has no From, no Date and no place for the fields copies
-        // need: refused, never sent as a copy holding only the fields we add.
-        guard let top = structure.parts.first?.header, top.fields.contains(where: { !$0.nameRange.isEmpty }) else {
-            throw SMTPReply.noHeader
-        }
-        let lineEnding: [UInt8] = top.lineEnding == .crlf ? [0x0D, 0x0A] : [0x0A]
+        let pending = try PendingTransmission(
+            engine: engine, message: message, envelope: envelope, now: now, transmissionID: fixedID)
+        try self.init(engine: engine, pending: pending, suppression: nil)
+    }
 
-        // X-MSYS-API
-        let apiFields = top.all("x-msys-api", in: message)
-        guard apiFields.count <= 1 else { throw SMTPReply.duplicateHeader }
-        var api = APIHeader()
-        if let field = apiFields.first {
-            api = try APIHeader.parse(message[field.valueRange], limits: limits.api)
-        }
-        let open = api.options.openTracking ?? configuration.openTracking
-        let options = EffectiveOptions(
-            openTracking: open,
-            clickTracking: api.options.clickTracking ?? configuration.clickTracking,
-            transactional: api.options.transactional ?? configuration.transactional,
-            inlineCSS: api.options.inlineCSS ?? false,
-            sandbox: api.options.sandbox ?? false,
-            skipSuppression: api.options.skipSuppression ?? false,
-            initialPixel: open && configuration.initialOpenPixel,
-            ipPool: api.options.ipPool
-        )
-        if options.sandbox, let sandboxDomain = configuration.sandboxDomain {
-            let from = top.first("from", in: message).map { HeaderText.unfoldedValue($0, in: message) } ?? ""
-            let domain = HeaderText.addresses(in: from).first?.split(separator: "@").last.map { $0.lowercased() }
-            guard domain == sandboxDomain else {
-                throw SMTPReply.permanent("X-MSYS-API sandbox messages must be sent From the sandbox domain '\(sandboxDomain)'")
+    /// The second half of preparing: `pending` (checked, recipients expanded) with the
+    /// suppression that applies to it — the engine's list, and `suppression` when given (the
+    /// entries a caller looked up for `pending.recipientAddresses`, e.g. in a database).
+    init(engine: Engine, pending: PendingTransmission, suppression: SuppressionList?) throws(SMTPReply) {
+        let configuration = engine.configuration
+        let message = pending.message
+        let envelope = pending.envelope
+        let now = pending.now
+        let structure = pending.structure
+        let top = pending.top
+        let lineEnding = pending.lineEnding
+        let apiFields = pending.apiFields
+        let api = pending.api
+        let options = pending.options
+        let id = pending.transmissionID
+        var copies: [Copy] = []
+        var suppressed: [Copy] = []
+        copies.reserveCapacity(pending.candidates.count)
+        for copy in pending.candidates {
+            if !options.skipSuppression,
+                engine.suppressionList.contains(copy.address, transactional: options.transactional)
+                    || suppression?.contains(copy.address, transactional: options.transactional) == true
+            {
+                suppressed.append(copy)
+            } else {
+                copies.append(copy)
             }
         }
-
-        let id: UInt64
-        if let fixedID { id = fixedID } else { id = try TransmissionIDGenerator.make(now: now) }
-        let (copies, suppressed) = try Transmission.expandRecipients(
-            envelope: envelope, api: api, options: options, engine: engine, transmissionID: id)
 
         // Header edits: the X-MSYS-API field and every Bcc go; Cc gains the cc list; new fields
         // are appended after the original ones.
@@ -311,10 +295,10 @@ public struct Transmission: Sendable {
     }
 
     /// Envelope recipients, then cc, bcc and archive; each address once (case-insensitively,
-    /// first occurrence decides its type); suppressed ones set apart.
+    /// first occurrence decides its type). Suppression is applied later, by the caller.
     static func expandRecipients(
-        envelope: Envelope, api: APIHeader, options: EffectiveOptions, engine: Engine, transmissionID: UInt64
-    ) throws(SMTPReply) -> (copies: [Copy], suppressed: [Copy]) {
+        envelope: Envelope, api: APIHeader, engine: Engine, transmissionID: UInt64
+    ) throws(SMTPReply) -> [Copy] {
         let limits = engine.limits
         let total = envelope.recipients.count + api.cc.count + api.bcc.count + api.archive.count
         guard total <= limits.maxCopies else {
@@ -325,7 +309,6 @@ public struct Transmission: Sendable {
         }
         var seen = Set<String>(minimumCapacity: total)
         var copies: [Copy] = []
-        var suppressed: [Copy] = []
         copies.reserveCapacity(total)
         var index = 0
         func add(_ address: String, name: String?, type: RecipientType?) {
@@ -334,12 +317,7 @@ public struct Transmission: Sendable {
                 index: index, address: address, name: name, rcptType: type,
                 messageID: Transmission.messageID(transmissionID: transmissionID, index: index))
             index += 1
-            if !options.skipSuppression,
-               engine.suppressionList.contains(address, transactional: options.transactional) {
-                suppressed.append(copy)
-            } else {
-                copies.append(copy)
-            }
+            copies.append(copy)
         }
         for address in envelope.recipients {
             guard address.utf8.count <= limits.maxAddressBytes, EmailAddress.isValid(address) else {
@@ -355,7 +333,7 @@ public struct Transmission: Sendable {
                 add(recipient.email, name: recipient.name, type: type)
             }
         }
-        return (copies, suppressed)
+        return copies
     }
 
     /// 22 hex digits: the transmission id, then the copy's index.

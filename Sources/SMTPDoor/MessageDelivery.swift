@@ -27,6 +27,11 @@ public struct MessageDelivery: Sendable {
     public let relay: RelayClient
     /// The events file, if any.
     public let eventsPath: String?
+    /// The shared suppression list (PostgreSQL with `database_url`), asked once per message
+    /// about its recipients; when it cannot answer the client gets its `451 4.3.0`.
+    public var suppressionLookup: (any SuppressionLookup)?
+    /// Also receives the event lines after a `250` (the database's events table).
+    public var eventJournal: (@Sendable ([String]) async throws -> Void)?
     /// The clock (tests fix it).
     public let now: @Sendable () -> Date
     /// Receives one line per message (its reply) and every problem with the events file.
@@ -58,7 +63,12 @@ public struct MessageDelivery: Sendable {
         let transmission: Transmission
         var items: [RelayClient.Item] = []
         do {
-            transmission = try engine.prepare(message: message, envelope: envelope, now: now())
+            let pending = try engine.begin(message: message, envelope: envelope, now: now())
+            var suppression = SuppressionList()
+            if let suppressionLookup, pending.needsSuppression {
+                suppression = try await suppressionLookup.suppression(for: pending.recipientAddresses)
+            }
+            transmission = try engine.prepare(pending, suppression: suppression)
             items.reserveCapacity(transmission.copies.count)
             for copy in transmission.copies {
                 items.append(
@@ -81,7 +91,7 @@ public struct MessageDelivery: Sendable {
             }
             return SMTPReply(code: 451, enhancedStatus: "4.4.0", text: MessageDelivery.sanitized(text))
         }
-        if let eventsPath {
+        if eventsPath != nil || eventJournal != nil {
             var lines: [String] = []
             for (copy, item) in zip(transmission.copies, items) {
                 lines.append(Events.injection(transmission, copy: copy, messageSize: item.content.count))
@@ -89,8 +99,11 @@ public struct MessageDelivery: Sendable {
             for copy in transmission.suppressed { lines.append(Events.policyRejection(transmission, copy: copy)) }
             // The copies are downstream already: a failed event write is logged, not a deferral
             // (a retry would send every copy twice).
-            if let problem = MessageDelivery.appendLines(lines, to: eventsPath) {
+            if let eventsPath, let problem = MessageDelivery.appendLines(lines, to: eventsPath) {
                 log("events: \(problem)")
+            }
+            if let eventJournal {
+                do { try await eventJournal(lines) } catch { log("events: \(error)") }
             }
         }
         return SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "Ok: queued as \(transmission.transmissionIDString)")

@@ -118,7 +118,7 @@ public final class RelayClient: Sendable {
         let timeout = TimeAmount.seconds(timeoutSeconds)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: timeout))

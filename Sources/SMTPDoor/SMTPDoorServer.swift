@@ -59,16 +59,19 @@ public final class SMTPDoorServer: Sendable {
     }
 
     /// A server on NIO's shared event loops, relaying to `relayHost:relayPort`.
+    /// `suppressionLookup` and `eventJournal`: see ``MessageDelivery``.
     public convenience init(
         settings: Settings, engine: Engine, relayHost: String, relayPort: Int, eventsPath: String?,
+        suppressionLookup: (any SuppressionLookup)? = nil,
+        eventJournal: (@Sendable ([String]) async throws -> Void)? = nil,
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         let group = MultiThreadedEventLoopGroup.singleton
         let relay = RelayClient(host: relayHost, port: relayPort, heloName: settings.hostname, group: group)
-        self.init(
-            settings: settings,
-            delivery: MessageDelivery(engine: engine, relay: relay, eventsPath: eventsPath, log: log),
-            group: group)
+        var delivery = MessageDelivery(engine: engine, relay: relay, eventsPath: eventsPath, log: log)
+        delivery.suppressionLookup = suppressionLookup
+        delivery.eventJournal = eventJournal
+        self.init(settings: settings, delivery: delivery, group: group)
     }
 
     /// Binds and starts accepting. Returns the bound address (its port when `port` was 0).
@@ -80,7 +83,7 @@ public final class SMTPDoorServer: Sendable {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let admitted = registry.admit(channel, limit: settings.limits.maxConnections)

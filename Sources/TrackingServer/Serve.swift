@@ -24,6 +24,29 @@ public struct StandardOutputJournal: EventJournal {
     }
 }
 
+/// Stores that replace the journal file and the suppression list file (PostgreSQL with
+/// `database_url`), with the services that must run as long as the server (a connection pool).
+public struct ServeStores: Sendable {
+    /// Where events go.
+    public var journal: any EventJournal
+    /// Where unsubscribes go.
+    public var suppression: any SuppressionStore
+    /// The journal read back (webhook delivery).
+    public var feed: any EventFeed
+    /// Started before the server and stopped after it.
+    public var services: [any Service]
+
+    /// Stores and their services.
+    public init(
+        journal: any EventJournal, suppression: any SuppressionStore, feed: any EventFeed, services: [any Service]
+    ) {
+        self.journal = journal
+        self.suppression = suppression
+        self.feed = feed
+        self.services = services
+    }
+}
+
 extension TrackingServer {
     /// Splits `HOST:PORT` (`[v6]:PORT` for IPv6).
     public static func parseListen(_ text: String) throws(ServeSetupError) -> (host: String, port: Int) {
@@ -39,7 +62,7 @@ extension TrackingServer {
     /// Builds the server from the configuration: key ring, journal (`eventsPath`, else standard
     /// output), the suppression list file, the proxy ranges file.
     public static func fromConfiguration(
-        _ configuration: Configuration, eventsPath: String?, logger: Logger
+        _ configuration: Configuration, eventsPath: String?, stores: ServeStores? = nil, logger: Logger
     ) throws(ServeSetupError) -> TrackingServer {
         let ring: KeyRing
         do { ring = try KeyRing(contentsOf: configuration.keyRingPath) } catch {
@@ -54,6 +77,11 @@ extension TrackingServer {
                 throw ServeSetupError(description: error.description)
             }
         }
+        if let stores {
+            return TrackingServer(
+                configuration: configuration, keyRing: ring, journal: stores.journal, suppression: stores.suppression,
+                proxyRanges: ranges, logger: logger)
+        }
         let journal: any EventJournal =
             (eventsPath ?? configuration.serve.eventsPath).map { FileEventJournal(path: $0) }
             ?? StandardOutputJournal()
@@ -67,16 +95,21 @@ extension TrackingServer {
     }
 
     /// Runs `linkstamp serve` until SIGTERM or SIGINT, then shuts down gracefully (requests in
-    /// flight finish).
-    public static func serve(configuration: Configuration, listen: String?, eventsPath: String?) async throws {
+    /// flight finish). `stores` (PostgreSQL) replace the journal and suppression files; their
+    /// services stop after the server.
+    public static func serve(
+        configuration: Configuration, listen: String?, eventsPath: String?, stores: ServeStores? = nil
+    ) async throws {
         let logger = Logger(label: "linkstamp.serve")
         let (host, port) = try parseListen(listen ?? configuration.serve.listen)
-        let server = try fromConfiguration(configuration, eventsPath: eventsPath, logger: logger)
+        let server = try fromConfiguration(configuration, eventsPath: eventsPath, stores: stores, logger: logger)
         let app = server.application(host: host, port: port) { bound in
             logger.info("listening", metadata: ["address": "\(host):\(bound)"])
         }
         let group = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: (stores?.services ?? []) + [app], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
     }
 }

@@ -7,16 +7,18 @@ import Synchronization
 #endif
 
 /// Where engagement events go: one JSON object per line, each written whole before the HTTP
-/// response is sent. The file journal is the default; a database store can implement the same.
+/// response is sent. The file journal is the default; PostgreSQL (`database_url`) implements the
+/// same. A synchronous implementation satisfies the requirement too.
 public protocol EventJournal: Sendable {
     /// Appends `lines` (each one JSON object, no line break) as whole lines, or throws.
-    func append(_ lines: [String]) throws(StoreError)
+    func append(_ lines: [String]) async throws(StoreError)
 }
 
 /// Addresses unsubscribed through the endpoint, read by `linkstamp filter`.
 public protocol SuppressionStore: Sendable {
-    /// Records `address` as suppressed for non-transactional mail.
-    func suppress(_ address: String) throws(StoreError)
+    /// Records `address` as suppressed for non-transactional mail; `source` says why (the event
+    /// type: `list_unsubscribe`, `link_unsubscribe`).
+    func suppress(_ address: String, source: String) async throws(StoreError)
 }
 
 /// A journal or suppression store that could not record.
@@ -97,7 +99,7 @@ public struct FileSuppressionStore: SuppressionStore {
     let file: LineFile
     /// A store appending to the suppression list at `path`.
     public init(path: String) { file = LineFile(path: path) }
-    public func suppress(_ address: String) throws(StoreError) {
+    public func suppress(_ address: String, source: String) throws(StoreError) {
         // The list is whitespace-separated with `#` comments: an address that could break a line
         // apart is refused rather than written.
         guard !address.isEmpty,

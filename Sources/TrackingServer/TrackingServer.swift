@@ -144,8 +144,10 @@ public struct TrackingServer: Sendable {
                 lines.append(line(event, type: .link_unsubscribe, client: client, machine: machine, now: now))
             }
             do {
-                if unsubscribes, !machine.likely { try suppression?.suppress(event.rcptTo) }
-                try journal.append(lines)
+                if unsubscribes, !machine.likely {
+                    try await suppression?.suppress(event.rcptTo, source: TrackedEventType.link_unsubscribe.rawValue)
+                }
+                try await journal.append(lines)
             } catch {
                 return unavailable(error)
             }
@@ -172,7 +174,7 @@ public struct TrackingServer: Sendable {
         }
         guard event.type == .open || event.type == .initial_open else { return notFound("wrong_route") }
         let machine = classifier.classify(event, isHEAD: request.method == .head, client: client, now: now)
-        do { try journal.append([line(event, client: client, machine: machine, now: now)]) } catch {
+        do { try await journal.append([line(event, client: client, machine: machine, now: now)]) } catch {
             return unavailable(error)
         }
         count(event.type, machine: machine)
@@ -201,8 +203,8 @@ public struct TrackingServer: Sendable {
             String(buffer: body).contains("List-Unsubscribe=One-Click")
         else { return refused(.badRequest, "bad_unsubscribe_body") }
         do {
-            try suppression?.suppress(event.rcptTo)
-            try journal.append([line(event, client: client, machine: nil, now: now)])
+            try await suppression?.suppress(event.rcptTo, source: TrackedEventType.list_unsubscribe.rawValue)
+            try await journal.append([line(event, client: client, machine: nil, now: now)])
         } catch {
             return unavailable(error)
         }

@@ -147,6 +147,10 @@ struct FilterCommand: ParsableCommand {
             again later: output not writable, standard input unreadable, bad configuration or \
             key ring (4.x.x status and text on stderr).
 
+            With database_url = postgresql://... in the configuration, suppression is read from \
+            PostgreSQL (one query per message) and the events also go to its events table; a \
+            database that cannot be reached is 4.3.0, exit 75, with nothing written.
+
             With no tracking_domain configured, tracked links point at links.linkstamp.invalid: \
             one "linkstamp: warning: ..." line goes to stderr and every event says \
             "tracking_domain_configured": false. The key ring is the configuration's key_ring \
@@ -202,7 +206,12 @@ struct FilterCommand: ParsableCommand {
         let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
         let output: Filter.Output = outDir.map { .directory($0) } ?? sendmail.map { .sendmail($0) } ?? .batchSMTP(fileDescriptor: 1)
         do {
-            _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)
+            if let databaseURL = engine.configuration.databaseURL {
+                try runWithDatabase(
+                    databaseURL, message: message, envelope: envelope, engine: engine, output: output)
+            } else {
+                _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)
+            }
         } catch {
             throw replyExit(error)
         }

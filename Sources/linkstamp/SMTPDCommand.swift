@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Linkstamp
+import PostgresState
 import SMTPDoor
 
 struct SMTPDCommand: ParsableCommand {
@@ -67,9 +68,28 @@ struct SMTPDCommand: ParsableCommand {
             throw ExitCode(SMTPDCommand.exitConfig)
         }
 
+        // With database_url: suppression is asked of PostgreSQL once per message (451 4.3.0 when
+        // it cannot answer) and the events go to its events table too.
+        var database: PostgresState?
+        if let databaseURL = configuration.databaseURL {
+            do { database = PostgresState.pool(try DatabaseURL(parsing: databaseURL)) } catch {
+                printError("linkstamp smtpd: 4.3.5 linkstamp \(error.description)")
+                throw ExitCode(SMTPDCommand.exitConfig)
+            }
+        }
+        var lookup: (any SuppressionLookup)?
+        var eventJournal: (@Sendable ([String]) async throws -> Void)?
+        if let database {
+            lookup = PostgresSuppressionStore(state: database)
+            eventJournal = { lines in try await database.append(lines) }
+        }
         let server = SMTPDoorServer(
             settings: settings, engine: engine, relayHost: relayHost, relayPort: relayPort, eventsPath: events,
-            log: { printError("linkstamp smtpd: \($0)") })
+            suppressionLookup: lookup, eventJournal: eventJournal, log: { printError("linkstamp smtpd: \($0)") })
+        let pool = Task { [database] in
+            guard let database else { return }
+            await database.run { error in printError("linkstamp smtpd: \(error)") }
+        }
 
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
@@ -83,6 +103,7 @@ struct SMTPDCommand: ParsableCommand {
                 guard draining.setOnce("draining") else { return }
                 Task {
                     await server.shutdown()
+                    pool.cancel()
                     stopped.signal()
                 }
             }

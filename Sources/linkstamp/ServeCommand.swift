@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linkstamp
+import PostgresState
 import TrackingServer
 
 struct ServeCommand: ParsableCommand {
@@ -10,7 +11,8 @@ struct ServeCommand: ParsableCommand {
         discussion: """
             Same configuration file and key ring as `filter`. Events are appended to the journal \
             (--events, or `serve_events`; standard output when neither is set) before each \
-            response; unsubscribes are added to `suppression_list`. Keys: serve_listen, \
+            response; unsubscribes are added to `suppression_list`. With database_url both go to \
+            PostgreSQL instead (shared by every node). Keys: serve_listen, \
             serve_events, rate_limit_requests, rate_limit_window_seconds, max_connections, \
             idle_timeout_seconds, header_timeout_seconds, max_header_bytes, trust_forwarded_for, \
             machine_seconds_after_injection, machine_proxy_ranges, scanner_trap_link. \
@@ -28,12 +30,22 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try config.load()
+        // With database_url, events and unsubscribes go to PostgreSQL (the schema is created at
+        // start, and again whenever it is found missing).
+        var stores: ServeStores?
+        if let databaseURL = configuration.databaseURL {
+            do {
+                stores = PostgresState.pool(try DatabaseURL(parsing: databaseURL)).serveStores
+            } catch {
+                throw replyExit(SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)"))
+            }
+        }
         let outcome = ServeOutcome()
         let done = DispatchSemaphore(value: 0)
         let (listen, events) = (self.listen, self.events)
-        Task {
+        Task { [stores] in
             do {
-                try await TrackingServer.serve(configuration: configuration, listen: listen, eventsPath: events)
+                try await TrackingServer.serve(configuration: configuration, listen: listen, eventsPath: events, stores: stores)
             } catch {
                 outcome.fail("\(error)")
             }
