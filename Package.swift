@@ -36,19 +36,23 @@ let package = Package(
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]
         ),
-        .target(name: "MIME", swiftSettings: strict),
+        // The bytes core under every parser: ASCII, memchr, unfolding, base64, ISO 8601, SMTPReply.
+        .target(name: "MailBytes", swiftSettings: strict),
+        .target(name: "MIME", dependencies: ["MailBytes"], swiftSettings: strict),
         // SMTPAPI reads RFC 2047 words through MIME's one decoder and charset table.
-        .target(name: "SMTPAPI", dependencies: ["MIME"], swiftSettings: strict),
-        .target(name: "HTMLRewrite", swiftSettings: strict),
-        .target(name: "CSSInline", dependencies: ["CLibXML2"], exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "SMTPAPI", dependencies: ["MailBytes", "MIME"], swiftSettings: strict),
+        .target(name: "LinkScan", dependencies: ["MailBytes"], swiftSettings: strict),
+        .target(
+            name: "CSSInline", dependencies: ["CLibXML2", "MailBytes"], exclude: ["README.md"], swiftSettings: strict
+        ),
         .target(
             name: "Tracking",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["MailBytes", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(
             name: "Linkstamp",
-            dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking"],
+            dependencies: ["MailBytes", "SMTPAPI", "MIME", "LinkScan", "CSSInline", "Tracking"],
             swiftSettings: strict
         ),
         // The tracking endpoint behind `linkstamp serve`: redirects, pixels, unsubscribe, journal.
@@ -94,14 +98,14 @@ let package = Package(
         .executableTarget(
             name: "linkstamp",
             dependencies: [
-                "Linkstamp", "SMTPAPI", "Tracking", "CSSInline", "TrackingServer", "SMTPDoor", "PostgresState",
+                "Linkstamp", "CSSInline", "TrackingServer", "SMTPDoor", "PostgresState",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "FuzzChecks",
-            dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking", "Linkstamp"],
+            dependencies: ["SMTPAPI", "MIME", "LinkScan", "CSSInline", "Tracking", "Linkstamp"],
             swiftSettings: strict
         ),
         // Shared by the test targets only (a seeded generator, the corpus locator, golden files);
@@ -109,9 +113,10 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "HTMLRewriteTests", dependencies: ["HTMLRewrite", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "LinkScanTests", dependencies: ["LinkScan", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "MailBytesTests", dependencies: ["MailBytes", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "MailBytes", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "TrackingServerTests",
             dependencies: [
@@ -123,11 +128,13 @@ let package = Package(
         ),
         .testTarget(
             name: "LinkstampTests",
-            dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite", "TestSupport"],
+            dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "LinkScan", "TestSupport"],
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        // The README's library example as written, compiled with `import Linkstamp` alone.
+        .testTarget(name: "LibraryExampleTests", dependencies: ["Linkstamp"], swiftSettings: strict),
         // Against a real PostgreSQL server: each test starts a throwaway cluster (skipped with a
         // printed reason when PostgreSQL is not installed, a failure when CI is set).
         .testTarget(

@@ -7,7 +7,8 @@
 /// re-serialize a document, never touch bytes outside the start tags it styles and the style
 /// sheets it shrinks, never fetch anything (no `<link>`, no `@import`), and never crash on input.
 ///
-/// Depends on `CLibXML2` only, through one `internal import` in `DocumentTree.swift`: no other
+/// Depends on `MailBytes` (ASCII, the `memchr` search) and on `CLibXML2`, the latter through
+/// one `internal import` in `DocumentTree.swift`: no other
 /// file calls libxml2, and libxml2 types never appear in the public API. Its own README
 /// (`Sources/CSSInline/README.md`) describes the files, the worst case and conformance.
 

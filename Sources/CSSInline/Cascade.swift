@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Selector matching against the libxml2 tree and the cascade into `style` attributes
 /// (collect property, importance, specificity, order per element, then write once).
 struct Cascade {
@@ -518,13 +520,13 @@ struct Cascade {
     private func appendInline(_ range: Range<Int>, to result: inout [InlineDeclaration]) {
         var lower = range.lowerBound
         var upper = range.upperBound
-        while lower < upper, ASCII.isSpace(original[lower]) { lower += 1 }
-        while upper > lower, ASCII.isSpace(original[upper - 1]) { upper -= 1 }
+        while lower < upper, ASCII.isWhitespace(original[lower]) { lower += 1 }
+        while upper > lower, ASCII.isWhitespace(original[upper - 1]) { upper -= 1 }
         guard lower < upper else { return }
         var colon = lower
         while colon < upper, original[colon] != 0x3A { colon += 1 }
         var nameEnd = colon
-        while nameEnd > lower, ASCII.isSpace(original[nameEnd - 1]) { nameEnd -= 1 }
+        while nameEnd > lower, ASCII.isWhitespace(original[nameEnd - 1]) { nameEnd -= 1 }
         let isCustom = nameEnd - lower > 1 && original[lower] == 0x2D && original[lower + 1] == 0x2D
         let property = properties.lookup(original, lower..<nameEnd, lowercase: !isCustom)
         var important = false
@@ -533,7 +535,7 @@ struct Cascade {
         if end - colon > wordCount {
             if ASCII.equalsLower(original, (end - wordCount)..<end, "important") {
                 end -= wordCount
-                while end > colon, ASCII.isSpace(original[end - 1]) { end -= 1 }
+                while end > colon, ASCII.isWhitespace(original[end - 1]) { end -= 1 }
                 important = end > colon && original[end - 1] == 0x21
             }
         }

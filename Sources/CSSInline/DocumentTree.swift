@@ -1,4 +1,5 @@
 internal import CLibXML2
+import MailBytes
 
 /// The element tree libxml2's HTML parser sees, kept as flat arrays indexed by element number,
 /// with the byte offset of each start tag's end in the caller's bytes. Only names that some
@@ -212,10 +213,10 @@ struct TreeState {
     private mutating func appendClasses(_ value: UnsafePointer<xmlChar>) {
         var index = 0
         while true {
-            while value[index] != 0 && ASCII.isSpace(value[index]) { index += 1 }
+            while value[index] != 0 && ASCII.isWhitespace(value[index]) { index += 1 }
             if value[index] == 0 { return }
             let start = index
-            while value[index] != 0 && !ASCII.isSpace(value[index]) { index += 1 }
+            while value[index] != 0 && !ASCII.isWhitespace(value[index]) { index += 1 }
             let id = names.lookup(UnsafeBufferPointer(start: value + start, count: index - start))
             if id >= 0 { tree.classes.append(id) }
         }

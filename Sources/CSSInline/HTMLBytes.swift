@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-    internal import Glibc
-#elseif canImport(Musl)
-    internal import Musl
-#elseif canImport(Darwin)
-    internal import Darwin
-#endif
+import MailBytes
 
 /// Byte-level HTML helpers: finding `<style>` elements before libxml2 runs, and reading start
 /// tags in the original bytes the way libxml2's `htmlParseStartTag` does, so that what libxml2
@@ -25,16 +19,6 @@ struct StartTag: Sendable, Hashable {
 }
 
 enum HTMLBytes {
-    /// Offset of the first `byte` at or after `start`, or nil: the C library's vectorized
-    /// `memchr`, since skipping to the next `<` is the scans' hottest loop.
-    @inline(__always) static func firstOffset(_ bytes: UnsafeBufferPointer<UInt8>, of byte: UInt8, from start: Int)
-        -> Int?
-    {
-        guard start >= 0, start < bytes.count, let base = bytes.baseAddress else { return nil }
-        guard let found = memchr(base + start, Int32(byte), bytes.count - start) else { return nil }
-        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-    }
-
     @inline(__always) static func isBlank(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
@@ -102,7 +86,7 @@ enum HTMLBytes {
                 let valueStart = probe
                 if probe < count, bytes[probe] == 0x22 || bytes[probe] == 0x27 {
                     quote = bytes[probe]
-                    guard let close = firstOffset(bytes, of: quote, from: probe + 1) else { return nil }
+                    guard let close = bytes.firstOffset(of: quote, from: probe + 1) else { return nil }
                     probe = close + 1
                 } else {
                     while probe < count, !isBlank(bytes[probe]), bytes[probe] != 0x3E { probe += 1 }
@@ -152,7 +136,7 @@ enum HTMLBytes {
             var cursor = index
             let count = bytes.count
             while cursor + prefix + name.count < count {
-                guard let next = firstOffset(bytes, of: 0x3C, from: cursor) else { return nil }
+                guard let next = bytes.firstOffset(of: 0x3C, from: cursor) else { return nil }
                 cursor = next
                 guard cursor + prefix + name.count < count else { return nil }
                 if !closing, cursor + 3 < count, bytes[cursor + 1] == 0x21, bytes[cursor + 2] == 0x2D,
@@ -211,7 +195,7 @@ enum ByteScan {
             var cursor = 0
             let count = bytes.count
             while cursor + 6 < count {
-                guard let next = HTMLBytes.firstOffset(bytes, of: 0x3C, from: cursor) else { return false }
+                guard let next = bytes.firstOffset(of: 0x3C, from: cursor) else { return false }
                 cursor = next
                 guard cursor + 6 < count else { return false }
                 if (bytes[cursor + 1] | 0x20) == 0x73, (bytes[cursor + 2] | 0x20) == 0x74,

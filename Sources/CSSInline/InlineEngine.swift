@@ -1,3 +1,5 @@
+import MailBytes
+
 /// One inlining run over one document: sheets parsed, tree built by libxml2, selectors matched,
 /// cascade resolved, patches produced.
 struct InlineEngine {
@@ -163,7 +165,7 @@ struct InlineEngine {
         var cursor = 0
         var nextStyle = 0
         let count = bytes.count
-        while let open = HTMLBytes.firstOffset(bytes, of: 0x3C, from: cursor) {
+        while let open = bytes.firstOffset(of: 0x3C, from: cursor) {
             // Indentation between tags: libxml2 reads it a character at a time, and only
             // whether there is any whitespace matters to the tree, so one byte of it is kept.
             var blank = open
@@ -180,7 +182,7 @@ struct InlineEngine {
                 guard !content.isEmpty else { continue }
                 var hasEndTagOpen = false
                 var probe = content.lowerBound
-                while let slash = HTMLBytes.firstOffset(bytes, of: 0x2F, from: probe), slash < content.upperBound {
+                while let slash = bytes.firstOffset(of: 0x2F, from: probe), slash < content.upperBound {
                     if slash > content.lowerBound && bytes[slash - 1] == 0x3C {
                         hasEndTagOpen = true
                         break
@@ -202,7 +204,7 @@ struct InlineEngine {
                 if bytes[open + 4] == 0x3E || (bytes[open + 4] == 0x2D && bytes[open + 5] == 0x3E) { break }
                 var bang = body.lowerBound
                 var abrupt = false
-                while let found = HTMLBytes.firstOffset(bytes, of: 0x21, from: bang), found < body.upperBound + 1 {
+                while let found = bytes.firstOffset(of: 0x21, from: bang), found < body.upperBound + 1 {
                     if found >= body.lowerBound + 2 && bytes[found - 1] == 0x2D && bytes[found - 2] == 0x2D {
                         abrupt = true
                         break
@@ -222,9 +224,9 @@ struct InlineEngine {
                 if let value = tag.styleValue, tag.styleQuote != 0, value.count > 2 {
                     let inside = (value.lowerBound + 1)..<(value.upperBound - 1)
                     let hasAngle =
-                        (HTMLBytes.firstOffset(bytes, of: 0x3C, from: inside.lowerBound).map { $0 < inside.upperBound }
+                        (bytes.firstOffset(of: 0x3C, from: inside.lowerBound).map { $0 < inside.upperBound }
                             ?? false)
-                        || (HTMLBytes.firstOffset(bytes, of: 0x3E, from: inside.lowerBound).map {
+                        || (bytes.firstOffset(of: 0x3E, from: inside.lowerBound).map {
                             $0 < inside.upperBound
                         }
                             ?? false)
@@ -255,7 +257,7 @@ struct InlineEngine {
                 if rule.removable {
                     content.append(contentsOf: original[cursor..<rule.range.lowerBound])
                     cursor = rule.range.upperBound
-                    while cursor < element.content.upperBound, ASCII.isSpace(original[cursor]) { cursor += 1 }
+                    while cursor < element.content.upperBound, ASCII.isWhitespace(original[cursor]) { cursor += 1 }
                     changed = true
                 } else if !rule.invalid && !rule.nested && !rule.selectors.isEmpty {
                     content.append(contentsOf: original[cursor..<rule.preludeRange.lowerBound])

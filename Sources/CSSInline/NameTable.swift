@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Interned byte strings (tag, class, id, attribute and property names) with dense `Int32` ids.
 /// Lookups by pointer and length allocate nothing, so the element hot path can ask "is this
 /// class used by any selector?" for free.
@@ -118,29 +120,5 @@ struct NameTable: Sendable {
     func name(_ id: Int32) -> ArraySlice<UInt8> {
         guard id >= 0, Int(id) < hashes.count else { return [] }
         return storage[starts[Int(id)]..<starts[Int(id) + 1]]
-    }
-}
-
-/// ASCII helpers.
-enum ASCII {
-    static func lower(_ byte: UInt8) -> UInt8 { (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte }
-
-    static func lowercased(_ bytes: some Sequence<UInt8>) -> [UInt8] { bytes.map(lower) }
-
-    static func isSpace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x0C
-    }
-
-    /// Case-insensitive comparison of `bytes[range]` with a lower-case ASCII literal.
-    static func equalsLower(_ bytes: [UInt8], _ range: Range<Int>, _ literal: StaticString) -> Bool {
-        guard range.count == literal.utf8CodeUnitCount else { return false }
-        return literal.withUTF8Buffer { lit in
-            var index = 0
-            while index < lit.count {
-                if lower(bytes[range.lowerBound + index]) != lit[index] { return false }
-                index += 1
-            }
-            return true
-        }
     }
 }

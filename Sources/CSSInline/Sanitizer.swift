@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Makes the bytes libxml2 parses offset-compatible with the caller's bytes: libxml2 converts
 /// any input it does not take for UTF-8 (and switches encoding on the first invalid sequence),
 /// after which its offsets no longer refer to the original. So it is given valid UTF-8 of the
@@ -11,7 +13,7 @@ enum Sanitizer {
     static func isUTF8(_ charset: String?) -> Bool {
         guard let charset else { return true }
         let label = String(
-            decoding: ASCII.lowercased(charset.utf8.filter { !ASCII.isSpace($0) && $0 != 0x22 }), as: UTF8.self)
+            decoding: ASCII.lowercased(charset.utf8.filter { !ASCII.isWhitespace($0) && $0 != 0x22 }), as: UTF8.self)
         return label.isEmpty || label == "utf-8" || label == "utf8" || label == "us-ascii" || label == "ascii"
             || label == "unicode-1-1-utf-8"
     }

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Selectors of docs/SPEC.md §5.3: parsed from CSS tokens into right-to-left compound lists, with
 /// Selectors Level 4 specificity.
 

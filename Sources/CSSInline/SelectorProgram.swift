@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Selectors compiled into flat arrays of plain values, and matched against a ``DocumentTree``.
 ///
 /// The parsed ``ComplexSelector`` keeps nested arrays, which is convenient to build but costs a
@@ -549,12 +551,12 @@ enum AttributeMatch {
             return count == n && equal(value, 0, wanted, n, caseInsensitive)
         case .includes:
             guard n > 0 else { return false }
-            for byte in wanted where ASCII.isSpace(byte) { return false }
+            for byte in wanted where ASCII.isWhitespace(byte) { return false }
             var start = 0
             while start < count {
-                while start < count && ASCII.isSpace(value[start]) { start += 1 }
+                while start < count && ASCII.isWhitespace(value[start]) { start += 1 }
                 var stop = start
-                while stop < count && !ASCII.isSpace(value[stop]) { stop += 1 }
+                while stop < count && !ASCII.isWhitespace(value[stop]) { stop += 1 }
                 if stop > start && stop - start == n && equal(value, start, wanted, n, caseInsensitive) { return true }
                 start = stop
             }

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Style sheets (CSS Syntax Level 3 §5) reduced to what inlining needs: qualified rules with
 /// their selectors and declarations, and the byte ranges to keep or remove.
 

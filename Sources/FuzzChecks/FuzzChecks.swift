@@ -18,7 +18,7 @@
 /// It must never: do I/O besides that one stderr line, keep state between inputs (each check is
 /// a pure function of its bytes), or assert something the module under test does not promise.
 ///
-/// Depends on `SMTPAPI`, `MIME`, `HTMLRewrite`, `CSSInline`, `Tracking` and `Linkstamp`; only
+/// Depends on `SMTPAPI`, `MIME`, `LinkScan`, `CSSInline`, `Tracking` and `Linkstamp`; only
 /// the `Fuzz/` package and `FuzzReplayTests` depend on it.
 public enum FuzzTargets {
     /// Every target, by the name `scripts/fuzz` and `linkstamp-fuzz` take.

@@ -1,4 +1,4 @@
-import HTMLRewrite
+import LinkScan
 
 /// `html`: the HTML link scanner. Every link's range lies inside the input, between its quotes
 /// (or unquoted), in order; its target is an absolute http(s) URL spelled by those bytes; pixel

@@ -17,7 +17,7 @@ public enum MIMECheck {
             structure = try MessageStructure.parse(bytes)
         } catch {
             require(error.offset >= 0 && error.offset <= bytes.count, "error offset \(error.offset) of \(bytes.count)")
-            require(error.smtpReply.hasPrefix("550 5.6.0 "), "reply \(error.smtpReply)")
+            require(error.smtpReply.description.hasPrefix("550 5.6.0 "), "reply \(error.smtpReply)")
             return
         }
         let parts = structure.parts

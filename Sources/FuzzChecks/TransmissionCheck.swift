@@ -1,5 +1,5 @@
 import Foundation
-import HTMLRewrite
+import LinkScan
 import Linkstamp
 import MIME
 import SMTPAPI

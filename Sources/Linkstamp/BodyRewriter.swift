@@ -1,5 +1,5 @@
 import CSSInline
-import HTMLRewrite
+import LinkScan
 import MIME
 import SMTPAPI
 import Tracking
@@ -242,14 +242,5 @@ struct BodyRewriter {
         encoder.finish()
         out.append(.bytes(encoder.takeOutput()))
         return out
-    }
-}
-
-extension Transmission {
-    static func isRewritable(_ encoding: TransferEncoding) -> Bool {
-        switch encoding {
-        case .sevenBit, .eightBit, .binary, .quotedPrintable, .base64: return true
-        case .other: return false
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MailBytes
 import Tracking
 
 /// What an operator configures once for a relay. Every field has a default, so the filter
@@ -215,11 +216,13 @@ public struct Configuration: Sendable, Hashable {
 }
 
 /// A configuration file that cannot be used, with the line at fault.
-public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct ConfigurationError: SMTPReplyConvertible, Hashable, Sendable, CustomStringConvertible {
     /// 1-based line number; 0 when the file itself is at fault.
     public var line: Int
     /// What is wrong.
     public var message: String
     /// `line N: message`.
     public var description: String { line > 0 ? "configuration line \(line): \(message)" : message }
+    /// `451 4.3.5 linkstamp <description>`: temporary, the operator must fix the setup.
+    public var smtpReply: SMTPReply { SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(description)") }
 }

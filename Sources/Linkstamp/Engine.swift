@@ -40,7 +40,7 @@ public struct Engine: Sendable {
         var configuration = Configuration()
         if let configurationPath {
             do { configuration = try Configuration(contentsOf: configurationPath) } catch {
-                throw SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)")
+                throw error.smtpReply
             }
         }
         let keyRing: KeyRing
@@ -50,7 +50,7 @@ public struct Engine: Sendable {
         var suppression = SuppressionList()
         if let path = configuration.suppressionListPath {
             do { suppression = try SuppressionList(contentsOf: path) } catch {
-                throw SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)")
+                throw error.smtpReply
             }
         }
         return try Engine(configuration: configuration, keyRing: keyRing, suppressionList: suppression, limits: limits)

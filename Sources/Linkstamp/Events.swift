@@ -70,9 +70,13 @@ public enum Events {
         return envelope.serialized()
     }
 
-    /// `2026-11-26T17:30:00.000Z` (UTC, milliseconds truncated). A value-type format style: an
-    /// `ISO8601DateFormatter` made per call cost about 67 µs, a fifth of `smtpd`'s time per copy.
+    /// `2026-11-26T17:30:00.000Z`.
+    /// Milliseconds are rounded to the nearest, as Foundation's `ISO8601DateFormatter` does.
     static func iso8601(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        return fraction < 0
+            ? ISO8601.format(unixSeconds: seconds - 1, milliseconds: Int(fraction + 1000))
+            : ISO8601.format(unixSeconds: seconds, milliseconds: Int(fraction))
     }
 }

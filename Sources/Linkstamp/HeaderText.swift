@@ -2,14 +2,10 @@ import MIME
 
 /// Small helpers for the header fields this module reads (Subject, From, Cc) and writes.
 enum HeaderText {
-    /// The field's value unfolded (line breaks of folds removed) and trimmed, bytes read as UTF-8.
+    /// The field's value unfolded (line breaks of folds removed) and trimmed, bytes read as UTF-8:
+    /// ``HeaderField/unfoldedValue(in:)``, the one unfolding (`HeaderUnfolding`).
     static func unfoldedValue(_ field: HeaderField, in bytes: [UInt8]) -> String {
-        var value: [UInt8] = []
-        value.reserveCapacity(field.valueRange.count)
-        for byte in bytes[field.valueRange] where byte != 0x0D && byte != 0x0A {
-            value.append(byte)
-        }
-        return String(decoding: value, as: UTF8.self).trimmingASCIIWhitespace()
+        field.unfoldedValue(in: bytes)
     }
 
     /// The addr-specs of an address-list header value (RFC 5322 §3.4): what stands inside

@@ -1,6 +1,6 @@
 import MIME
 import SMTPAPI
-import HTMLRewrite
+import LinkScan
 import CSSInline
 
 /// Every limit the engine enforces, in one place. Past a limit the message is refused with an

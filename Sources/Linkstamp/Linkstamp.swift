@@ -12,7 +12,7 @@
 ///
 /// It must never re-serialize what it has no reason to change: every byte outside the fields and
 /// parts it owns is copied from the input as it came. Parsing of each concern lives in its own
-/// module (`SMTPAPI`, `MIME`, `HTMLRewrite`, `CSSInline`, `Tracking`); this module only wires
+/// module (`MailBytes`, `SMTPAPI`, `MIME`, `LinkScan`, `CSSInline`, `Tracking`); this module only wires
 /// them and decides.
 ///
 /// Preparing and rendering never do I/O: files, descriptors, locks and child processes are
@@ -20,7 +20,15 @@
 /// `CorpusLoader`). It never listens on a socket (the servers are `TrackingServer` and
 /// `SMTPDoor`) and never decodes a tracked URL (that is `Tracking`'s `TrackingDecoder`).
 ///
-/// Depends on `SMTPAPI`, `MIME`, `HTMLRewrite`, `CSSInline`, `Tracking` and Foundation.
+/// Depends on `MailBytes`, `SMTPAPI`, `MIME`, `LinkScan`, `CSSInline`, `Tracking` and Foundation.
+///
+/// One import: `import Linkstamp` also brings what a relay or a click server needs from the
+/// modules below — `SMTPReply` (MailBytes), `APIHeader` (SMTPAPI), `KeyRing`,
+/// `TrackingDecoder` and `TrackedEvent` (Tracking).
+
+@_exported import MailBytes
+@_exported import SMTPAPI
+@_exported import Tracking
 
 /// The library's version.
 public enum LinkstampVersion {

@@ -38,7 +38,7 @@ public struct PendingTransmission: Sendable {
         }
         let structure: MessageStructure
         do { structure = try MessageStructure.parse(message, limits: limits.mime) } catch {
-            throw SMTPReply.permanent("message structure exceeds limits: \(error.description)")
+            throw error.smtpReply
         }
         // No header block: not one field (`name:`) before the first empty line or the first
         // line that is not a field. That is empty input, input that starts with an empty line,

@@ -1,6 +1,6 @@
 import CSSInline
 import Foundation
-import HTMLRewrite
+import LinkScan
 import MIME
 import SMTPAPI
 import Tracking

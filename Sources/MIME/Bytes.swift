@@ -1,59 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// ASCII byte values used by the scanners.
-enum ASCII {
-    static let tab: UInt8 = 0x09
-    static let lf: UInt8 = 0x0A
-    static let cr: UInt8 = 0x0D
-    static let space: UInt8 = 0x20
-    static let quote: UInt8 = 0x22
-    static let apostrophe: UInt8 = 0x27
-    static let openParen: UInt8 = 0x28
-    static let closeParen: UInt8 = 0x29
-    static let star: UInt8 = 0x2A
-    static let hyphen: UInt8 = 0x2D
-    static let slash: UInt8 = 0x2F
-    static let colon: UInt8 = 0x3A
-    static let semicolon: UInt8 = 0x3B
-    static let equals: UInt8 = 0x3D
-    static let question: UInt8 = 0x3F
-    static let backslash: UInt8 = 0x5C
-    static let underscore: UInt8 = 0x5F
-    static let percent: UInt8 = 0x25
-
-    @inline(__always) static func isWSP(_ b: UInt8) -> Bool { b == space || b == tab }
-
-    /// Whitespace inside a (possibly folded) structured header value.
-    @inline(__always) static func isFWS(_ b: UInt8) -> Bool { b == space || b == tab || b == cr || b == lf }
-
-    @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
-
-    /// Value of a hexadecimal digit (either case), or nil.
-    @inline(__always) static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case 0x30...0x39: return b &- 0x30
-        case 0x41...0x46: return b &- 0x41 &+ 10
-        case 0x61...0x66: return b &- 0x61 &+ 10
-        default: return nil
-        }
-    }
-
-    static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-}
-
-/// Finds `byte` in `buf[from..<end]` with `memchr`; nil when absent or the range is empty.
-@inline(__always)
-func findByte(_ byte: UInt8, in buf: UnsafeBufferPointer<UInt8>, from: Int, to end: Int) -> Int? {
-    guard from < end, let base = buf.baseAddress else { return nil }
-    guard let hit = memchr(base + from, Int32(byte), end - from) else { return nil }
-    return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
-}
+import MailBytes
 
 /// ASCII case-insensitive comparison of `buf[range]` with already lower-cased ASCII bytes.
 @inline(__always)
@@ -91,7 +36,7 @@ struct LineBounds {
 
 @inline(__always)
 func lineBounds(_ buf: UnsafeBufferPointer<UInt8>, from pos: Int, to end: Int) -> LineBounds {
-    guard let nl = findByte(ASCII.lf, in: buf, from: pos, to: end) else {
+    guard let nl = buf.firstOffset(of: ASCII.lf, from: pos, to: end) else {
         return LineBounds(contentEnd: end, end: end, isCRLF: false, hasBreak: false)
     }
     if nl > pos && buf[nl - 1] == ASCII.cr {
@@ -162,10 +107,10 @@ func matchDelimiter(
 func findLineStartingWithDashes(_ buf: UnsafeBufferPointer<UInt8>, from: Int, to end: Int) -> Int? {
     var i = from + 1
     while i < end {
-        guard let p = findByte(ASCII.hyphen, in: buf, from: i, to: end) else { return nil }
+        guard let p = buf.firstOffset(of: ASCII.hyphen, from: i, to: end) else { return nil }
         // p >= 1 because i >= 1.
         if buf[p - 1] == ASCII.lf && p + 1 < end && buf[p + 1] == ASCII.hyphen { return p }
-        guard let nl = findByte(ASCII.lf, in: buf, from: p, to: end) else { return nil }
+        guard let nl = buf.firstOffset(of: ASCII.lf, from: p, to: end) else { return nil }
         i = nl + 1
     }
     return nil

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// A parsed `Content-Type` (RFC 2045 §5, RFC 2231 parameters).
 public struct ContentType: Sendable, Hashable {
     /// One parameter: name lower-cased, value unquoted (RFC 2231 sections joined and decoded).
@@ -182,7 +184,7 @@ struct StructuredValueScanner {
             let b = bytes[i]
             if ASCII.isFWS(b) {
                 i += 1
-            } else if b == ASCII.openParen {
+            } else if b == ASCII.leftParen {
                 var depth = 0
                 while i < bytes.count {
                     let c = bytes[i]
@@ -190,8 +192,8 @@ struct StructuredValueScanner {
                         i += 2
                         continue
                     }
-                    if c == ASCII.openParen { depth += 1 }
-                    if c == ASCII.closeParen {
+                    if c == ASCII.leftParen { depth += 1 }
+                    if c == ASCII.rightParen {
                         depth -= 1
                         if depth == 0 {
                             i += 1

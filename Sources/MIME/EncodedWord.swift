@@ -1,3 +1,5 @@
+import MailBytes
+
 /// RFC 2047 encoded-words: writing display names, reading unstructured values.
 public enum EncodedWord {
     /// RFC 2047 encode a display name for a header: returns it unchanged if it is printable

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// One header field as ranges into the message.
 public struct HeaderField: Sendable, Hashable {
     /// The whole field including continuation lines and its final line break.
@@ -36,23 +38,8 @@ public struct HeaderField: Sendable, Hashable {
     /// The value unfolded (RFC 5322 §2.2.3: CRLF or LF before WSP removed) and trimmed of
     /// leading and trailing whitespace, as a String (invalid UTF-8 repaired).
     public func unfoldedValue(in bytes: [UInt8]) -> String {
-        String(decoding: unfold(value(in: bytes)), as: UTF8.self)
+        String(decoding: HeaderUnfolding.unfold(value(in: bytes), .removeLineBreaks), as: UTF8.self)
     }
-}
-
-/// Removes line breaks of folds and trims surrounding whitespace.
-func unfold(_ value: ArraySlice<UInt8>) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(value.count)
-    for b in value where b != ASCII.cr && b != ASCII.lf {
-        out.append(b)
-    }
-    var lo = 0
-    var hi = out.count
-    while lo < hi && ASCII.isWSP(out[lo]) { lo += 1 }
-    while hi > lo && ASCII.isWSP(out[hi - 1]) { hi -= 1 }
-    if lo == 0 && hi == out.count { return out }
-    return Array(out[lo..<hi])
 }
 
 /// A header block (top-level message or MIME part) as ranges into the message.

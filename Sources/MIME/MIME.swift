@@ -12,24 +12,10 @@
 /// hostile input; malformed MIME is parsed as well as it can be and only the limits in
 /// ``MIMELimits`` turn into a ``MIMEError``. It never does I/O.
 ///
-/// Depends on nothing but the C library (`memchr`): no Foundation and no other module of the
-/// project, which all build on it.
+/// Depends on `MailBytes` only (ASCII, the `memchr` search, unfolding, base64, `LineEnding`,
+/// `SMTPReply`), which it re-exports: no Foundation and no other module of the project.
 
-/// The line break convention of a message or of generated text.
-public enum LineEnding: Sendable, Hashable {
-    /// `"\r\n"` (RFC 5322 wire format).
-    case crlf
-    /// A bare `"\n"` (Unix mailboxes, many filters).
-    case lf
-
-    /// The bytes of the line break.
-    public var bytes: [UInt8] {
-        switch self {
-        case .crlf: return [13, 10]
-        case .lf: return [10]
-        }
-    }
-}
+@_exported import MailBytes
 
 /// Every bound the MIME walker enforces. Exceeding one is the only way parsing fails.
 public struct MIMELimits: Sendable, Hashable {
@@ -50,7 +36,7 @@ public struct MIMELimits: Sendable, Hashable {
 }
 
 /// The single error of the MIME module: a limit of ``MIMELimits`` was exceeded.
-public struct MIMEError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct MIMEError: SMTPReplyConvertible, Hashable, Sendable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
         case headerTooLarge(limit: Int)
         case tooManyHeaderFields(limit: Int)
@@ -87,8 +73,9 @@ public struct MIMEError: Error, Hashable, Sendable, CustomStringConvertible {
         MIMEError(.tooManyParts(limit: limit), offset: offset)
     }
 
-    /// The SMTP reply a relay gives when it refuses the message for this reason.
-    public var smtpReply: String { "550 5.6.0 " + description }
+    /// The SMTP reply a relay gives when it refuses the message for this reason:
+    /// `550 5.6.0 message structure exceeds limits: <description>`.
+    public var smtpReply: SMTPReply { .permanent("message structure exceeds limits: " + description) }
 
     /// A human readable explanation with the byte offset, suitable after `550 5.6.0 `.
     public var description: String {

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// One MIME entity: the whole message (index 0) or a body part, as ranges into the message.
 public struct MIMEPart: Sendable, Hashable {
     /// Position in ``MessageStructure/parts`` (document order).
@@ -267,7 +269,7 @@ private struct Walker {
             } else if asciiEqualsLowercased(buf, name, FieldNames.contentDisposition) {
                 if disposition == nil { disposition = ContentDisposition.parse(value) }
             } else if asciiEqualsLowercased(buf, name, FieldNames.contentID) {
-                if contentID == nil { contentID = String(decoding: unfold(Array(value)[...]), as: UTF8.self) }
+                if contentID == nil { contentID = String(decoding: HeaderUnfolding.unfold(Array(value)[...], .removeLineBreaks), as: UTF8.self) }
             }
         }
         let inDigest =

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Quoted-printable decoding (RFC 2045 §6.7).
 public enum QuotedPrintable {
     /// Lenient decoder (RFC 2045 §6.7 note): `=XX` (either case) becomes the byte; `=` followed by

@@ -1,52 +1,14 @@
-/// Byte-level preparation of the raw field value: unfolding, trimming, UTF-8 validation.
+import MailBytes
+
+/// Byte-level preparation of the raw field value: trimming and UTF-8 validation (unfolding is
+/// `HeaderUnfolding.unfold(_:_:)` in `.singleSpace` mode, docs/SPEC.md §2.2).
 enum HeaderValue {
-    static let space = UInt8(ascii: " ")
-    static let tab = UInt8(ascii: "\t")
-    static let cr = UInt8(ascii: "\r")
-    static let lf = UInt8(ascii: "\n")
-
-    @inline(__always)
-    static func isWSP(_ byte: UInt8) -> Bool { byte == space || byte == tab }
-
-    /// Unfolding as SparkPost's reference describes it (docs/SPEC.md §2.2): each fold — a CRLF (or bare
-    /// LF, which many MTAs hand us) followed by SP/HTAB, together with every SP/HTAB that starts
-    /// the next line — becomes a single space, so `"my_awes` + CRLF + `   ome_campaign"` reads
-    /// `"my_awes ome_campaign"`. Blanks before the line break stay; other line breaks are kept
-    /// as they are.
-    static func unfold(_ value: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(value.count)
-        value.withUnsafeBufferPointer { bytes in
-            var index = 0
-            let count = bytes.count
-            while index < count {
-                let byte = bytes[index]
-                var blanks = -1
-                if byte == cr, index + 2 < count, bytes[index + 1] == lf, isWSP(bytes[index + 2]) {
-                    blanks = index + 2
-                } else if byte == lf, index + 1 < count, isWSP(bytes[index + 1]) {
-                    blanks = index + 1
-                }
-                if blanks >= 0 {
-                    while blanks < count, isWSP(bytes[blanks]) { blanks += 1 }
-                    out.append(space)
-                    index = blanks
-                    continue
-                }
-                out.append(byte)
-                index += 1
-            }
-        }
-        return out
-    }
-
     /// The range of `bytes` without leading and trailing SP, HTAB, CR and LF.
     static func trimmedRange(_ bytes: [UInt8]) -> Range<Int> {
         var start = 0
         var end = bytes.count
-        func isBlank(_ byte: UInt8) -> Bool { byte == space || byte == tab || byte == cr || byte == lf }
-        while start < end && isBlank(bytes[start]) { start += 1 }
-        while end > start && isBlank(bytes[end - 1]) { end -= 1 }
+        while start < end && ASCII.isFWS(bytes[start]) { start += 1 }
+        while end > start && ASCII.isFWS(bytes[end - 1]) { end -= 1 }
         return start..<end
     }
 

@@ -1,3 +1,4 @@
+@_exported import MailBytes
 import MIME
 
 /// # SMTPAPI
@@ -12,7 +13,8 @@ import MIME
 /// recurse on any input; accept ambiguous JSON (duplicate keys, lenient syntax); do I/O; or
 /// put sender-supplied CR/LF into a reply text.
 ///
-/// Depends on `MIME` only (its one RFC 2047 decoder and charset table); no Foundation.
+/// Depends on `MailBytes` (re-exported: `SMTPReply`, unfolding) and `MIME` (its one RFC 2047
+/// decoder and charset table); no Foundation.
 ///
 /// Decisions behind docs/SPEC.md §2 (SparkPost's reference is silent on them):
 /// - A fold is the line break and every SP/HTAB that starts the next line; blanks before the
@@ -106,7 +108,7 @@ public struct APIHeader: Hashable, Sendable {
         do {
             return try parseValue(value, limits: limits)
         } catch {
-            throw error.reply
+            throw error.smtpReply
         }
     }
 
@@ -119,7 +121,7 @@ public struct APIHeader: Hashable, Sendable {
     }
 
     private static func parseValue(_ value: ArraySlice<UInt8>, limits: APILimits) throws(SMTPAPIError) -> APIHeader {
-        let unfolded = HeaderValue.unfold(value)
+        let unfolded = HeaderUnfolding.unfold(value, .singleSpace)
         let trimmed = HeaderValue.trimmedRange(unfolded)
         guard trimmed.count <= limits.maxValueBytes else { throw .valueTooLarge(limit: limits.maxValueBytes) }
         guard !trimmed.isEmpty else { throw .emptyValue }

@@ -1,7 +1,9 @@
+import MailBytes
+
 /// The module's one error: what went wrong, where (byte offset into the unfolded, trimmed value
 /// — or into the RFC 2047-decoded value when the whole value was encoded-words), and the SMTP
-/// reply it turns into. Only `reply` leaves the module.
-struct SMTPAPIError: Error, Sendable {
+/// reply it turns into. Only `smtpReply` leaves the module.
+struct SMTPAPIError: SMTPReplyConvertible, Sendable {
     private enum Code: Sendable {
         case emptyValue
         case valueTooLarge(limit: Int)
@@ -31,7 +33,7 @@ struct SMTPAPIError: Error, Sendable {
     }
 
     /// The SMTP reply this error turns into.
-    var reply: SMTPReply {
+    var smtpReply: SMTPReply {
         let prefix = "JSON parsing error in X-MSYS-API: "
         switch code {
         case .emptyValue:

@@ -1,4 +1,5 @@
 import Crypto
+import MailBytes
 
 /// One tracking key: a 16-bit id written into every token it seals, and a 256-bit
 /// ChaCha20-Poly1305 secret that never leaves the process except through ``KeyRing/write(to:)``.

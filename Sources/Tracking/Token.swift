@@ -1,4 +1,5 @@
 import Crypto
+import MailBytes
 
 /// The kind byte that opens every token's plaintext, so a link token can never pass for a
 /// recipient token or the reverse.

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// What a tracked URL records when it is followed.
 public enum TrackedEventType: String, Sendable {
     /// A tracked link was clicked.
@@ -141,9 +143,7 @@ public struct TrackedEvent: Sendable, Hashable {
 extension TrackedEvent {
     /// `2026-11-26T17:30:00.000Z` (SparkPost's `injection_time` shape) from unix seconds.
     public static func iso8601Milliseconds(unixSeconds: Int64) -> String {
-        var text = ISO8601.format(unixSeconds: unixSeconds)
-        if text.hasSuffix("Z") { text.removeLast() }
-        return text + ".000Z"
+        ISO8601.format(unixSeconds: unixSeconds, milliseconds: 0)
     }
 }
 

@@ -14,8 +14,10 @@
 /// - touch message bytes, MIME or HTML: callers splice the ASCII tokens it returns,
 /// - do I/O other than reading and writing the key ring file (`KeyRing+File.swift`).
 ///
-/// Depends on swift-crypto (`Crypto`) and the C library only, on no other module of the
-/// project, so a click server can link it without the mail pipeline.
+/// Depends on swift-crypto (`Crypto`), `MailBytes` (base64, ISO 8601) and the C library only,
+/// on no other module of the project, so a click server can link it without the mail pipeline.
+
+import MailBytes
 
 /// Every limit of the Tracking module, in one place.
 public struct TrackingLimits: Sendable, Hashable {

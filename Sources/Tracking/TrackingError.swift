@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Every failure of the Tracking module: key ring I/O and format, encoding limits, and refused
 /// tracked URLs. `offset` is a byte offset into the input (the URL or the key ring file) when
 /// one is meaningful.

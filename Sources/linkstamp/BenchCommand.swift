@@ -2,8 +2,6 @@ import ArgumentParser
 import CSSInline
 import Foundation
 import Linkstamp
-import SMTPAPI
-import Tracking
 
 /// What `linkstamp bench` times.
 enum BenchPhase: String, ExpressibleByArgument, CaseIterable {

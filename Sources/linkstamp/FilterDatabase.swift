@@ -1,6 +1,5 @@
 import Linkstamp
 import PostgresState
-import SMTPAPI
 
 extension FilterCommand {
     /// `filter` with `database_url`: the message is checked first (a refusal never touches the

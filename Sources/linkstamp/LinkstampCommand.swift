@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Linkstamp
-import SMTPAPI
 
 /// # linkstamp (the executable)
 ///
@@ -111,23 +110,6 @@ func replyExit(_ reply: SMTPReply) -> ExitCode {
     return ExitCode(reply.isPermanent ? SysExit.dataError : SysExit.tempFail)
 }
 
-func configurationPath(_ option: String?) -> String? {
-    if let option { return option }
-    if let environment = ProcessInfo.processInfo.environment["LINKSTAMP_CONFIG"], !environment.isEmpty {
-        return environment
-    }
-    return nil
-}
-
-/// The configuration named by `--config` or `LINKSTAMP_CONFIG`, else the defaults; a
-/// configuration that cannot be used is `4.3.5` and exit 75 (EX_TEMPFAIL), as for `filter`.
-func loadConfiguration(_ option: String?) throws -> Configuration {
-    guard let path = configurationPath(option) else { return Configuration() }
-    do { return try Configuration(contentsOf: path) } catch {
-        throw replyExit(SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(error.description)"))
-    }
-}
-
 /// Reads standard input to its end with read(2). A read error (standard input closed, a
 /// folder, an I/O error) is a temporary failure; past `limit` bytes the message is refused.
 func readStandardInput(limit: Int) throws(SMTPReply) -> [UInt8] {
@@ -179,8 +161,7 @@ struct FilterCommand: ParsableCommand {
     @Option(name: .customShort("f"), help: ArgumentHelp("Envelope sender (MAIL FROM); empty or <> for the null sender.", valueName: "SENDER"))
     var sender: String
 
-    @Option(name: .long, help: ArgumentHelp("Configuration file (default: $LINKSTAMP_CONFIG, else built-in defaults).", valueName: "FILE"))
-    var config: String?
+    @OptionGroup var config: ConfigOptions
 
     @Option(name: .long, help: ArgumentHelp("Write one .eml per copy and envelopes.jsonl into this folder (created if missing; its parent must exist).", valueName: "DIR"))
     var outDir: String?
@@ -215,7 +196,7 @@ struct FilterCommand: ParsableCommand {
         let message: [UInt8]
         do { message = try readStandardInput(limit: limits.maxMessageBytes) } catch { throw replyExit(error) }
         let engine: Engine
-        do { engine = try Engine.load(configurationPath: configurationPath(config), limits: limits) } catch { throw replyExit(error) }
+        do { engine = try Engine.load(configurationPath: config.path, limits: limits) } catch { throw replyExit(error) }
         defer {
             if !engine.configuration.trackingDomainConfigured {
                 printError("linkstamp: warning: no tracking_domain configured; tracked links point at \(Configuration.placeholderTrackingDomain) and go nowhere (set tracking_domain in the configuration file)")

@@ -3,7 +3,6 @@ import Dispatch
 import Foundation
 import Linkstamp
 import PostgresState
-import SMTPAPI
 import SMTPDoor
 
 struct SMTPDCommand: ParsableCommand {
@@ -20,8 +19,7 @@ struct SMTPDCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Configuration file (default: $LINKSTAMP_CONFIG, else built-in defaults).")
-    var config: String?
+    @OptionGroup var config: ConfigOptions
 
     @Option(name: .long, help: "Address to listen on, HOST:PORT.")
     var listen: String = "127.0.0.1:10025"
@@ -45,7 +43,7 @@ struct SMTPDCommand: ParsableCommand {
             throw ExitCode(SysExit.usage)
         }
         let engine: Engine
-        do { engine = try Engine.load(configurationPath: configurationPath(config)) } catch {
+        do { engine = try Engine.load(configurationPath: config.path) } catch {
             printError("linkstamp smtpd: \(error.text)")
             throw ExitCode(SMTPDCommand.exitConfig)
         }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Linkstamp
 import PostgresState
-import SMTPAPI
 import TrackingServer
 
 struct ServeCommand: ParsableCommand {
@@ -21,8 +20,7 @@ struct ServeCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Configuration file (default: $LINKSTAMP_CONFIG).")
-    var config: String?
+    @OptionGroup var config: ConfigOptions
 
     @Option(name: .long, help: "HOST:PORT to listen on (default: serve_listen, 127.0.0.1:8025).")
     var listen: String?
@@ -31,7 +29,7 @@ struct ServeCommand: ParsableCommand {
     var events: String?
 
     func run() throws {
-        let configuration = try loadConfiguration(config)
+        let configuration = try config.load()
         // With database_url, events and unsubscribes go to PostgreSQL (the schema is created at
         // start, and again whenever it is found missing).
         var stores: ServeStores?

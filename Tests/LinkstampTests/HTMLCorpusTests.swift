@@ -1,5 +1,5 @@
 import Foundation
-import HTMLRewrite
+import LinkScan
 import MIME
 import Testing
 import TestSupport

@@ -54,15 +54,4 @@ import Testing
             #"{"type":"click","transmission_id":"1","message_id":"m","rcpt_to":"r","rcpt_type":"archive","target_link_url":"https://x/","target_link_name":null,"expires":"1970-01-01T00:00:00Z"}"#
         #expect(Array(event.json().utf8) == Array(expected.utf8))
     }
-
-    @Test(arguments: [
-        (Int64(0), "1970-01-01T00:00:00Z"), (-1, "1969-12-31T23:59:59Z"), (951_782_400, "2000-02-29T00:00:00Z"),
-        (1_795_000_000, "2026-11-18T11:06:40Z"), (253_402_300_799, "9999-12-31T23:59:59Z"),
-        (253_402_300_800, "10000-01-01T00:00:00Z"), (-62_135_596_800, "0001-01-01T00:00:00Z"),
-        (-62_135_596_801, "0000-12-31T23:59:59Z"), (-62_167_219_201, "-0001-12-31T23:59:59Z"),
-        (Int64.max, "292277026596-12-04T15:30:07Z"), (Int64.min, "-292277022657-01-27T08:29:52Z"),
-    ])
-    func iso8601(seconds: Int64, expected: String) {
-        #expect(ISO8601.format(unixSeconds: seconds) == expected)
-    }
 }

@@ -1,3 +1,4 @@
+import MailBytes
 import Testing
 import TestSupport
 

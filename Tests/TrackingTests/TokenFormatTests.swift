@@ -1,3 +1,4 @@
+import MailBytes
 import Testing
 
 @testable import Tracking

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Finds trackable URLs and `[[data-msys-…]]` annotations in a plain-text body.
 ///
 /// A URL starts at `http://` or `https://` (any case) at the start of the text or after a byte
@@ -181,7 +183,7 @@ private struct TextScanner {
                 return p + 2
             }
             let nameStart = p
-            while p < limit, ASCII.isAlphanumeric(bytes[p]) || bytes[p] == ASCII.minus { p += 1 }
+            while p < limit, ASCII.isAlphanumeric(bytes[p]) || bytes[p] == ASCII.hyphen { p += 1 }
             let name = nameStart..<p
             while p < limit, bytes[p] == ASCII.space || bytes[p] == ASCII.tab { p += 1 }
             guard p < limit, bytes[p] == ASCII.equals else { return nil }

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import HTMLRewrite
+@testable import LinkScan
 
 /// Golden-style checks of `TextLinkScanner.scan`. Each expectation is the input with links shown
 /// as `«n»` and removed annotations as `⌫`, then one line per link; compared byte for byte.

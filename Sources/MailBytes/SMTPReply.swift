@@ -44,3 +44,16 @@ public struct SMTPReply: Error, Hashable, Sendable, CustomStringConvertible {
     /// `550 5.6.0 X-MSYS-API header must appear at most once`.
     public static let duplicateHeader = SMTPReply.permanent("X-MSYS-API header must appear at most once")
 }
+
+/// An error that a parser refuses input with, and the one SMTP reply it turns into. Every
+/// parser's error type conforms, so a relay turns any refusal into its reply in one place:
+/// `catch let error as SMTPReplyConvertible { reply = error.smtpReply }`.
+public protocol SMTPReplyConvertible: Error {
+    /// The reply a relay sends back when it refuses the message for this reason.
+    var smtpReply: SMTPReply { get }
+}
+
+extension SMTPReply: SMTPReplyConvertible {
+    /// The reply itself.
+    public var smtpReply: SMTPReply { self }
+}

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Character references in attribute values, decoded the way the HTML5 tokenizer does in the
 /// "attribute value" state, restricted to the references this module knows for sure.
 ///

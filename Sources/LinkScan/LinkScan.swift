@@ -1,4 +1,4 @@
-/// HTMLRewrite finds things in already-decoded body bytes (HTML and plain text): which byte
+/// LinkScan finds things in already-decoded body bytes (HTML and plain text): which byte
 /// ranges are trackable links and what their targets are, where the two open-tracking pixels go,
 /// and which `[[data-msys-…]]` text annotations must be removed.
 ///
@@ -12,8 +12,8 @@
 /// not sure of (when in doubt a link is left untracked, which is always safe). It never
 /// decodes transfer encodings or charsets (callers hand it decoded bytes) and never does I/O.
 ///
-/// Depends on nothing but the C library (`memchr`): no Foundation and no other module of the
-/// project.
+/// Depends on `MailBytes` only (ASCII, the `memchr` search): no Foundation and no other module
+/// of the project.
 ///
 /// Decisions behind docs/SPEC.md §4.4–§4.7 (SparkPost's reference is silent on them):
 /// - Targets keep their spelling (scheme and host case included); only character references are

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import HTMLRewrite
+@testable import LinkScan
 
 /// Golden files: every `Fixtures/html/*.html` and `Fixtures/text/*.txt` is scanned and rendered
 /// (see `Support.render`) and compared byte for byte with `<name>.expected` beside it; on a

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import HTMLRewrite
+@testable import LinkScan
 
 /// The attribute-value character reference decoder, byte for byte.
 @Suite struct CharacterReferencesTests {

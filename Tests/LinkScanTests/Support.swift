@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-@testable import HTMLRewrite
+@testable import LinkScan
 
 /// Shared helpers: rendering scan results as text for byte-exact golden comparison, fixtures
 /// location (the corpora are found by `TestSupport.Corpora`).

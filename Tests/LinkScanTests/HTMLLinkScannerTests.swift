@@ -1,6 +1,6 @@
 import Testing
 
-@testable import HTMLRewrite
+@testable import LinkScan
 
 /// Golden-style checks of `HTMLLinkScanner.scan` on small inputs. Each expectation is the input
 /// with tracked values shown as `«n»`, pixels as `⟦I⟧`/`⟦O⟧`, then one line per link (see

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-@testable import HTMLRewrite
+@testable import LinkScan
 
 /// Runs the scanners over the project's own corpus and, when present, the shared real-email one
 /// (see `Corpora`): structural invariants, every replaced slice decodes to its target, agreement

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Deciding whether some bytes are a trackable target: an absolute `http://` or `https://` URL
 /// (scheme case-insensitive) with a non-empty host, within the size limit, valid UTF-8.
 enum LinkTarget {

@@ -1,3 +1,5 @@
+import MailBytes
+
 /// Finds trackable links and the open-pixel insertion points in an HTML body.
 ///
 /// A single forward pass shaped like the HTML5 tokenizer: start and end tags with their
@@ -289,7 +291,7 @@ private struct HTMLScanner {
         let n = bytes.count
         guard start < n else { return nil }
         if bytes[start] == ASCII.greater { return start + 1 }
-        if start + 1 < n, bytes[start] == ASCII.minus, bytes[start + 1] == ASCII.greater { return start + 2 }
+        if start + 1 < n, bytes[start] == ASCII.hyphen, bytes[start + 1] == ASCII.greater { return start + 2 }
         if let openerEnd = conditionalOpenerEnd(from: start) {
             // `<!--[if !mso]><!-->` (downlevel-revealed): the content is ordinary markup.
             var next = openerEnd
@@ -301,9 +303,9 @@ private struct HTMLScanner {
         // close a plain `<!--[if mso]>` block (browsers see one comment up to its `-->`).
         if bytes.matchesLowercased(Literal.conditionalEndif, at: start) { inConditional = false }
         var i = start
-        while let dash = bytes.firstOffset(of: ASCII.minus, from: i) {
+        while let dash = bytes.firstOffset(of: ASCII.hyphen, from: i) {
             guard dash + 2 < n else { return nil }
-            if bytes[dash + 1] == ASCII.minus {
+            if bytes[dash + 1] == ASCII.hyphen {
                 if bytes[dash + 2] == ASCII.greater { return dash + 3 }
                 if bytes[dash + 2] == ASCII.bang, dash + 3 < n, bytes[dash + 3] == ASCII.greater { return dash + 4 }
             }
