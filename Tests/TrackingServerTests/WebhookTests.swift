@@ -213,6 +213,21 @@ final class RunningDelivery: Sendable {
         #expect(journal.committed == journal.size)
     }
 
+    @Test func aLineCutByAKilledWriterDoesNotSwallowTheNextEvent() async throws {
+        let journal = try Journal()
+        try journal.append(events: 1...1)
+        try journal.append(#"{"msys":{"track_event":{"type":"cli"#)  // the writer died here
+        try journal.append(events: 2...3)
+        #expect(Support.lines(journal.path) == [Self.event(1), #"{"msys":{"track_event":{"type":"cli"#, Self.event(2), Self.event(3)])
+        let receiver = try WebhookReceiver()
+        defer { receiver.stop() }
+        let running = RunningDelivery(journal.delivery(to: receiver.url))
+        #expect(await Wait.until { receiver.acknowledgedEventIDs.count >= 3 })
+        await running.stop()
+        #expect(receiver.acknowledgedEventIDs == Self.ids(1...3))
+        #expect(journal.committed == journal.size)
+    }
+
     @Test func gracefulShutdownFinishesTheBatchInFlight() async throws {
         let journal = try Journal()
         try journal.append(events: 1...3)
