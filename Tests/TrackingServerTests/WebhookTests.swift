@@ -288,6 +288,14 @@ final class RunningDelivery: Sendable {
         entries = try await restarted.read(after: committed, limit: 2)
         #expect(entries.map(\.line) == [Self.event(7), Self.event(8)])
 
+        // An offset file written by hand ("OFFSET 0 0", README: start from the journal's end).
+        let end = journal.size
+        try journal.append(events: 10...10)
+        try "\(end) 0 0\n".write(toFile: journal.statePath, atomically: true, encoding: .utf8)
+        let fromEnd = FileEventFeed(journalPath: journal.path, logger: Support.quietLogger)
+        entries = try await fromEnd.read(after: try await fromEnd.committedPosition(consumer: "webhook"), limit: 10)
+        #expect(entries.map(\.line) == [Self.event(10)])
+
         // Consumer names are checked (they name a file).
         await #expect(throws: StoreError.self) { try await feed.commit(0, consumer: "../x") }
         // No state file is left half written.
