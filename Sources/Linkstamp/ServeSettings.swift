@@ -1,3 +1,5 @@
+import Foundation
+
 /// The configuration keys of `linkstamp serve` (the tracking endpoint, issue 11), read from the
 /// same file as the filter's. Every key has a default.
 ///
@@ -15,6 +17,10 @@
 /// | `machine_seconds_after_injection` | `10` | opens and clicks this soon after injection are machine |
 /// | `machine_proxy_ranges` | none | file of CIDR ranges of image proxies (Apple Mail Privacy Protection) |
 /// | `scanner_trap_link` | `false` | the filter adds one invisible trap link per HTML copy |
+/// | `webhook_url` | none | `http`/`https` URL that gets the journal's events in batches (needs a journal file) |
+/// | `webhook_authorization` | none | value of the `Authorization` header of every batch, e.g. `Bearer …` |
+/// | `webhook_batch_size` | `100` | events per batch, at most (1–1000) |
+/// | `webhook_timeout_seconds` | `10` | one batch's request must complete within this, else it is retried |
 public struct ServeSettings: Sendable, Hashable {
     /// `serve_listen`: `HOST:PORT`.
     public var listen = "127.0.0.1:8025"
@@ -40,6 +46,14 @@ public struct ServeSettings: Sendable, Hashable {
     public var machineProxyRangesPath: String?
     /// `scanner_trap_link`: the filter adds the invisible trap link.
     public var scannerTrapLink = false
+    /// `webhook_url`: where batches of events are POSTed, if set (`http` or `https`).
+    public var webhookURL: String?
+    /// `webhook_authorization`: the `Authorization` header value sent with every batch, if set.
+    public var webhookAuthorization: String?
+    /// `webhook_batch_size`: events per batch, at most.
+    public var webhookBatchSize = 100
+    /// `webhook_timeout_seconds`: limit on one batch request.
+    public var webhookTimeoutSeconds = 10
 
     /// The defaults listed above.
     public init() {}
@@ -69,8 +83,30 @@ public struct ServeSettings: Sendable, Hashable {
         case "machine_seconds_after_injection": machineSecondsAfterInjection = try number(0...3600)
         case "machine_proxy_ranges": machineProxyRangesPath = value.isEmpty ? nil : path()
         case "scanner_trap_link": scannerTrapLink = try flag()
+        case "webhook_url": webhookURL = value.isEmpty ? nil : try Self.webhookURL(value, line: line)
+        case "webhook_authorization":
+            guard value.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) }) else {
+                throw ConfigurationError(line: line, message: "'webhook_authorization' must be printable ASCII")
+            }
+            webhookAuthorization = value.isEmpty ? nil : value
+        case "webhook_batch_size": webhookBatchSize = try number(1...1000)
+        case "webhook_timeout_seconds": webhookTimeoutSeconds = try number(1...300)
         default: return false
         }
         return true
+    }
+
+    /// `value` when it is an absolute `http`/`https` URL with a host and no user name or password.
+    static func webhookURL(_ value: String, line: Int) throws(ConfigurationError) -> String {
+        guard let url = URLComponents(string: value), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
+        else {
+            throw ConfigurationError(line: line, message: "'webhook_url' must be an http or https URL with a host")
+        }
+        guard url.user == nil, url.password == nil else {
+            throw ConfigurationError(
+                line: line, message: "'webhook_url' must not carry credentials: set 'webhook_authorization'")
+        }
+        return value
     }
 }

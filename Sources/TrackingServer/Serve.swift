@@ -106,10 +106,50 @@ extension TrackingServer {
         let app = server.application(host: host, port: port) { bound in
             logger.info("listening", metadata: ["address": "\(host):\(bound)"])
         }
+        // Shut down in reverse order: the endpoint first (no more events), then delivery, then the
+        // stores' services (the PostgreSQL pool).
+        var services: [any Service] = [app]
+        if let delivery = try webhookDelivery(
+            configuration, eventsPath: eventsPath, feed: stores?.feed, server: server, logger: logger)
+        {
+            services.insert(delivery, at: 0)
+        }
+        services.insert(contentsOf: stores?.services ?? [], at: 0)
         let group = ServiceGroup(
-            configuration: .init(
-                services: (stores?.services ?? []) + [app], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// The webhook delivery `webhook_url` asks for (nil when it is not set), reading `feed` (the
+    /// PostgreSQL events table, which keeps the committed position itself) or else the journal
+    /// file (`eventsPath`, else `serve_events`) with its committed position next to it, and
+    /// counting into `server`'s `/metrics`. A journal on standard output cannot be read back: a
+    /// setup error, as is a journal directory the position file cannot be written in.
+    public static func webhookDelivery(
+        _ configuration: Configuration, eventsPath: String?, feed: (any EventFeed)? = nil, server: TrackingServer,
+        logger: Logger
+    ) throws(ServeSetupError) -> WebhookDelivery? {
+        let settings = configuration.serve
+        guard let url = settings.webhookURL else { return nil }
+        let deliverySettings = WebhookDelivery.Settings(
+            url: url, authorization: settings.webhookAuthorization, batchSize: settings.webhookBatchSize,
+            timeout: .seconds(settings.webhookTimeoutSeconds))
+        if let feed {
+            return WebhookDelivery(feed: feed, settings: deliverySettings, logger: logger, metricsFactory: server.metrics)
+        }
+        guard let journal = eventsPath ?? settings.eventsPath else {
+            throw ServeSetupError(
+                description:
+                    "webhook_url needs an event journal file (--events FILE or serve_events): events written to standard output cannot be delivered"
+            )
+        }
+        let directory = (journal as NSString).deletingLastPathComponent
+        guard access(directory.isEmpty ? "." : directory, W_OK) == 0 else {
+            throw ServeSetupError(
+                description: "webhook delivery keeps its position next to the journal, but '\(directory)' is not writable")
+        }
+        return WebhookDelivery(
+            feed: FileEventFeed(journalPath: journal, logger: logger), settings: deliverySettings, logger: logger,
+            metricsFactory: server.metrics)
     }
 }

@@ -31,7 +31,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// Appends whole lines to a file: `O_APPEND`, an exclusive `flock` around each write (so
 /// concurrent writers and the filter never interleave), and on a short or failed write the file
-/// is truncated back to where it was, so no half line is ever left behind.
+/// is truncated back to where it was, so no half line is ever left behind. A half line left by
+/// a writer that was killed mid-write is ended with a line break before the next append.
 public struct LineFile: Sendable {
     /// The file's path.
     public let path: String
@@ -42,7 +43,7 @@ public struct LineFile: Sendable {
     /// Writes `text` (which must end with a line break) as one unit.
     public func append(_ text: [UInt8]) throws(StoreError) {
         guard !text.isEmpty else { return }
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else { throw StoreError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         guard flock(descriptor, LOCK_EX) == 0 else {
@@ -52,6 +53,12 @@ public struct LineFile: Sendable {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw StoreError("cannot stat '\(path)'") }
         let start = status.st_size
+        var text = text
+        // A writer killed in the middle of a line (kill -9, power loss) left it without its line
+        // break: end it here, so the lines written from now on stay whole (a reader skips the
+        // broken one) instead of being glued to it.
+        var last: UInt8 = 0x0A
+        if start > 0, pread(descriptor, &last, 1, start - 1) == 1, last != 0x0A { text.insert(0x0A, at: 0) }
         var written = 0
         var failure: String?
         text.withUnsafeBytes { buffer in

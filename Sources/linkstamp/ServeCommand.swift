@@ -16,6 +16,11 @@ struct ServeCommand: ParsableCommand {
             serve_events, rate_limit_requests, rate_limit_window_seconds, max_connections, \
             idle_timeout_seconds, header_timeout_seconds, max_header_bytes, trust_forwarded_for, \
             machine_seconds_after_injection, machine_proxy_ranges, scanner_trap_link. \
+            With webhook_url (http/https) the journal file's events are POSTed there in batches \
+            (JSON arrays, X-MessageSystems-Batch-ID), retried with backoff until a 2xx, at least \
+            once; the delivered position is kept in <journal>.webhook.offset. Keys: \
+            webhook_url, webhook_authorization (Authorization header value), webhook_batch_size \
+            (default 100, at most 1000), webhook_timeout_seconds (default 10). \
             SIGTERM or SIGINT stops it gracefully.
             """
     )
