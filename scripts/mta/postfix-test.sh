@@ -160,6 +160,8 @@ mta_check send 19587 news@acme.example "$many" "$T/pipe-many.eml" \
     || mta_fail "pipe: a good message is not accepted on the submission port"
 mta_check expect "$mail" pipe-many "$spec" --timeout 120 \
     || mta_fail "pipe: 60 envelope recipients (more than Postfix's default destination_recipient_limit of 50) plus cc, bcc, archive: not exactly one copy each (the bcc copy with only its own Bcc:)"
+grep -q "disconnect from localhost\[127.0.0.1\] ehlo=1 mail=63 rcpt=63 data=63 quit=1" "$T/pipe/maillog" \
+    || mta_fail "pipe: the filter did not send the 63 copies over one connection to the re-injection smtpd"
 
 mta_check message pipe-bad --msys "$msys_bad" > "$T/pipe-bad.eml"
 mta_check send 19587 news@acme.example reader@example.org "$T/pipe-bad.eml" \
