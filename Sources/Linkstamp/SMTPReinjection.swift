@@ -1,9 +1,10 @@
 import Foundation
 import SMTPAPI
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `linkstamp filter --relay HOST:PORT`: hands every copy of one message to an SMTP server
@@ -39,12 +40,15 @@ public enum SMTPReinjection {
 
         /// Parses `HOST:PORT` (`[::1]:10026` for IPv6); `nil` when it is not one.
         public init?(_ text: String) {
-            guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else {
+            guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0
+            else {
                 return nil
             }
             var host = String(text[..<colon])
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard !host.isEmpty, !host.contains(where: { $0 == "[" || $0 == "]" || $0.isWhitespace }) else { return nil }
+            guard !host.isEmpty, !host.contains(where: { $0 == "[" || $0 == "]" || $0.isWhitespace }) else {
+                return nil
+            }
             self.init(host: host, port: port)
         }
 
@@ -71,13 +75,25 @@ public enum SMTPReinjection {
         // Checks that need no transaction: nothing is sent when one copy cannot go.
         for item in items {
             if let limit = client.sizeLimit, limit > 0, item.bytes.count > limit {
-                throw SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "linkstamp relay \(target) accepts at most \(limit) bytes; the copy for <\(item.recipient)> has \(item.bytes.count)")
+                throw SMTPReply(
+                    code: 552, enhancedStatus: "5.3.4",
+                    text:
+                        "linkstamp relay \(target) accepts at most \(limit) bytes; the copy for <\(item.recipient)> has \(item.bytes.count)"
+                )
             }
             if item.bytes.contains(where: { $0 >= 0x80 }) && !client.offers("8BITMIME") {
-                throw SMTPReply(code: 554, enhancedStatus: "5.6.3", text: "linkstamp relay \(target) does not offer 8BITMIME; the copy for <\(item.recipient)> has 8-bit bytes")
+                throw SMTPReply(
+                    code: 554, enhancedStatus: "5.6.3",
+                    text:
+                        "linkstamp relay \(target) does not offer 8BITMIME; the copy for <\(item.recipient)> has 8-bit bytes"
+                )
             }
             if !(item.recipient + sender).utf8.allSatisfy({ $0 < 0x80 }) && !client.offers("SMTPUTF8") {
-                throw SMTPReply(code: 553, enhancedStatus: "5.6.7", text: "linkstamp relay \(target) does not offer SMTPUTF8; <\(item.recipient)> or the sender is not ASCII")
+                throw SMTPReply(
+                    code: 553, enhancedStatus: "5.6.7",
+                    text:
+                        "linkstamp relay \(target) does not offer SMTPUTF8; <\(item.recipient)> or the sender is not ASCII"
+                )
             }
         }
         var accepted = 0
@@ -101,7 +117,9 @@ public enum SMTPReinjection {
         let status = "4" + deferral.reply.enhancedStatus.dropFirst()
         throw SMTPReply(
             code: 451, enhancedStatus: status,
-            text: "linkstamp relay \(target) refused <\(deferral.recipient)>: \(deferral.reply.summary) (\(accepted) cop\(accepted == 1 ? "y" : "ies") accepted before are sent again when the message is retried)")
+            text:
+                "linkstamp relay \(target) refused <\(deferral.recipient)>: \(deferral.reply.summary) (\(accepted) cop\(accepted == 1 ? "y" : "ies") accepted before are sent again when the message is retried)"
+        )
     }
 
     /// One server reply: its code and its lines' text.
@@ -116,7 +134,10 @@ public enum SMTPReinjection {
             let first = lines.first ?? ""
             let candidate = first.prefix(while: { !$0.isWhitespace })
             let parts = candidate.split(separator: ".", omittingEmptySubsequences: false)
-            if parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+            if parts.count == 3,
+                parts.allSatisfy({
+                    !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber)
+                }),
                 parts[0] == String(code / 100)
             {
                 return String(candidate)
@@ -280,11 +301,14 @@ public enum SMTPReinjection {
             while true {
                 let line = try readLine(deadline: deadline, step: step)
                 total += line.count
-                guard line.count >= 3, let lineCode = Int(String(decoding: line.prefix(3), as: UTF8.self)), lineCode >= 200, lineCode < 600,
+                guard line.count >= 3, let lineCode = Int(String(decoding: line.prefix(3), as: UTF8.self)),
+                    lineCode >= 200, lineCode < 600,
                     line.count == 3 || line[3] == UInt8(ascii: " ") || line[3] == UInt8(ascii: "-"),
                     code == 0 || lineCode == code, total <= 65536
                 else {
-                    throw failure("sent a malformed reply to \(step): \(Filter.printable(String(decoding: line.prefix(200), as: UTF8.self)))")
+                    throw failure(
+                        "sent a malformed reply to \(step): \(Filter.printable(String(decoding: line.prefix(200), as: UTF8.self)))"
+                    )
                 }
                 code = lineCode
                 lines.append(String(decoding: line.dropFirst(4), as: UTF8.self))
@@ -307,7 +331,10 @@ public enum SMTPReinjection {
                 }
                 if input.count - inputStart > 65536 { throw failure("sent a reply line longer than 64 KiB to \(step)") }
                 let remaining = deadline.timeIntervalSinceNow
-                guard remaining > 0 else { throw failure("timed out after \(Self.seconds(target.replyTimeout)) s waiting for the reply to \(step)") }
+                guard remaining > 0 else {
+                    throw failure(
+                        "timed out after \(Self.seconds(target.replyTimeout)) s waiting for the reply to \(step)")
+                }
                 var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&descriptor, 1, Self.milliseconds(remaining))
                 if ready < 0 {
@@ -323,7 +350,8 @@ public enum SMTPReinjection {
                 }
                 if count < 0 {
                     if error == EINTR || error == EAGAIN || error == EWOULDBLOCK { continue }
-                    throw failure("lost the connection waiting for the reply to \(step): \(String(cString: strerror(error)))")
+                    throw failure(
+                        "lost the connection waiting for the reply to \(step): \(String(cString: strerror(error)))")
                 }
                 if count == 0 { throw failure("closed the connection before its reply to \(step)") }
                 if inputStart > 0 {
@@ -347,9 +375,12 @@ public enum SMTPReinjection {
             var buffer = [CChar](repeating: 0, count: 256)
             guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
             let name = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let fits = !name.isEmpty && name.utf8.allSatisfy { byte in
-                (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D || byte == 0x2E
-            }
+            let fits =
+                !name.isEmpty
+                && name.utf8.allSatisfy { byte in
+                    (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D
+                        || byte == 0x2E
+                }
             return fits ? name : "localhost"
         }
 
@@ -364,14 +395,16 @@ public enum SMTPReinjection {
             let status = getaddrinfo(target.host, String(target.port), &hints, &list)
             guard status == 0, let first = list else {
                 let reason = status == 0 ? "no address" : String(cString: gai_strerror(status))
-                throw SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "linkstamp cannot resolve relay \(target): \(reason)")
+                throw SMTPReply(
+                    code: 451, enhancedStatus: "4.4.3", text: "linkstamp cannot resolve relay \(target): \(reason)")
             }
             defer { freeaddrinfo(list) }
             var lastError: Int32 = ECONNREFUSED
             var entry: UnsafeMutablePointer<addrinfo>? = first
             while let address = entry {
                 entry = address.pointee.ai_next
-                let descriptor = socketOpen(address.pointee.ai_family, address.pointee.ai_socktype, address.pointee.ai_protocol)
+                let descriptor = socketOpen(
+                    address.pointee.ai_family, address.pointee.ai_socktype, address.pointee.ai_protocol)
                 guard descriptor >= 0 else {
                     lastError = errno
                     continue
@@ -379,14 +412,16 @@ public enum SMTPReinjection {
                 _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
                 _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
                 #if canImport(Darwin)
-                var one: Int32 = 1
-                _ = setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
+                    var one: Int32 = 1
+                    _ = setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
                 #endif
                 var result = socketConnect(descriptor, address.pointee.ai_addr, address.pointee.ai_addrlen)
                 if result != 0 && errno == EINPROGRESS {
                     var descriptorPoll = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
                     var ready: Int32
-                    repeat { ready = poll(&descriptorPoll, 1, milliseconds(target.connectTimeout)) } while ready < 0 && errno == EINTR
+                    repeat {
+                        ready = poll(&descriptorPoll, 1, milliseconds(target.connectTimeout))
+                    } while ready < 0 && errno == EINTR
                     if ready == 0 {
                         lastError = ETIMEDOUT
                     } else {
@@ -402,26 +437,29 @@ public enum SMTPReinjection {
                 if result == 0 { return descriptor }
                 _ = socketClose(descriptor)
             }
-            let reason = lastError == ETIMEDOUT ? "timed out after \(seconds(target.connectTimeout)) s" : String(cString: strerror(lastError))
-            throw SMTPReply(code: 451, enhancedStatus: "4.4.1", text: "linkstamp cannot connect to relay \(target): \(reason)")
+            let reason =
+                lastError == ETIMEDOUT
+                ? "timed out after \(seconds(target.connectTimeout)) s" : String(cString: strerror(lastError))
+            throw SMTPReply(
+                code: 451, enhancedStatus: "4.4.1", text: "linkstamp cannot connect to relay \(target): \(reason)")
         }
     }
 }
 
 #if canImport(Glibc)
-private let socketStream = Int32(SOCK_STREAM.rawValue)
-private let socketOpen = Glibc.socket
-private let socketConnect = Glibc.connect
-private let socketClose = Glibc.close
-private func socketSend(_ socket: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
-    Glibc.send(socket, bytes, count, Int32(MSG_NOSIGNAL))
-}
+    private let socketStream = Int32(SOCK_STREAM.rawValue)
+    private let socketOpen = Glibc.socket
+    private let socketConnect = Glibc.connect
+    private let socketClose = Glibc.close
+    private func socketSend(_ socket: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+        Glibc.send(socket, bytes, count, Int32(MSG_NOSIGNAL))
+    }
 #elseif canImport(Darwin)
-private let socketStream = SOCK_STREAM
-private let socketOpen = Darwin.socket
-private let socketConnect = Darwin.connect
-private let socketClose = Darwin.close
-private func socketSend(_ socket: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
-    Darwin.send(socket, bytes, count, 0)
-}
+    private let socketStream = SOCK_STREAM
+    private let socketOpen = Darwin.socket
+    private let socketConnect = Darwin.connect
+    private let socketClose = Darwin.close
+    private func socketSend(_ socket: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+        Darwin.send(socket, bytes, count, 0)
+    }
 #endif

@@ -1,11 +1,13 @@
 import Foundation
 import SMTPAPI
 import Testing
+
 @testable import Linkstamp
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A small SMTP server for the tests: one thread, blocking POSIX sockets on 127.0.0.1, one
@@ -44,9 +46,9 @@ final class TestSMTPServer: @unchecked Sendable {
     init(_ behavior: Behavior = Behavior()) throws {
         self.behavior = behavior
         #if canImport(Glibc)
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+            let descriptor = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard descriptor >= 0 else { throw POSIXError(.EIO) }
         var address = sockaddr_in()
@@ -77,7 +79,9 @@ final class TestSMTPServer: @unchecked Sendable {
         close(listener)
     }
 
-    var target: SMTPReinjection.Target { SMTPReinjection.Target(host: "127.0.0.1", port: port, connectTimeout: 5, replyTimeout: 20) }
+    var target: SMTPReinjection.Target {
+        SMTPReinjection.Target(host: "127.0.0.1", port: port, connectTimeout: 5, replyTimeout: 20)
+    }
 
     private var isStopped: Bool { lock.withLock { stopped } }
 
@@ -99,9 +103,9 @@ final class TestSMTPServer: @unchecked Sendable {
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { buffer in
             #if canImport(Glibc)
-            Glibc.send(connection, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL))
+                Glibc.send(connection, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL))
             #else
-            Darwin.send(connection, buffer.baseAddress, buffer.count, 0)
+                Darwin.send(connection, buffer.baseAddress, buffer.count, 0)
             #endif
         }
     }
@@ -146,15 +150,22 @@ final class TestSMTPServer: @unchecked Sendable {
                 if let size = behavior.size { lines.append("SIZE \(size)") }
                 if behavior.eightBitMIME { lines.append("8BITMIME") }
                 lines.append("ENHANCEDSTATUSCODES")
-                send(connection, lines.enumerated().map { "250\($0.offset == lines.count - 1 ? " " : "-")\($0.element)\r\n" }.joined())
+                send(
+                    connection,
+                    lines.enumerated().map { "250\($0.offset == lines.count - 1 ? " " : "-")\($0.element)\r\n" }
+                        .joined())
             case "HELO", "NOOP":
                 send(connection, "250 2.0.0 Ok\r\n")
             case "MAIL":
-                mailFrom = command.split(separator: "<", maxSplits: 1).last.map { String($0.prefix(while: { $0 != ">" })) }
+                mailFrom = command.split(separator: "<", maxSplits: 1).last.map {
+                    String($0.prefix(while: { $0 != ">" }))
+                }
                 recipients = []
                 send(connection, "250 2.1.0 Ok\r\n")
             case "RCPT":
-                let address = command.split(separator: "<", maxSplits: 1).last.map { String($0.prefix(while: { $0 != ">" })) } ?? ""
+                let address =
+                    command.split(separator: "<", maxSplits: 1).last.map { String($0.prefix(while: { $0 != ">" })) }
+                    ?? ""
                 let reply = behavior.rcptReply(address)
                 if reply.hasPrefix("2") { recipients.append(address) }
                 send(connection, reply + "\r\n")
@@ -174,7 +185,9 @@ final class TestSMTPServer: @unchecked Sendable {
                     while line() != nil {}
                     return
                 }
-                lock.withLock { recordedTransactions.append(Transaction(mailFrom: from, recipients: recipients, data: data)) }
+                lock.withLock {
+                    recordedTransactions.append(Transaction(mailFrom: from, recipients: recipients, data: data))
+                }
                 mailFrom = nil
                 recipients = []
                 send(connection, "250 2.0.0 Ok: queued as TEST\r\n")
@@ -215,7 +228,9 @@ final class TestSMTPServer: @unchecked Sendable {
     }
 
     /// Runs the filter with `--relay` to `target`; returns the reply it threw and the events.
-    func run(_ target: SMTPReinjection.Target, message: [UInt8] = message, recipients: [String] = ["reader@example.org"]) throws -> (SMTPReply?, [String]) {
+    func run(
+        _ target: SMTPReinjection.Target, message: [UInt8] = message, recipients: [String] = ["reader@example.org"]
+    ) throws -> (SMTPReply?, [String]) {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let events = folder + "/events.jsonl"
@@ -223,10 +238,12 @@ final class TestSMTPServer: @unchecked Sendable {
         let engine = try Fixture.engine()
         do {
             _ = try Filter.run(
-                message: message, envelope: Envelope(sender: "news@acme.example", recipients: recipients), engine: engine,
+                message: message, envelope: Envelope(sender: "news@acme.example", recipients: recipients),
+                engine: engine,
                 output: .relay(target), eventsPath: events, now: Fixture.now)
         } catch { reply = error }
-        let lines = (try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+        let lines =
+            (try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
         return (reply, lines)
     }
 
@@ -253,9 +270,10 @@ final class TestSMTPServer: @unchecked Sendable {
     }
 
     @Test func aTemporaryRefusalDefersTheWholeMessage() throws {
-        let server = try TestSMTPServer(.init(rcptReply: { address in
-            address == "cc@example.org" ? "451 4.3.0 <cc@example.org>: Temporary lookup failure" : "250 2.1.5 Ok"
-        }))
+        let server = try TestSMTPServer(
+            .init(rcptReply: { address in
+                address == "cc@example.org" ? "451 4.3.0 <cc@example.org>: Temporary lookup failure" : "250 2.1.5 Ok"
+            }))
         defer { server.stop() }
         let (reply, events) = try run(server.target)
         #expect(reply?.code == 451)
@@ -267,20 +285,23 @@ final class TestSMTPServer: @unchecked Sendable {
     }
 
     @Test func everyCopyRefusedForGoodIsPermanent() throws {
-        let server = try TestSMTPServer(.init(rcptReply: { "550 5.1.1 <\($0)>: Recipient address rejected: User unknown" }))
+        let server = try TestSMTPServer(
+            .init(rcptReply: { "550 5.1.1 <\($0)>: Recipient address rejected: User unknown" }))
         defer { server.stop() }
         let (reply, events) = try run(server.target)
         #expect(reply?.code == 550)
         #expect(reply?.enhancedStatus == "5.1.1")
-        #expect(reply?.text.contains("550 5.1.1 <reader@example.org>: Recipient address rejected: User unknown") == true)
+        #expect(
+            reply?.text.contains("550 5.1.1 <reader@example.org>: Recipient address rejected: User unknown") == true)
         #expect(server.transactions.isEmpty)
         #expect(events.isEmpty)
     }
 
     @Test func someCopiesRefusedForGoodIsTemporary() throws {
-        let server = try TestSMTPServer(.init(rcptReply: { address in
-            address == "bcc@example.org" ? "550 5.1.1 <bcc@example.org>: User unknown" : "250 2.1.5 Ok"
-        }))
+        let server = try TestSMTPServer(
+            .init(rcptReply: { address in
+                address == "bcc@example.org" ? "550 5.1.1 <bcc@example.org>: User unknown" : "250 2.1.5 Ok"
+            }))
         defer { server.stop() }
         let (reply, events) = try run(server.target)
         #expect(reply?.code == 451)
@@ -305,7 +326,8 @@ final class TestSMTPServer: @unchecked Sendable {
         let server = try TestSMTPServer()
         let port = server.port
         server.stop()
-        let (reply, events) = try run(SMTPReinjection.Target(host: "127.0.0.1", port: port, connectTimeout: 5, replyTimeout: 5))
+        let (reply, events) = try run(
+            SMTPReinjection.Target(host: "127.0.0.1", port: port, connectTimeout: 5, replyTimeout: 5))
         #expect(reply?.code == 451)
         #expect(reply?.enhancedStatus == "4.4.1")
         #expect(reply?.text.contains("cannot connect to relay 127.0.0.1:\(port)") == true)
@@ -313,7 +335,9 @@ final class TestSMTPServer: @unchecked Sendable {
     }
 
     @Test func eightBitCopiesNeed8BITMIME() throws {
-        let eightBit = Fixture.crlf("From: a@acme.example\nTo: r@example.org\nSubject: caf\u{E9}\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nCaf\u{E9}.\n")
+        let eightBit = Fixture.crlf(
+            "From: a@acme.example\nTo: r@example.org\nSubject: caf\u{E9}\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nCaf\u{E9}.\n"
+        )
         let refusing = try TestSMTPServer(.init(eightBitMIME: false))
         defer { refusing.stop() }
         let (reply, _) = try run(refusing.target, message: eightBit)
@@ -352,21 +376,33 @@ final class TestSMTPServer: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let refusing = try TestSMTPServer(.init(rcptReply: { "550 5.7.1 <\($0)>: Relay access denied" }))
         defer { refusing.stop() }
-        let refused = try command.run(["filter", "--relay", "127.0.0.1:\(refusing.port)", "-f", "news@acme.example", "--", "reader@example.org"], stdin: Self.message, configHome: home)
+        let refused = try command.run(
+            ["filter", "--relay", "127.0.0.1:\(refusing.port)", "-f", "news@acme.example", "--", "reader@example.org"],
+            stdin: Self.message, configHome: home)
         #expect(refused.status == 65)
-        #expect(refused.stderr.contains("5.7.1 linkstamp relay 127.0.0.1:\(refusing.port) refused <reader@example.org>: 550 5.7.1"))
+        #expect(
+            refused.stderr.contains(
+                "5.7.1 linkstamp relay 127.0.0.1:\(refusing.port) refused <reader@example.org>: 550 5.7.1"))
 
         let accepting = try TestSMTPServer()
         let port = accepting.port
-        let ok = try command.run(["filter", "--relay", "127.0.0.1:\(port)", "-f", "news@acme.example", "--", "reader@example.org"], stdin: Self.message, configHome: home)
+        let ok = try command.run(
+            ["filter", "--relay", "127.0.0.1:\(port)", "-f", "news@acme.example", "--", "reader@example.org"],
+            stdin: Self.message, configHome: home)
         #expect(ok.status == 0)
         #expect(accepting.transactions.count == 3)
         accepting.stop()
-        let gone = try command.run(["filter", "--relay", "127.0.0.1:\(port)", "-f", "news@acme.example", "--", "reader@example.org"], stdin: Self.message, configHome: home)
+        let gone = try command.run(
+            ["filter", "--relay", "127.0.0.1:\(port)", "-f", "news@acme.example", "--", "reader@example.org"],
+            stdin: Self.message, configHome: home)
         #expect(gone.status == 75)
         #expect(gone.stderr.contains("4.4.1 linkstamp cannot connect to relay"))
 
-        let both = try command.run(["filter", "--relay", "127.0.0.1:\(port)", "--sendmail", "/usr/sbin/sendmail", "-f", "a@b.example", "--", "r@example.org"], configHome: home)
+        let both = try command.run(
+            [
+                "filter", "--relay", "127.0.0.1:\(port)", "--sendmail", "/usr/sbin/sendmail", "-f", "a@b.example", "--",
+                "r@example.org",
+            ], configHome: home)
         #expect(both.status == 64)
     }
 }
