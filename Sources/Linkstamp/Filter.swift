@@ -18,6 +18,9 @@ public enum Filter {
         /// Each copy handed to a sendmail-compatible command (`PATH -G -i -f SENDER -- RCPT`),
         /// the way Postfix's FILTER_README re-injects filtered mail.
         case sendmail(String)
+        /// Every copy sent over SMTP to a server (`--relay HOST:PORT`): Postfix's private
+        /// re-injection `smtpd`, like FILTER_README's "advanced content filter".
+        case relay(SMTPReinjection.Target)
     }
 
     /// What was done, for the caller's log.
@@ -39,7 +42,7 @@ public enum Filter {
     /// 1. check the sender and prepare the message (a refusal writes nothing);
     /// 2. open and check every output: the events file, the output folder, its staging folder
     ///    and `envelopes.jsonl`, the sendmail command;
-    /// 3. stage every copy: render it to memory (Batch SMTP, sendmail) or to a file in the
+    /// 3. stage every copy: render it to memory (Batch SMTP, sendmail, relay) or to a file in the
     ///    staging folder (`--out-dir`);
     /// 4. append the events (a failed append is truncated away), then publish the copies; when
     ///    publishing fails, the events appended in step 4 are truncated away again.
@@ -80,6 +83,8 @@ public enum Filter {
             guard access(command, X_OK) == 0 else {
                 throw outputFailure("cannot run '\(command)': \(String(cString: strerror(errno)))")
             }
+        case .relay:
+            break
         }
         defer { folder?.discard() }
 
@@ -101,7 +106,7 @@ public enum Filter {
                 try stream.append(framed)
             case .directory:
                 try folder?.stage(bytes, copy: copy, transmission: transmission)
-            case .sendmail:
+            case .sendmail, .relay:
                 rendered.append((copy, bytes))
             }
             if eventsFile != nil || eventSink != nil {
@@ -129,6 +134,9 @@ public enum Filter {
                 for (copy, bytes) in rendered {
                     try reinject(bytes, sender: envelope.sender, recipient: copy.address, command: command)
                 }
+            case .relay(let target):
+                try SMTPReinjection.send(
+                    rendered.map { SMTPReinjection.Item(recipient: $0.0.address, bytes: $0.1) }, sender: envelope.sender, to: target)
             }
         } catch {
             eventsFile?.rollBack()

@@ -62,7 +62,7 @@ struct LinkstampCommand: ParsableCommand {
 /// Splits `filter`'s arguments into options (with their values) and recipients in linear time.
 enum FilterArguments {
     /// The options that take a value.
-    static let valued: Set<String> = ["-f", "--config", "--out-dir", "--sendmail", "--events"]
+    static let valued: Set<String> = ["-f", "--config", "--out-dir", "--sendmail", "--relay", "--events"]
 
     /// `nil` when the command line asks for help or the version (the parser answers those).
     static func split(_ arguments: ArraySlice<String>) -> (options: [String], recipients: [String])? {
@@ -137,9 +137,12 @@ struct FilterCommand: ParsableCommand {
         commandName: "filter",
         abstract: "Read one message on stdin and write every recipient's copy.",
         discussion: """
-            Output is a Batch SMTP stream (RFC 2442) on stdout unless --out-dir or --sendmail \
-            is given. Every output is opened and checked, and every copy staged, before the \
-            first is published; events are appended before the copies and truncated away again \
+            Output is a Batch SMTP stream (RFC 2442) on stdout unless --out-dir, --sendmail or \
+            --relay is given. --relay sends every copy over one SMTP connection (30 s connect \
+            and 300 s reply timeouts): exit 0 only when the server accepted every copy, 65 when \
+            it refused every copy for good, else 75 (a retry sends the accepted copies again). \
+            Every output is opened and checked, and every copy staged, before the first is \
+            published; events are appended before the copies and truncated away again \
             if publishing fails.
 
             Exit codes: 0 every copy written; 64 bad command line; 65 (EX_DATAERR) the message \
@@ -169,6 +172,9 @@ struct FilterCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Hand each copy to this sendmail-compatible command (PATH -G -i -f SENDER -- RCPT) instead of writing Batch SMTP.", valueName: "PATH"))
     var sendmail: String?
 
+    @Option(name: .long, help: ArgumentHelp("Send every copy over SMTP to this server (Postfix's re-injection smtpd) instead of writing Batch SMTP.", valueName: "HOST:PORT"))
+    var relay: String?
+
     @Option(name: .long, help: ArgumentHelp("Append one injection event per copy (JSON lines) to this file (its folder must exist).", valueName: "FILE"))
     var events: String?
 
@@ -182,9 +188,17 @@ struct FilterCommand: ParsableCommand {
             printError("5.5.1 no recipients given")
             throw ExitCode(SysExit.usage)
         }
-        guard outDir == nil || sendmail == nil else {
-            printError("5.5.4 --out-dir and --sendmail cannot be used together")
+        guard [outDir, sendmail, relay].compactMap({ $0 }).count <= 1 else {
+            printError("5.5.4 --out-dir, --sendmail and --relay cannot be used together")
             throw ExitCode(SysExit.usage)
+        }
+        var target: SMTPReinjection.Target?
+        if let relay {
+            guard let parsed = SMTPReinjection.Target(relay) else {
+                printError("5.5.4 --relay wants HOST:PORT, got '\(relay)'")
+                throw ExitCode(SysExit.usage)
+            }
+            target = parsed
         }
         // The engine is always loaded with the default limits.
         let limits = Limits()
@@ -204,7 +218,8 @@ struct FilterCommand: ParsableCommand {
         }
         let sender = strip(self.sender)
         let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
-        let output: Filter.Output = outDir.map { .directory($0) } ?? sendmail.map { .sendmail($0) } ?? .batchSMTP(fileDescriptor: 1)
+        let output: Filter.Output = outDir.map { .directory($0) } ?? sendmail.map { .sendmail($0) } ?? target.map { .relay($0) }
+            ?? .batchSMTP(fileDescriptor: 1)
         do {
             if let databaseURL = engine.configuration.databaseURL {
                 try runWithDatabase(

@@ -50,7 +50,7 @@ s/^submission\([[:space:]]\{1,\}\)inet/127.0.0.1:19587 inet/
 s/127\.0\.0\.1:10025/127.0.0.1:19125/g
 s/127\.0\.0\.1:10026/127.0.0.1:19126/g'
 
-RCPTS=(reader cc bcc archive plain-bq plain-pipe)
+RCPTS=(reader cc bcc archive plain-bq plain-pipe local-bcc)
 for i in $(seq -w 1 60); do RCPTS+=("r$i"); done
 
 # pf_start NAME MASTER_SNIPPET [MAIN_SNIPPET]: a fresh Postfix with the README snippets (services
@@ -144,10 +144,12 @@ grep -q '"injection"' "$T/log/events.jsonl" 2>/dev/null \
 door_stop
 pf_stop
 
-# ---- b. + e. after-queue pipe(8): submission -> linkstamp filter --sendmail -> pickup -> virtual
+# ---- b. + c. + e. after-queue pipe(8): submission -> linkstamp filter --relay ->
+# re-injection smtpd (cleanup_keepbcc) -> virtual; local sendmail -> pickup (default cleanup)
 mta_log "Postfix after-queue pipe wiring (README: wiring:postfix-pipe:*)"
 pf_start pipe postfix-pipe:master.cf postfix-pipe:main.cf
 mta_wait_port 19587
+mta_wait_port 19126
 mail="$T/pipe/mail"
 many=""
 spec='{"sender":"news@acme.example","cc":["cc@example.org"],"copies":{"cc@example.org":{},"bcc@example.org":{"bcc":"own"},"archive@example.org":{}'
@@ -157,7 +159,9 @@ mta_check message pipe-many --msys "$msys_good" > "$T/pipe-many.eml"
 mta_check send 19587 news@acme.example "$many" "$T/pipe-many.eml" \
     || mta_fail "pipe: a good message is not accepted on the submission port"
 mta_check expect "$mail" pipe-many "$spec" --timeout 120 \
-    || mta_fail "pipe: 60 envelope recipients (more than Postfix's default destination_recipient_limit of 50) plus cc, bcc, archive: not exactly one copy each"
+    || mta_fail "pipe: 60 envelope recipients (more than Postfix's default destination_recipient_limit of 50) plus cc, bcc, archive: not exactly one copy each (the bcc copy with only its own Bcc:)"
+grep -q "disconnect from localhost\[127.0.0.1\] ehlo=1 mail=63 rcpt=63 data=63 quit=1" "$T/pipe/maillog" \
+    || mta_fail "pipe: the filter did not send the 63 copies over one connection to the re-injection smtpd"
 
 mta_check message pipe-bad --msys "$msys_bad" > "$T/pipe-bad.eml"
 mta_check send 19587 news@acme.example reader@example.org "$T/pipe-bad.eml" \
@@ -169,6 +173,12 @@ grep -q "status=bounced (.*X-MSYS-API 'metadata' must be of type 'json object'" 
     || mta_fail "pipe: a bad header is not bounced with dsn=5.6.0 and the filter's text"
 mta_check expect "$mail" pipe-bad '{"copies":{}}' --timeout 0 \
     || mta_fail "pipe: a bounced message was delivered"
+
+# c. a LOCAL submission with Bcc: (pickup, default cleanup) loses the header
+mta_check message pipe-local --bcc local-bcc@example.org > "$T/pipe-local.eml"
+sendmail -t -i -f news@acme.example < "$T/pipe-local.eml"
+mta_check expect "$mail" pipe-local '{"copies":{"reader@example.org":{"tracked":false},"local-bcc@example.org":{"tracked":false}}}' \
+    || mta_fail "pipe: a local 'sendmail -t' message kept its Bcc: header (or was not delivered once per recipient)"
 
 mta_check message pipe-plain --bcc leak@example.org > "$T/pipe-plain.eml"
 mta_check send 19025 news@acme.example plain-pipe@example.org "$T/pipe-plain.eml" \
