@@ -46,9 +46,22 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // The pure pipeline: prepare a message once, stamp each copy. No I/O.
+        .target(
+            name: "LinkstampPipeline",
+            dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking"],
+            swiftSettings: strict
+        ),
+        // The relay's I/O around it: filter outputs, events, configuration and suppression files.
+        .target(
+            name: "LinkstampDeliver",
+            dependencies: ["LinkstampPipeline", "SMTPAPI", "Tracking"],
+            swiftSettings: strict
+        ),
+        // The front door: re-exports both (`import Linkstamp`), plus the bench's corpus reader.
         .target(
             name: "Linkstamp",
-            dependencies: ["SMTPAPI", "MIME", "HTMLRewrite", "CSSInline", "Tracking"],
+            dependencies: ["LinkstampPipeline", "LinkstampDeliver", "MIME"],
             swiftSettings: strict
         ),
         // The tracking endpoint behind `linkstamp serve`: redirects, pixels, unsubscribe, journal.
@@ -121,7 +134,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LinkstampTests",
-            dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite", "TestSupport"],
+            dependencies: [
+                "Linkstamp", "LinkstampPipeline", "LinkstampDeliver", "SMTPAPI", "MIME", "Tracking", "HTMLRewrite",
+                "TestSupport",
+            ],
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),

@@ -5,6 +5,8 @@ import Testing
 import Tracking
 import TestSupport
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 @Suite(.enabled(if: Corpus.isAvailable, "../shared/corpus is not beside this checkout; set LINKSTAMP_CORPUS to run"))
 struct CorpusTests {

@@ -4,6 +4,8 @@ import MIME
 import Testing
 import Tracking
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Every document of the shared HTML corpus, wrapped in MIME three ways (quoted-printable,
 /// base64, 8bit) and three structures (alternative, related, mixed with an attachment): every

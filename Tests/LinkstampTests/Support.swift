@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import Tracking
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Where the shared, read-only corpus is: `$LINKSTAMP_CORPUS`, else `../shared/corpus` beside
 /// the package root.

@@ -1,4 +1,5 @@
 import Foundation
+import LinkstampPipeline
 import SMTPAPI
 
 /// Events in SparkPost's webhook shape, one JSON object per line:

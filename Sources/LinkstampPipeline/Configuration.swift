@@ -157,15 +157,6 @@ public struct Configuration: Sendable, Hashable {
         }
     }
 
-    /// Reads and parses a configuration file.
-    public init(contentsOf path: String) throws(ConfigurationError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(line: 0, message: "cannot read configuration file '\(path)'")
-        }
-        let base = (path as NSString).deletingLastPathComponent
-        try self.init(parsing: String(decoding: data, as: UTF8.self), baseDirectory: base.isEmpty ? nil : base)
-    }
-
     static func isValidHost(_ host: String) -> Bool {
         guard !host.isEmpty, host.utf8.count <= 253 else { return false }
         let labels = host.split(separator: ".", omittingEmptySubsequences: false)
@@ -188,4 +179,9 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
     public var message: String
     /// `line N: message`.
     public var description: String { line > 0 ? "configuration line \(line): \(message)" : message }
+
+    package init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
 }

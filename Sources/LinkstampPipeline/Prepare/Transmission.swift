@@ -72,7 +72,7 @@ public struct Transmission: Sendable {
 
     let input: [UInt8]
     let template: Template
-    let urls: TrackingURLBuilder
+    package let urls: TrackingURLBuilder
     let placeholderTokens: Bool
     let lineEnding: [UInt8]
     /// List-Unsubscribe (and -Post) fields as bytes around the copy's token: `head`, token,

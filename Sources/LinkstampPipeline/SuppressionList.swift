@@ -1,5 +1,3 @@
-import Foundation
-
 /// Addresses that must not receive a copy unless the message sets `skip_suppression`.
 ///
 /// File format: one address per line, optionally followed by `transactional`,
@@ -36,14 +34,6 @@ public struct SuppressionList: Sendable, Hashable {
                 throw ConfigurationError(line: lineNumber, message: "unknown suppression type '\(kind)'")
             }
         }
-    }
-
-    /// Reads a suppression list file.
-    public init(contentsOf path: String) throws(ConfigurationError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(line: 0, message: "cannot read suppression list '\(path)'")
-        }
-        try self.init(parsing: String(decoding: data, as: UTF8.self))
     }
 
     /// Whether `address` is suppressed for mail of this kind.
