@@ -117,7 +117,7 @@ public struct Configuration: Sendable, Hashable {
             }
             switch key {
             case "tracking_domain":
-                guard Configuration.isValidHost(value) else {
+                do { try TrackingURLBuilder.validateDomain(value) } catch {
                     throw ConfigurationError(line: lineNumber, message: "'tracking_domain' must be a host name, not '\(value)'")
                 }
                 trackingDomain = value.lowercased()
@@ -155,19 +155,6 @@ public struct Configuration: Sendable, Hashable {
                 }
             }
         }
-    }
-
-    static func isValidHost(_ host: String) -> Bool {
-        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
-        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        for label in labels {
-            guard !label.isEmpty, label.utf8.count <= 63 else { return false }
-            for byte in label.utf8 {
-                let ok = (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D
-                if !ok { return false }
-            }
-        }
-        return true
     }
 }
 

@@ -29,7 +29,9 @@ public struct Engine: Sendable {
         self.keyRing = keyRing
         self.suppressionList = suppressionList
         self.limits = limits
-        self.urls = TrackingURLBuilder(domain: configuration.trackingDomain, keyRing: keyRing)
+        var tracking = limits.tracking
+        tracking.tokenLifetime = Int64(configuration.tokenLifetimeDays) * 86_400
+        self.urls = TrackingURLBuilder(domain: configuration.trackingDomain, keyRing: keyRing, limits: tracking)
         guard !keyRing.keys.isEmpty else { throw Engine.internalError("the key ring has no key") }
     }
 

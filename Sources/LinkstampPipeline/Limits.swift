@@ -2,6 +2,7 @@ import MIME
 import SMTPAPI
 import HTMLRewrite
 import CSSInline
+import Tracking
 
 /// Every limit the engine enforces, in one place. Past a limit the message is refused with an
 /// SMTP reply; nothing is ever truncated silently.
@@ -20,11 +21,32 @@ public struct Limits: Sendable, Hashable {
     /// `X-MSYS-API` limits: campaign id 64 bytes, 10 tags, 1 000 cc/bcc/archive recipients,
     /// JSON nesting 64, 1 MiB value.
     public var api: APILimits = APILimits()
-    /// Link scanning limits: URLs up to 4 096 bytes, 10 000 links per part.
+    /// Link scanning limits: URLs up to 4 096 bytes, 10 000 links per part, link names cut at
+    /// 63 bytes. The owner of the rules links and tokens share: `tracking` takes its URL cap
+    /// and link-name cut from here, so a link the scanner keeps is always one a token can carry.
     public var scan: ScanLimits = ScanLimits()
     /// CSS inlining limits (see `CSSLimits`).
     public var css: CSSLimits = CSSLimits()
 
+    /// The limits tokens are sealed with: `scan`'s URL cap (`maxTargetBytes`) and link-name cut
+    /// (`maxLinkNameBytes`), `TrackingLimits`' defaults otherwise. The token lifetime is the
+    /// configuration's `token_lifetime_days` (see `Engine`).
+    public var tracking: TrackingLimits {
+        var limits = TrackingLimits.default
+        limits.maxTargetBytes = scan.maxURLBytes
+        limits.maxLinkNameBytes = scan.maxLinkNameBytes
+        return limits
+    }
+
     /// The defaults above.
     public init() {}
+
+    /// Refuses a message of `byteCount` bytes when it is larger than `maxMessageBytes`:
+    /// `552 5.3.4 message exceeds N bytes`. The one place this refusal is made (preparing a
+    /// message, and the filter while it reads one).
+    public func checkMessageSize(_ byteCount: Int) throws(SMTPReply) {
+        guard byteCount <= maxMessageBytes else {
+            throw SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(maxMessageBytes) bytes")
+        }
+    }
 }

@@ -21,6 +21,9 @@ public struct EffectiveOptions: Sendable, Hashable {
     public var skipSuppression: Bool
     /// Insert the `initial_open` pixel after `<body>` as well.
     public var initialPixel: Bool
+    /// Rewrite links in text/plain parts too: click tracking on and `text_tracking` configured
+    /// (`false` is SparkPost's "htmlonly").
+    public var textClickTracking: Bool
     /// IP pool to send from, if named.
     public var ipPool: String?
 }
@@ -72,8 +75,8 @@ public struct Transmission: Sendable {
 
     let input: [UInt8]
     let template: Template
-    package let urls: TrackingURLBuilder
-    let placeholderTokens: Bool
+    /// Seals this message's tokens (or writes the test placeholders).
+    let mint: TokenMint
     let lineEnding: [UInt8]
     /// List-Unsubscribe (and -Post) fields as bytes around the copy's token: `head`, token,
     /// (`middle`, token,) `tail`. Empty when copies get none.
@@ -90,12 +93,14 @@ public struct Transmission: Sendable {
     /// The transmission id as the decimal string events carry.
     public var transmissionIDString: String { String(transmissionID) }
 
+    /// Whether the tracking host is a configured one rather than the placeholder (events say so).
+    package var trackingDomainConfigured: Bool { mint.urls.domain != Configuration.placeholderTrackingDomain }
+
+    /// Prepares one message in named stages; each stage gets the values it needs, not the engine.
     init(engine: Engine, message: [UInt8], envelope: Envelope, now: Date, transmissionID fixedID: UInt64?) throws(SMTPReply) {
         let limits = engine.limits
         let configuration = engine.configuration
-        guard message.count <= limits.maxMessageBytes else {
-            throw SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(limits.maxMessageBytes) bytes")
-        }
+        try limits.checkMessageSize(message.count)
         let structure: MessageStructure
         do { structure = try MessageStructure.parse(message, limits: limits.mime) } catch {
             throw SMTPReply.permanent("message structure exceeds limits: \(error.description)")
@@ -108,7 +113,7 @@ public struct Transmission: Sendable {
         guard let top = structure.parts.first?.header, top.fields.contains(where: { !$0.nameRange.isEmpty }) else {
             throw SMTPReply.noHeader
         }
-        let lineEnding: [UInt8] = top.lineEnding == .crlf ? [0x0D, 0x0A] : [0x0A]
+        let lineEnding = top.lineEnding.bytes
 
         // X-MSYS-API
         let apiFields = top.all("x-msys-api", in: message)
@@ -117,117 +122,42 @@ public struct Transmission: Sendable {
         if let field = apiFields.first {
             api = try APIHeader.parse(message[field.valueRange], limits: limits.api)
         }
-        let open = api.options.openTracking ?? configuration.openTracking
-        let options = EffectiveOptions(
-            openTracking: open,
-            clickTracking: api.options.clickTracking ?? configuration.clickTracking,
-            transactional: api.options.transactional ?? configuration.transactional,
-            inlineCSS: api.options.inlineCSS ?? false,
-            sandbox: api.options.sandbox ?? false,
-            skipSuppression: api.options.skipSuppression ?? false,
-            initialPixel: open && configuration.initialOpenPixel,
-            ipPool: api.options.ipPool
-        )
+        let options = Transmission.resolveOptions(api.options, configuration: configuration)
         if options.sandbox, let sandboxDomain = configuration.sandboxDomain {
-            let from = top.first("from", in: message).map { HeaderText.unfoldedValue($0, in: message) } ?? ""
-            let domain = HeaderText.addresses(in: from).first?.split(separator: "@").last.map { $0.lowercased() }
-            guard domain == sandboxDomain else {
-                throw SMTPReply.permanent("X-MSYS-API sandbox messages must be sent From the sandbox domain '\(sandboxDomain)'")
-            }
+            try Transmission.checkSandboxSender(top, in: message, sandboxDomain: sandboxDomain)
         }
 
         let id: UInt64
         if let fixedID { id = fixedID } else { id = try TransmissionIDGenerator.make(now: now) }
+        let suppressionList = engine.suppressionList
         let (copies, suppressed) = try Transmission.expandRecipients(
-            envelope: envelope, api: api, options: options, engine: engine, transmissionID: id)
+            envelope: envelope, api: api, limits: limits, transmissionID: id,
+            isSuppressed: { address in
+                !options.skipSuppression && suppressionList.contains(address, transactional: options.transactional)
+            })
 
-        // Header edits: the X-MSYS-API field and every Bcc go; Cc gains the cc list; new fields
-        // are appended after the original ones.
-        var edits: [Edit] = []
-        for field in apiFields { edits.append(Edit(range: field.range, pieces: [])) }
-        for field in top.all("bcc", in: message) { edits.append(Edit(range: field.range, pieces: [])) }
-        var appended: [UInt8] = []
-        if !api.cc.isEmpty {
-            let existing = top.first("cc", in: message)
-            let present = Set(existing.map { HeaderText.addresses(in: HeaderText.unfoldedValue($0, in: message)) }?
-                .map { $0.lowercased() } ?? [])
-            var seen = present
-            var mailboxes: [String] = []
-            for recipient in api.cc where seen.insert(recipient.email.lowercased()).inserted {
-                mailboxes.append(HeaderText.mailbox(name: recipient.name, address: recipient.email))
-            }
-            if !mailboxes.isEmpty {
-                let separator = Array(",".utf8) + lineEnding + [0x20]
-                let joined = mailboxes.map { Array($0.utf8) }.joined(separator: separator)
-                if let existing {
-                    var field = Array(message[existing.nameRange.lowerBound..<existing.valueRange.upperBound])
-                    field += separator
-                    field += joined
-                    field += lineEnding
-                    edits.append(Edit(range: existing.range, pieces: [.bytes(field)]))
-                } else {
-                    appended += Array("Cc: ".utf8) + joined + lineEnding
-                }
-            }
-        }
-        if let pool = options.ipPool {
-            appended += Array("X-Linkstamp-IP-Pool: \(Transmission.headerSafe(pool))".utf8) + lineEnding
-        }
-        if options.sandbox {
-            appended += Array("X-Linkstamp-Sandbox: yes".utf8) + lineEnding
-        }
+        let headers = Transmission.headerEdits(
+            top, in: message, apiFields: apiFields, cc: api.cc, options: options, lineEnding: lineEnding)
 
-        let expires = Int64(now.timeIntervalSince1970) + Int64(configuration.tokenLifetimeDays) * 86_400
-        // Tokens differ in length only by the address they carry: the longest address of this
-        // message bounds every token, so prepared lines can be checked against 998 octets.
-        let longestAddress = copies.max { $0.normalizedAddress.utf8.count < $1.normalizedAddress.utf8.count }
-        var maxTokenLength = 0
-        if let longestAddress {
-            let probe = RecipientInfo(
-                transmissionID: id, messageID: longestAddress.messageID, rcptTo: longestAddress.normalizedAddress,
-                rcptType: .archive, expires: expires)
-            do { maxTokenLength = try engine.urls.recipientToken(probe).segmentLength } catch {
-                throw Engine.internalError("tracking token encryption failed: \(error)")
-            }
-        }
+        let mint = TokenMint(urls: engine.urls, placeholders: engine.placeholderTokensForTesting)
+        let expires = mint.expiry(injectedAt: now)
+        let maxTokenLength = try mint.longestRecipientToken(of: copies, transmissionID: id, expires: expires)
         let messageInfo = Transmission.messageInfo(api: api, options: options, transmissionID: id, now: now)
-        let messageToken = try Transmission.messageToken(messageInfo, engine: engine)
-        var body = BodyRewriter(
-            input: message, engine: engine, options: options, transmissionID: id, lineEnding: lineEnding,
-            maxTokenLength: maxTokenLength, messageToken: messageToken)
-        let (htmlIndex, textIndex) = structure.trackableBodyParts()
-        var topHeaderAdditions: [UInt8] = []
-        var untrackedParts: [UntrackedPart] = []
-        var cssInlineSkipped: CSSInlineSkipReason?
-        for (index, isHTML) in [(htmlIndex, true), (textIndex, false)] {
-            guard let index, index < structure.parts.count else { continue }
-            let result = try body.rewrite(structure.parts[index], isHTML: isHTML)
-            edits += result.edits
-            if index == 0 { topHeaderAdditions += result.topHeaderAddition }
-            if let reason = result.untrackedReason { untrackedParts.append(UntrackedPart(part: index, reason: reason)) }
-            if let skipped = result.cssInlineSkipped { cssInlineSkipped = skipped }
-        }
+        let messageToken = try mint.messageToken(messageInfo)
+        var edits = headers.edits
+        let body = try Transmission.bodyEdits(
+            structure, in: message, options: options, limits: limits, mint: mint, transmissionID: id,
+            lineEnding: lineEnding, maxTokenLength: maxTokenLength, messageToken: messageToken,
+            scannerTrapLink: configuration.serve.scannerTrapLink, into: &edits)
+
+        let insertion = Transmission.fieldInsertion(
+            top, in: message, edits: edits, commonFields: body.topHeaderAddition + headers.appended,
+            lineEnding: lineEnding)
+        edits.append(insertion.edit)
 
         let hasListUnsubscribe = top.first("list-unsubscribe", in: message) != nil
         let addsListUnsubscribe = !options.transactional && !hasListUnsubscribe
             && (configuration.unsubscribeHTTPS || configuration.unsubscribeMailto != nil)
-        // Fields appended after the original ones: those common to every copy, then the copy's own.
-        let headerEnd = top.range.upperBound
-        // Only the last line of the input can lack its line break. When that last field is
-        // removed (X-MSYS-API, Bcc) or rewritten (Cc, Content-Transfer-Encoding: both end with a
-        // line break), what precedes the insertion already ends a line: adding one would end the
-        // header there and put the new fields in the body.
-        let lastFieldEdited = edits.contains { $0.layer == .header && !$0.range.isEmpty && $0.range.upperBound == headerEnd }
-        let lacksLineBreak = headerEnd > 0 && message[headerEnd - 1] != 0x0A && !lastFieldEdited
-        let commonFields = topHeaderAdditions + appended
-        // A header without its final line break is then the whole input: a body edit there is an
-        // empty body gaining content, which must not join the last field's line either.
-        let bodyFollows = edits.contains { $0.layer == .body && $0.range.lowerBound == headerEnd }
-        let fixedLineBreak = lacksLineBreak && (!commonFields.isEmpty || bodyFollows)
-        var insertion: [Piece] = []
-        if fixedLineBreak || !commonFields.isEmpty { insertion.append(.bytes((fixedLineBreak ? lineEnding : []) + commonFields)) }
-        insertion.append(.copyHeaders)
-        edits.append(Edit(range: headerEnd..<headerEnd, pieces: insertion))
 
         let subjectField = top.first("subject", in: message)
         self.transmissionID = id
@@ -239,130 +169,24 @@ public struct Transmission: Sendable {
         self.subject = subjectField.map { EncodedWord.decode(HeaderText.unfoldedValue($0, in: message)) }
         self.injectionTime = now
         self.expires = expires
-        self.untrackedParts = untrackedParts.sorted { $0.part < $1.part }
-        self.cssInlineSkipped = cssInlineSkipped
+        self.untrackedParts = body.untrackedParts
+        self.cssInlineSkipped = body.cssInlineSkipped
         self.input = message
         self.template = Template(input: message, edits: edits)
-        self.urls = engine.urls
-        self.placeholderTokens = engine.placeholderTokensForTesting
+        self.mint = mint
         self.lineEnding = lineEnding
         self.listUnsubscribe = addsListUnsubscribe
             ? Transmission.listUnsubscribePieces(
                 configuration: configuration, urls: engine.urls, lineEnding: lineEnding,
                 messageToken: try Transmission.listUnsubscribeMessageToken(
-                    messageInfo, full: messageToken, engine: engine, maxTokenLength: maxTokenLength)) : []
-        self.copyHeadersNeedLineBreak = lacksLineBreak && !fixedLineBreak
-        if template.usesBodyToken, copies.contains(where: { $0.rcptType == .archive }) {
-            let first = (copies + suppressed).filter { $0.rcptType == nil }.min { $0.index < $1.index }
-            if let first {
-                self.archiveBodyToken = try Transmission.token(
-                    for: first, urls: engine.urls, transmissionID: id, expires: expires,
-                    placeholder: engine.placeholderTokensForTesting)
-                self.archiveLinkOwner = first.index
-            } else {
-                self.archiveBodyToken = nil
-                self.archiveLinkOwner = -1
-            }
-        } else {
-            self.archiveBodyToken = nil
-            self.archiveLinkOwner = -1
-        }
-    }
-
-    /// The fixed bytes of the List-Unsubscribe fields, between which each copy's token goes.
-    static func listUnsubscribePieces(
-        configuration: Configuration, urls: TrackingURLBuilder, lineEnding: [UInt8], messageToken: String = ""
-    ) -> [[UInt8]] {
-        let post = configuration.unsubscribeHTTPS
-            ? Array("List-Unsubscribe-Post: List-Unsubscribe=One-Click".utf8) + lineEnding : []
-        let https = Array("<\(urls.unsubscribeURLPrefix)\(messageToken.isEmpty ? "" : messageToken + "/")".utf8)
-        switch (configuration.unsubscribeMailto, configuration.unsubscribeHTTPS) {
-        case (let mailto?, true):
-            return [
-                Array("List-Unsubscribe: <mailto:\(mailto)?subject=unsubscribe%20".utf8),
-                Array(">,".utf8) + lineEnding + [0x20] + https,
-                Array(">".utf8) + lineEnding + post,
-            ]
-        case (let mailto?, false):
-            return [Array("List-Unsubscribe: <mailto:\(mailto)?subject=unsubscribe%20".utf8), Array(">".utf8) + lineEnding]
-        case (nil, true):
-            return [Array("List-Unsubscribe: ".utf8) + https, Array(">".utf8) + lineEnding + post]
-        case (nil, false):
-            return []
-        }
+                    messageInfo, full: messageToken, mint: mint, maxTokenLength: maxTokenLength)) : []
+        self.copyHeadersNeedLineBreak = insertion.copyHeadersNeedLineBreak
+        (self.archiveBodyToken, self.archiveLinkOwner) = try Transmission.archiveTokens(
+            usesBodyToken: template.usesBodyToken, copies: copies, suppressed: suppressed, mint: mint,
+            transmissionID: id, expires: expires)
     }
 
     static func headerSafe(_ value: String) -> String {
         String(decoding: value.utf8.filter { $0 >= 0x20 && $0 != 0x7F }, as: UTF8.self)
-    }
-
-    static func token(for copy: Copy, urls: TrackingURLBuilder, transmissionID: UInt64, expires: Int64, placeholder: Bool) throws(SMTPReply) -> RecipientToken {
-        if placeholder { return RecipientToken(base: Array("R\(copy.index)".utf8), kindTags: []) }
-        let info = RecipientInfo(
-            transmissionID: transmissionID,
-            messageID: copy.messageID,
-            rcptTo: copy.normalizedAddress,
-            rcptType: copy.rcptType,
-            expires: expires
-        )
-        do { return try urls.recipientToken(info) } catch {
-            throw Engine.internalError("tracking token encryption failed: \(error)")
-        }
-    }
-
-    /// Envelope recipients, then cc, bcc and archive; each address once (case-insensitively,
-    /// first occurrence decides its type); suppressed ones set apart.
-    static func expandRecipients(
-        envelope: Envelope, api: APIHeader, options: EffectiveOptions, engine: Engine, transmissionID: UInt64
-    ) throws(SMTPReply) -> (copies: [Copy], suppressed: [Copy]) {
-        let limits = engine.limits
-        let total = envelope.recipients.count + api.cc.count + api.bcc.count + api.archive.count
-        guard total <= limits.maxCopies else {
-            throw SMTPReply(code: 550, enhancedStatus: "5.5.3", text: "too many recipients: \(total) (at most \(limits.maxCopies) copies per message)")
-        }
-        guard !envelope.recipients.isEmpty else {
-            throw SMTPReply(code: 554, enhancedStatus: "5.5.1", text: "no valid recipients")
-        }
-        var seen = Set<String>(minimumCapacity: total)
-        var copies: [Copy] = []
-        var suppressed: [Copy] = []
-        copies.reserveCapacity(total)
-        var index = 0
-        func add(_ address: String, name: String?, type: RecipientType?) {
-            guard seen.insert(address.lowercased()).inserted else { return }
-            let copy = Copy(
-                index: index, address: address, name: name, rcptType: type,
-                messageID: Transmission.messageID(transmissionID: transmissionID, index: index))
-            index += 1
-            if !options.skipSuppression,
-               engine.suppressionList.contains(address, transactional: options.transactional) {
-                suppressed.append(copy)
-            } else {
-                copies.append(copy)
-            }
-        }
-        for address in envelope.recipients {
-            guard address.utf8.count <= limits.maxAddressBytes, EmailAddress.isValid(address) else {
-                throw SMTPReply(code: 550, enhancedStatus: "5.1.3", text: "bad recipient address syntax '\(headerSafe(address))'")
-            }
-            add(address, name: nil, type: nil)
-        }
-        for (list, type) in [(api.cc, RecipientType.cc), (api.bcc, .bcc), (api.archive, .archive)] {
-            for recipient in list {
-                guard recipient.email.utf8.count <= limits.maxAddressBytes else {
-                    throw SMTPReply.permanent("X-MSYS-API '\(type.rawValue)' contains an invalid address '\(headerSafe(recipient.email))'")
-                }
-                add(recipient.email, name: recipient.name, type: type)
-            }
-        }
-        return (copies, suppressed)
-    }
-
-    /// 22 hex digits: the transmission id, then the copy's index.
-    static func messageID(transmissionID: UInt64, index: Int) -> String {
-        let high = String(transmissionID, radix: 16)
-        let low = String(UInt32(truncatingIfNeeded: index), radix: 16)
-        return String(repeating: "0", count: 16 - high.count) + high
-            + String(repeating: "0", count: max(0, 6 - low.count)) + low
     }
 }
