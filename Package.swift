@@ -50,9 +50,22 @@ let package = Package(
             dependencies: ["MailBytes", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // The pure pipeline: prepare a message once, stamp each copy. No I/O.
+        .target(
+            name: "LinkstampPipeline",
+            dependencies: ["MailBytes", "SMTPAPI", "MIME", "LinkScan", "CSSInline", "Tracking"],
+            swiftSettings: strict
+        ),
+        // The relay's I/O around it: filter outputs, events, configuration and suppression files.
+        .target(
+            name: "LinkstampDeliver",
+            dependencies: ["LinkstampPipeline", "SMTPAPI", "Tracking"],
+            swiftSettings: strict
+        ),
+        // The front door: re-exports both (`import Linkstamp`), plus the bench's corpus reader.
         .target(
             name: "Linkstamp",
-            dependencies: ["MailBytes", "SMTPAPI", "MIME", "LinkScan", "CSSInline", "Tracking"],
+            dependencies: ["MailBytes", "LinkstampPipeline", "LinkstampDeliver", "SMTPAPI", "MIME", "Tracking"],
             swiftSettings: strict
         ),
         // The tracking endpoint behind `linkstamp serve`: redirects, pixels, unsubscribe, journal.
@@ -128,7 +141,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LinkstampTests",
-            dependencies: ["Linkstamp", "SMTPAPI", "MIME", "Tracking", "LinkScan", "TestSupport"],
+            dependencies: [
+                "Linkstamp", "LinkstampPipeline", "LinkstampDeliver", "MailBytes", "SMTPAPI", "MIME", "Tracking",
+                "LinkScan", "TestSupport",
+            ],
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),

@@ -39,26 +39,33 @@ public struct TrackingURLBuilder: Sendable {
         self.unsubscribeURLPrefix = "https://\(self.domain)/u/"
     }
 
-    /// Checks a configured tracking domain before use: after the normalization ``init(domain:keyRing:)``
-    /// applies, it must be a non-empty host (name, IPv4 or bracketed IPv6) with optional `:port`
-    /// and path, made only of `A-Z a-z 0-9 . - _ ~ : / [ ]`, so the URLs it starts can be
-    /// spliced into HTML attributes and headers unescaped. The builder itself never refuses a
-    /// domain; call this when loading configuration.
+    /// Checks a configured tracking domain: it must be a host name, dot-separated labels of 1–63
+    /// letters, digits and hyphens, at most 253 bytes in all (docs/SPEC.md, `tracking_domain`),
+    /// so the URLs it starts can be spliced into HTML attributes and header fields unescaped.
+    /// No scheme, port or path. The one rule for a tracking domain: `Configuration` applies it
+    /// to `tracking_domain`; the builder itself never refuses a domain.
     public static func validateDomain(_ domain: String) throws(TrackingError) {
-        let host = TrackingURLBuilder(domain: domain, keyRing: KeyRing(keys: [])).domain
-        let bytes = Array(host.utf8)
-        guard let first = bytes.first, first != UInt8(ascii: "/"), first != UInt8(ascii: ":") else {
-            throw .invalidField("tracking domain", reason: "must start with a host name")
+        let bytes = Array(domain.utf8)
+        guard !bytes.isEmpty, bytes.count <= 253 else {
+            throw .invalidField("tracking domain", reason: "must be a host name of 1 to 253 bytes")
         }
+        var labelStart = 0
         for (offset, byte) in bytes.enumerated() {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"),
-                UInt8(ascii: "~"), UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "["), UInt8(ascii: "]"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
                 continue
+            case UInt8(ascii: "."):
+                guard offset > labelStart, offset - labelStart <= 63 else {
+                    throw .invalidField("tracking domain", reason: "has an empty or over-long label at byte \(labelStart)")
+                }
+                labelStart = offset + 1
             default:
                 throw .invalidField("tracking domain", reason: "has a character not allowed at byte \(offset)")
             }
+        }
+        guard bytes.count > labelStart, bytes.count - labelStart <= 63 else {
+            throw .invalidField("tracking domain", reason: "has an empty or over-long label at byte \(labelStart)")
         }
     }
 

@@ -112,7 +112,7 @@ func replyExit(_ reply: SMTPReply) -> ExitCode {
 
 /// Reads standard input to its end with read(2). A read error (standard input closed, a
 /// folder, an I/O error) is a temporary failure; past `limit` bytes the message is refused.
-func readStandardInput(limit: Int) throws(SMTPReply) -> [UInt8] {
+func readStandardInput(limits: Limits) throws(SMTPReply) -> [UInt8] {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
@@ -126,9 +126,7 @@ func readStandardInput(limit: Int) throws(SMTPReply) -> [UInt8] {
         }
         if count == 0 { return bytes }
         bytes.append(contentsOf: chunk[0..<count])
-        if bytes.count > limit {
-            throw SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(limit) bytes")
-        }
+        try limits.checkMessageSize(bytes.count)
     }
 }
 
@@ -208,7 +206,7 @@ struct FilterCommand: ParsableCommand {
         // Standard input is read before any file is opened, so a closed fd 0 is never
         // mistaken for a file opened later.
         let message: [UInt8]
-        do { message = try readStandardInput(limit: limits.maxMessageBytes) } catch { throw replyExit(error) }
+        do { message = try readStandardInput(limits: limits) } catch { throw replyExit(error) }
         let engine: Engine
         do { engine = try Engine.load(configurationPath: config.path, limits: limits) } catch { throw replyExit(error) }
         defer {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// The `linkstamp` executable as a relay runs it: exit codes, stderr, stdout, files.
 @Suite struct CommandTests {

@@ -5,6 +5,8 @@ import Testing
 import Tracking
 import TestSupport
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Every message of the project's own corpus and, when present, the shared one (see `Corpora`)
 /// through the whole pipeline.

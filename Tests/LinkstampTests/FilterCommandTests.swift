@@ -2,6 +2,8 @@ import Foundation
 import SMTPAPI
 import Testing
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Issue 9 hardening of `linkstamp filter` and its siblings, run on the built executable (and
 /// on the library where a fault has to be injected).

@@ -2,6 +2,8 @@ import Foundation
 import SMTPAPI
 import Testing
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 @Suite struct FilterTests {
     func scratch() throws -> String {

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Whole messages in, every copy out, byte for byte. Tokens are placeholders (`L<n>` for the
 /// link part, `R<n>` for the recipient part) so the files stay stable; the real tokens are

@@ -5,6 +5,8 @@ import Testing
 import TestSupport
 import Tracking
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Every document of the HTML corpora (the project's own, and the shared one when present),
 /// wrapped in MIME three ways (quoted-printable, base64, 8bit) and three structures

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Linkstamp
+@testable import LinkstampDeliver
 
 /// `injection_time` comes from the hand-written ISO 8601 writer; it writes what Foundation's
 /// `ISO8601DateFormatter` wrote before (internet date-time, milliseconds, UTC), fractions included.

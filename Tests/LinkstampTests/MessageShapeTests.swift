@@ -5,6 +5,8 @@ import TestSupport
 import Testing
 import Tracking
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Messages of odd shape (issue 9 items 7, 8, 11): where added header fields go, what has no
 /// header, and what a copy says about the parts it left untracked.

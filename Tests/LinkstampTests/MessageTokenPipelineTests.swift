@@ -4,6 +4,8 @@ import Testing
 import Tracking
 
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Issue 11 item 1 on the filter side: every URL of every copy carries the one message token.
 @Suite struct MessageTokenPipelineTests {

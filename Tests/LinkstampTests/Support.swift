@@ -3,6 +3,8 @@ import Testing
 import TestSupport
 import Tracking
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// The project's own sample messages. Corpus tests find their corpora through
 /// `TestSupport.Corpora` (the project's `corpus/` folders, and `../shared/corpus` on top).

@@ -4,6 +4,8 @@ import SMTPAPI
 import Testing
 import Tracking
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 /// Decodes the tracked body parts of a rendered copy and returns their tracked URLs in order.
 func trackedURLs(in copy: [UInt8], domain: String = "t.example.net") throws -> (html: [String], text: [String], htmlBody: [UInt8]) {

@@ -4,6 +4,8 @@ import SMTPAPI
 import Testing
 import Tracking
 @testable import Linkstamp
+@testable import LinkstampDeliver
+@testable import LinkstampPipeline
 
 @Suite struct TransmissionTests {
     @Test func untouchedCopyIsInputMinusTheHeaderByteForByte() throws {

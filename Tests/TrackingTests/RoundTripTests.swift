@@ -51,16 +51,25 @@ import Testing
     }
 
     @Test func domainValidation() throws {
-        for good in ["click.example.com", "https://t.example:8443/track/", "[::1]:8080", "xn--bcher-kva.example"] {
+        let longest = Array(repeating: String(repeating: "a", count: 63), count: 4).joined(separator: ".")
+            .prefix(253)
+        for good in ["click.example.com", "T.Example.NET", "xn--bcher-kva.example", "localhost", String(longest)] {
             #expect(Support.error { () throws(TrackingError) in try TrackingURLBuilder.validateDomain(good) } == nil)
         }
         let bad: [(String, String)] = [
-            ("", "tracking domain must start with a host name"),
-            ("https://", "tracking domain must start with a host name"),
-            ("/path", "tracking domain must start with a host name"),
+            ("", "tracking domain must be a host name of 1 to 253 bytes"),
+            (String(longest) + "a", "tracking domain must be a host name of 1 to 253 bytes"),
+            ("https://t.example", "tracking domain has a character not allowed at byte 5"),
+            ("t.example:8443", "tracking domain has a character not allowed at byte 9"),
+            ("[::1]", "tracking domain has a character not allowed at byte 0"),
+            ("t.example/path", "tracking domain has a character not allowed at byte 9"),
             ("t.example\"><script>", "tracking domain has a character not allowed at byte 9"),
             ("t example", "tracking domain has a character not allowed at byte 1"),
             ("bücher.example", "tracking domain has a character not allowed at byte 1"),
+            ("t..example", "tracking domain has an empty or over-long label at byte 2"),
+            (".example", "tracking domain has an empty or over-long label at byte 0"),
+            ("example.", "tracking domain has an empty or over-long label at byte 8"),
+            (String(repeating: "a", count: 64) + ".example", "tracking domain has an empty or over-long label at byte 0"),
         ]
         for (domain, message) in bad {
             let error = Support.error { () throws(TrackingError) in try TrackingURLBuilder.validateDomain(domain) }

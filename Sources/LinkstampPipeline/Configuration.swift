@@ -141,7 +141,7 @@ public struct Configuration: Sendable, Hashable {
             }
             switch key {
             case "tracking_domain":
-                guard Configuration.isValidHost(value) else {
+                do { try TrackingURLBuilder.validateDomain(value) } catch {
                     throw ConfigurationError(line: lineNumber, message: "'tracking_domain' must be a host name, not '\(value)'")
                 }
                 trackingDomain = value.lowercased()
@@ -191,28 +191,6 @@ public struct Configuration: Sendable, Hashable {
             }
         }
     }
-
-    /// Reads and parses a configuration file.
-    public init(contentsOf path: String) throws(ConfigurationError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(line: 0, message: "cannot read configuration file '\(path)'")
-        }
-        let base = (path as NSString).deletingLastPathComponent
-        try self.init(parsing: String(decoding: data, as: UTF8.self), baseDirectory: base.isEmpty ? nil : base)
-    }
-
-    static func isValidHost(_ host: String) -> Bool {
-        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
-        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        for label in labels {
-            guard !label.isEmpty, label.utf8.count <= 63 else { return false }
-            for byte in label.utf8 {
-                let ok = (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D
-                if !ok { return false }
-            }
-        }
-        return true
-    }
 }
 
 /// A configuration file that cannot be used, with the line at fault.
@@ -225,4 +203,9 @@ public struct ConfigurationError: SMTPReplyConvertible, Hashable, Sendable, Cust
     public var description: String { line > 0 ? "configuration line \(line): \(message)" : message }
     /// `451 4.3.5 linkstamp <description>`: temporary, the operator must fix the setup.
     public var smtpReply: SMTPReply { SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp \(description)") }
+
+    package init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
 }

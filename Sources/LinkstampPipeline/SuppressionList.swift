@@ -1,5 +1,4 @@
-import Foundation
-import SMTPAPI
+import MailBytes
 
 /// Addresses that must not receive a copy unless the message sets `skip_suppression`.
 ///
@@ -37,14 +36,6 @@ public struct SuppressionList: Sendable, Hashable {
                 throw ConfigurationError(line: lineNumber, message: "unknown suppression type '\(kind)'")
             }
         }
-    }
-
-    /// Reads a suppression list file.
-    public init(contentsOf path: String) throws(ConfigurationError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(line: 0, message: "cannot read suppression list '\(path)'")
-        }
-        try self.init(parsing: String(decoding: data, as: UTF8.self))
     }
 
     /// Which mail a suppression applies to (SparkPost's `transactional`/`non_transactional`).

@@ -11,18 +11,11 @@ extension BodyRewriter {
 
     mutating func trapLinkPieces() throws(SMTPReply) -> [Piece] {
         var info = LinkInfo(
-            transmissionID: transmissionID, index: nextLinkIndex, target: "https://\(engine.urls.domain)/")
+            transmissionID: transmissionID, index: nextLinkIndex, target: "https://\(mint.urls.domain)/")
         info.isTrap = true
         nextLinkIndex += 1
-        let token: String
-        if engine.placeholderTokensForTesting {
-            token = "T\(info.index)"
-        } else {
-            do { token = try engine.urls.linkToken(info) } catch {
-                throw Engine.internalError("tracking token encryption failed: \(error)")
-            }
-        }
-        let prefix = engine.urls.clickURLPrefix(linkToken: token, sublink: nil) + messageSegment
+        let token = try mint.linkToken(info, placeholder: "T")
+        let prefix = mint.urls.clickURLPrefix(linkToken: token, sublink: nil) + messageSegment
         return [
             .bytes(Self.trapLinkHead + Array(prefix.utf8)), .bodyToken(softBreak: nil, kind: .click),
             .bytes(Self.trapLinkTail),

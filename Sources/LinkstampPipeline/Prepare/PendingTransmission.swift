@@ -30,12 +30,14 @@ public struct PendingTransmission: Sendable {
     let transmissionID: UInt64
     let candidates: [Copy]
 
+    /// The first stages of preparing: size, structure, header block, `X-MSYS-API`, options
+    /// (``Transmission/resolveOptions(_:configuration:)``), sandbox sender, transmission id and
+    /// the recipients (``Transmission/expandRecipients(envelope:api:limits:transmissionID:isSuppressed:)``
+    /// with nothing suppressed yet).
     init(engine: Engine, message: [UInt8], envelope: Envelope, now: Date, transmissionID fixedID: UInt64?) throws(SMTPReply) {
         let limits = engine.limits
         let configuration = engine.configuration
-        guard message.count <= limits.maxMessageBytes else {
-            throw SMTPReply(code: 552, enhancedStatus: "5.3.4", text: "message exceeds \(limits.maxMessageBytes) bytes")
-        }
+        try limits.checkMessageSize(message.count)
         let structure: MessageStructure
         do { structure = try MessageStructure.parse(message, limits: limits.mime) } catch {
             throw error.smtpReply
@@ -48,7 +50,6 @@ public struct PendingTransmission: Sendable {
         guard let top = structure.parts.first?.header, top.fields.contains(where: { !$0.nameRange.isEmpty }) else {
             throw SMTPReply.noHeader
         }
-        let lineEnding: [UInt8] = top.lineEnding == .crlf ? [0x0D, 0x0A] : [0x0A]
 
         // X-MSYS-API
         let apiFields = top.all("x-msys-api", in: message)
@@ -57,36 +58,22 @@ public struct PendingTransmission: Sendable {
         if let field = apiFields.first {
             api = try APIHeader.parse(message[field.valueRange], limits: limits.api)
         }
-        let open = api.options.openTracking ?? configuration.openTracking
-        let options = EffectiveOptions(
-            openTracking: open,
-            clickTracking: api.options.clickTracking ?? configuration.clickTracking,
-            transactional: api.options.transactional ?? configuration.transactional,
-            inlineCSS: api.options.inlineCSS ?? false,
-            sandbox: api.options.sandbox ?? false,
-            skipSuppression: api.options.skipSuppression ?? false,
-            initialPixel: open && configuration.initialOpenPixel,
-            ipPool: api.options.ipPool
-        )
+        let options = Transmission.resolveOptions(api.options, configuration: configuration)
         if options.sandbox, let sandboxDomain = configuration.sandboxDomain {
-            let from = top.first("from", in: message).map { HeaderText.unfoldedValue($0, in: message) } ?? ""
-            let domain = HeaderText.addresses(in: from).first?.split(separator: "@").last.map { $0.lowercased() }
-            guard domain == sandboxDomain else {
-                throw SMTPReply.permanent("X-MSYS-API sandbox messages must be sent From the sandbox domain '\(sandboxDomain)'")
-            }
+            try Transmission.checkSandboxSender(top, in: message, sandboxDomain: sandboxDomain)
         }
 
         let id: UInt64
         if let fixedID { id = fixedID } else { id = try TransmissionIDGenerator.make(now: now) }
-        let candidates = try Transmission.expandRecipients(
-            envelope: envelope, api: api, engine: engine, transmissionID: id)
+        let (candidates, _) = try Transmission.expandRecipients(
+            envelope: envelope, api: api, limits: limits, transmissionID: id, isSuppressed: { _ in false })
 
         self.message = message
         self.envelope = envelope
         self.now = now
         self.structure = structure
         self.top = top
-        self.lineEnding = lineEnding
+        self.lineEnding = top.lineEnding.bytes
         self.apiFields = apiFields
         self.api = api
         self.options = options

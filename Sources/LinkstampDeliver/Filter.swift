@@ -1,4 +1,5 @@
 import Foundation
+import LinkstampPipeline
 import SMTPAPI
 #if canImport(Glibc)
 import Glibc

@@ -20,8 +20,12 @@ struct BodyRewriter {
     }
 
     let input: [UInt8]
-    let engine: Engine
     let options: EffectiveOptions
+    let scanLimits: ScanLimits
+    let cssLimits: CSSLimits
+    let mint: TokenMint
+    /// Add the invisible scanner-trap link to HTML parts (`scanner_trap_link`).
+    let scannerTrapLink: Bool
     let transmissionID: UInt64
     let lineEnding: [UInt8]
     /// Length of the longest recipient token any copy of this message can carry.
@@ -33,14 +37,18 @@ struct BodyRewriter {
     let messageSegment: String
 
     init(
-        input: [UInt8], engine: Engine, options: EffectiveOptions, transmissionID: UInt64, lineEnding: [UInt8],
-        maxTokenLength: Int, messageToken: String = ""
+        input: [UInt8], options: EffectiveOptions, scanLimits: ScanLimits, cssLimits: CSSLimits, mint: TokenMint,
+        scannerTrapLink: Bool, transmissionID: UInt64, lineEnding: [UInt8], maxTokenLength: Int,
+        messageToken: String = ""
     ) {
         self.messageSegment = messageToken.isEmpty ? "" : messageToken + "/"
         self.maxTokenLength = maxTokenLength
         self.input = input
-        self.engine = engine
         self.options = options
+        self.scanLimits = scanLimits
+        self.cssLimits = cssLimits
+        self.mint = mint
+        self.scannerTrapLink = scannerTrapLink
         self.transmissionID = transmissionID
         self.lineEnding = lineEnding
     }
@@ -69,7 +77,7 @@ struct BodyRewriter {
     }
 
     mutating func rewrite(_ part: MIMEPart, isHTML: Bool) throws(SMTPReply) -> Result {
-        let click = options.clickTracking && (isHTML || engine.configuration.textTracking)
+        let click = isHTML ? options.clickTracking : options.textClickTracking
         let open = options.openTracking && isHTML
         let inline = options.inlineCSS && isHTML
         guard click || open || inline else { return Result() }
@@ -94,30 +102,30 @@ struct BodyRewriter {
         var cssInlineSkipped: CSSInlineSkipReason?
         if inline {
             // A stylesheet the inliner cannot handle must not bounce the mail: it goes out as written.
-            let inlined = CSSInliner(limits: engine.limits.css).inlineResult(decoded, charset: part.contentType.charset)
+            let inlined = CSSInliner(limits: cssLimits).inlineResult(decoded, charset: part.contentType.charset)
             content = inlined.bytes
             cssInlineSkipped = inlined.skipped
         }
 
         var edits: [(range: Range<Int>, pieces: [Piece])] = []
         if isHTML {
-            let scan = HTMLLinkScanner.scan(content, limits: engine.limits.scan)
+            let scan = HTMLLinkScanner.scan(content, limits: scanLimits)
             if open, options.initialPixel, let offset = scan.initialPixelOffset {
-                edits.append((offset..<offset, [.bytes(Self.initialPixelHead + (engine.urls.initialOpenURLPrefix + messageSegment).utf8), .bodyToken(softBreak: nil, kind: .initialOpen), .bytes(Self.initialPixelTail)]))
+                edits.append((offset..<offset, [.bytes(Self.initialPixelHead + (mint.urls.initialOpenURLPrefix + messageSegment).utf8), .bodyToken(softBreak: nil, kind: .initialOpen), .bytes(Self.initialPixelTail)]))
             }
             if click {
                 for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
             }
             // The scanner trap (issue 11) goes where the open pixel goes, in the same edit.
-            let trap = click && engine.configuration.serve.scannerTrapLink ? try trapLinkPieces() : []
+            let trap = click && scannerTrapLink ? try trapLinkPieces() : []
             if open {
                 let offset = scan.openPixelOffset
-                edits.append((offset..<offset, trap + [.bytes(Self.openPixelHead + (engine.urls.openURLPrefix + messageSegment).utf8), .bodyToken(softBreak: nil, kind: .open), .bytes(Self.openPixelTail)]))
+                edits.append((offset..<offset, trap + [.bytes(Self.openPixelHead + (mint.urls.openURLPrefix + messageSegment).utf8), .bodyToken(softBreak: nil, kind: .open), .bytes(Self.openPixelTail)]))
             } else if !trap.isEmpty {
                 edits.append((scan.openPixelOffset..<scan.openPixelOffset, trap))
             }
         } else if click {
-            let scan = TextLinkScanner.scan(content, limits: engine.limits.scan)
+            let scan = TextLinkScanner.scan(content, limits: scanLimits)
             for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
             // An annotation goes with the blanks between it and its URL, so no trailing blank is left.
             for removal in scan.removals {
@@ -177,15 +185,8 @@ struct BodyRewriter {
             transmissionID: transmissionID, index: nextLinkIndex, target: link.target, name: link.name,
             isUnsubscribe: link.isUnsubscribe, sublink: link.sublink)
         nextLinkIndex += 1
-        let token: String
-        if engine.placeholderTokensForTesting {
-            token = "L\(info.index)"
-        } else {
-            do { token = try engine.urls.linkToken(info) } catch {
-                throw Engine.internalError("tracking token encryption failed: \(error)")
-            }
-        }
-        let prefix = engine.urls.clickURLPrefix(linkToken: token, sublink: link.sublink) + messageSegment
+        let token = try mint.linkToken(info, placeholder: "L")
+        let prefix = mint.urls.clickURLPrefix(linkToken: token, sublink: link.sublink) + messageSegment
         return [.bytes(Array(prefix.utf8)), .bodyToken(softBreak: nil, kind: .click)]
     }
 
@@ -228,7 +229,7 @@ struct BodyRewriter {
     func quotedPrintable(_ pieces: [Piece], lineEnding: LineEnding) -> [Piece] {
         var encoder = QuotedPrintableEncoder(lineEnding: lineEnding)
         var out: [Piece] = []
-        let softBreak: [UInt8] = [UInt8(ascii: "=")] + (lineEnding == .crlf ? [0x0D, 0x0A] : [0x0A])
+        let softBreak: [UInt8] = [UInt8(ascii: "=")] + lineEnding.bytes
         for piece in pieces {
             switch piece {
             case .bytes(let bytes): encoder.append(bytes[...])

@@ -13,10 +13,10 @@ public struct Engine: Sendable {
     public let suppressionList: SuppressionList
     /// Limits applied to every message.
     public let limits: Limits
-    let urls: TrackingURLBuilder
+    package let urls: TrackingURLBuilder
     /// Tests set this to get placeholder tokens (`L<link index>`, `R<copy index>`) so golden
     /// files can compare whole messages byte for byte. Never set in production.
-    var placeholderTokensForTesting = false
+    package var placeholderTokensForTesting = false
 
     /// An engine over already-loaded configuration, keys and suppression list.
     public init(
@@ -29,31 +29,10 @@ public struct Engine: Sendable {
         self.keyRing = keyRing
         self.suppressionList = suppressionList
         self.limits = limits
-        self.urls = TrackingURLBuilder(domain: configuration.trackingDomain, keyRing: keyRing)
+        var tracking = limits.tracking
+        tracking.tokenLifetime = Int64(configuration.tokenLifetimeDays) * 86_400
+        self.urls = TrackingURLBuilder(domain: configuration.trackingDomain, keyRing: keyRing, limits: tracking)
         guard !keyRing.keys.isEmpty else { throw Engine.internalError("the key ring has no key") }
-    }
-
-    /// Loads the configuration file (when given), the key ring (created on first use) and the
-    /// suppression list it names. Failures are temporary (`451 4.3.5`): the relay should keep
-    /// the message queued while the operator fixes the configuration.
-    public static func load(configurationPath: String?, limits: Limits = Limits()) throws(SMTPReply) -> Engine {
-        var configuration = Configuration()
-        if let configurationPath {
-            do { configuration = try Configuration(contentsOf: configurationPath) } catch {
-                throw error.smtpReply
-            }
-        }
-        let keyRing: KeyRing
-        do { keyRing = try KeyRing.loadOrCreate(at: configuration.keyRingPath) } catch {
-            throw SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp key ring: \(error)")
-        }
-        var suppression = SuppressionList()
-        if let path = configuration.suppressionListPath {
-            do { suppression = try SuppressionList(contentsOf: path) } catch {
-                throw error.smtpReply
-            }
-        }
-        return try Engine(configuration: configuration, keyRing: keyRing, suppressionList: suppression, limits: limits)
     }
 
     static func internalError(_ text: String) -> SMTPReply {

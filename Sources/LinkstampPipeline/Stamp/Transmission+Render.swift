@@ -24,8 +24,7 @@ extension Transmission {
         if let archiveBodyToken, copy.index == archiveLinkOwner {
             ownToken = archiveBodyToken
         } else if needsOwnToken(copy) {
-            ownToken = try Transmission.token(
-                for: copy, urls: urls, transmissionID: transmissionID, expires: expires, placeholder: placeholderTokens)
+            ownToken = try mint.recipientToken(for: copy, transmissionID: transmissionID, expires: expires)
         } else {
             ownToken = RecipientToken(base: [], kindTags: [])
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LinkstampPipeline
 import SMTPAPI
 
 /// Events in SparkPost's webhook shape, one JSON object per line:
@@ -54,7 +55,7 @@ public enum Events {
             ("sandbox", .bool(options.sandbox)),
             ("msg_from", .string(transmission.envelope.sender)),
             // false while the tracking host is the placeholder: its links go nowhere.
-            ("tracking_domain_configured", .bool(transmission.urls.domain != Configuration.placeholderTrackingDomain)),
+            ("tracking_domain_configured", .bool(transmission.trackingDomainConfigured)),
         ]
         if let subject = transmission.subject { fields.append(("subject", .string(subject))) }
         fields.append(("timestamp", .string(String(seconds))))

@@ -12,25 +12,16 @@ extension Transmission {
             openTracking: options.openTracking, initialPixel: options.initialPixel)
     }
 
-    /// The message token, sealed once per message; empty with placeholder tokens (tests), so
-    /// golden copies keep their shape.
-    static func messageToken(_ info: MessageInfo, engine: Engine) throws(SMTPReply) -> String {
-        guard !engine.placeholderTokensForTesting else { return "" }
-        do { return try engine.urls.messageToken(info) } catch {
-            throw Engine.internalError("tracking token encryption failed: \(error)")
-        }
-    }
-
     /// The message token for the List-Unsubscribe field: the full one when its folded line
     /// ` <https://…/u/<M>/<R>>` stays within 998 octets for the longest recipient token of the
     /// message (counted as on the field's first line), otherwise the slim one (no tags, no metadata).
     static func listUnsubscribeMessageToken(
-        _ info: MessageInfo, full: String, engine: Engine, maxTokenLength: Int
+        _ info: MessageInfo, full: String, mint: TokenMint, maxTokenLength: Int
     ) throws(SMTPReply) -> String {
         guard !full.isEmpty else { return full }
-        let line = 19 + engine.urls.unsubscribeURLPrefix.utf8.count + full.utf8.count + 1 + maxTokenLength + 2
+        let line = 19 + mint.urls.unsubscribeURLPrefix.utf8.count + full.utf8.count + 1 + maxTokenLength + 2
         guard line > Transmission.maxListUnsubscribeLine else { return full }
-        return try messageToken(info.slim, engine: engine)
+        return try mint.messageToken(info.slim)
     }
 
     /// Longest line the List-Unsubscribe field may have (RFC 5322 §2.1.1: 998 octets).
