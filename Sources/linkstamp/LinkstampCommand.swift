@@ -43,6 +43,9 @@ struct LinkstampCommand: ParsableCommand {
     /// arguments); every other command line goes to the parser as it is.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "filter", let plain = FilterFastPath.parse(arguments.dropFirst()) {
+            FilterFastPath.runAndExit(plain)
+        }
         guard arguments.first == "filter", let split = FilterArguments.split(arguments.dropFirst()) else {
             main(arguments)
             return
@@ -100,21 +103,37 @@ enum SysExit {
     static let tempFail: Int32 = 75
 }
 
+/// Writes one line to standard error with write(2) (no Foundation on the filter's path).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    var line = text
+    line.append("\n")
+    line.withUTF8 { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(STDERR_FILENO, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
 }
 
 /// Prints an SMTP reply the way a content filter reports it (`5.6.0 text` on stderr) and
 /// exits with the sysexits code Postfix and Exim map to a bounce (65) or a deferral (75).
 func replyExit(_ reply: SMTPReply) -> ExitCode {
-    printError("\(reply.enhancedStatus) \(reply.text)")
-    return ExitCode(reply.isPermanent ? SysExit.dataError : SysExit.tempFail)
+    ExitCode(replyCode(reply))
+}
+
+/// `replyExit` as a plain exit code.
+func replyCode(_ reply: SMTPReply) -> Int32 {
+    printError(reply.enhancedStatus + " " + reply.text)
+    return reply.isPermanent ? SysExit.dataError : SysExit.tempFail
 }
 
 func configurationPath(_ option: String?) -> String? {
     if let option { return option }
-    if let environment = ProcessInfo.processInfo.environment["LINKSTAMP_CONFIG"], !environment.isEmpty {
-        return environment
+    if let environment = getenv("LINKSTAMP_CONFIG"), environment.pointee != 0 {
+        return String(cString: environment)
     }
     return nil
 }
@@ -191,45 +210,9 @@ struct FilterCommand: ParsableCommand {
     var recipients: [String] = []
 
     func run() throws {
-        // A reader that goes away must give EPIPE (a 4.3.0 reply), not kill the filter.
-        signal(SIGPIPE, SIG_IGN)
-        guard !recipients.isEmpty else {
-            printError("5.5.1 no recipients given")
-            throw ExitCode(SysExit.usage)
-        }
-        guard outDir == nil || sendmail == nil else {
-            printError("5.5.4 --out-dir and --sendmail cannot be used together")
-            throw ExitCode(SysExit.usage)
-        }
-        // The engine is always loaded with the default limits.
-        let limits = Limits()
-        guard recipients.count <= limits.maxCopies else {
-            throw replyExit(SMTPReply(code: 550, enhancedStatus: "5.5.3", text: "too many recipients: \(recipients.count) (at most \(limits.maxCopies) copies per message)"))
-        }
-        // Standard input is read before any file is opened, so a closed fd 0 is never
-        // mistaken for a file opened later.
-        let message: [UInt8]
-        do { message = try readStandardInput(limit: limits.maxMessageBytes) } catch { throw replyExit(error) }
-        let engine: Engine
-        do { engine = try Engine.load(configurationPath: configurationPath(config), limits: limits) } catch { throw replyExit(error) }
-        defer {
-            if !engine.configuration.trackingDomainConfigured {
-                printError("linkstamp: warning: no tracking_domain configured; tracked links point at \(Configuration.placeholderTrackingDomain) and go nowhere (set tracking_domain in the configuration file)")
-            }
-        }
-        let sender = strip(self.sender)
-        let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
-        let output: Filter.Output = outDir.map { .directory($0) } ?? sendmail.map { .sendmail($0) } ?? .batchSMTP(fileDescriptor: 1)
-        do {
-            _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)
-        } catch {
-            throw replyExit(error)
-        }
-    }
-
-    /// Postfix passes `${sender}` bare, but an operator may write `<addr>`.
-    func strip(_ address: String) -> String {
-        if address.hasPrefix("<") && address.hasSuffix(">") { return String(address.dropFirst().dropLast()) }
-        return address
+        let arguments = FilterFastPath.Arguments(
+            sender: sender, config: config, outDir: outDir, sendmail: sendmail, events: events, recipients: recipients)
+        let code = FilterFastPath.run(arguments)
+        if code != 0 { throw ExitCode(code) }
     }
 }
