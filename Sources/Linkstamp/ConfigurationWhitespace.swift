@@ -1,12 +1,12 @@
 extension StringProtocol {
-    /// The text without leading and trailing tabs and space separators (Unicode category Zs):
-    /// the set Foundation's `CharacterSet.whitespaces` names, trimmed here with the standard
+    /// The text without leading and trailing tabs, space separators (Unicode category Zs) and
+    /// U+200B: the set Foundation's `CharacterSet.whitespaces` names, trimmed here with the standard
     /// library alone, so a `filter` process does not set up Foundation's character sets to read
     /// its configuration.
     func trimmingConfigurationWhitespace() -> String {
         func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
             if scalar.value < 0x80 { return scalar == " " || scalar == "\t" }
-            return scalar.properties.generalCategory == .spaceSeparator
+            return scalar.value == 0x200B || scalar.properties.generalCategory == .spaceSeparator
         }
         let scalars = Substring(self).unicodeScalars
         var start = scalars.startIndex
