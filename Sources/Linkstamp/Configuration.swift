@@ -96,7 +96,7 @@ public struct Configuration: Sendable, Hashable {
     public var trackingDomainConfigured: Bool { trackingDomain != Configuration.placeholderTrackingDomain }
 
     /// `$XDG_CONFIG_HOME/linkstamp/keys`, or `~/.config/linkstamp/keys`.
-    public static func defaultKeyRingPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultKeyRingPath(environment: [String: String]) -> String {
         if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
             return xdg + "/linkstamp/keys"
         }
