@@ -3,7 +3,8 @@
 # same 4 KB message (message.eml: HTML + text, 19 links, open and click tracking on), one
 # recipient, as whole processes, interleaved round by round (interleave.py), then with
 # hyperfine as a cross-check. Postfix pipe(8) and Exim start one process per message, so this
-# is the per-message cost of the stdin filter.
+# is the per-message cost of the stdin filter. `linkstamp-filter-parser` is the same filter run
+# through the argument parser (`--config=FILE` is a form the fast path leaves to the parser).
 #
 #   Benchmarks/filter-startup/run.sh [LINKSTAMP_BINARY] [ROUNDS]
 #
@@ -30,7 +31,8 @@ python3 "$here/interleave.py" "$rounds" \
     "cp=-::-::/bin/cp $work/message.eml $work/cp.eml" \
     "altermime=-::/bin/cp $work/message.eml $work/altermime.eml::$altermime --input=$work/altermime.eml --disclaimer=$work/disclaimer.txt" \
     "linkstamp-version=-::-::$binary --version" \
-    "linkstamp-filter=$work/message.eml::-::$binary filter --config $work/linkstamp.conf -f news@acme.example -- reader@example.org"
+    "linkstamp-filter=$work/message.eml::-::$binary filter --config $work/linkstamp.conf -f news@acme.example -- reader@example.org" \
+    "linkstamp-filter-parser=$work/message.eml::-::$binary filter --config=$work/linkstamp.conf -f news@acme.example -- reader@example.org"
 
 if command -v hyperfine >/dev/null && [ "${HYPERFINE:-1}" = 1 ]; then
     # hyperfine 1.15 (Debian 12) has no --input: it runs both through sh and subtracts the shell.
