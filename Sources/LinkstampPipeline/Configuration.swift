@@ -102,7 +102,7 @@ public struct Configuration: Sendable, Hashable {
     public var trackingDomainConfigured: Bool { trackingDomain != Configuration.placeholderTrackingDomain }
 
     /// `$XDG_CONFIG_HOME/linkstamp/keys`, or `~/.config/linkstamp/keys`.
-    public static func defaultKeyRingPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultKeyRingPath(environment: [String: String]) -> String {
         if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
             return xdg + "/linkstamp/keys"
         }
@@ -118,13 +118,13 @@ public struct Configuration: Sendable, Hashable {
             lineNumber += 1
             var line = Substring(rawLine)
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = line.trimmingConfigurationWhitespace()
             if trimmed.isEmpty { continue }
             guard let equals = trimmed.firstIndex(of: "=") else {
                 throw ConfigurationError(line: lineNumber, message: "expected 'key = value'")
             }
-            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = trimmed[..<equals].trimmingConfigurationWhitespace().lowercased()
+            var value = trimmed[trimmed.index(after: equals)...].trimmingConfigurationWhitespace()
             if value.count >= 2, value.first == "\"", value.last == "\"" {
                 value = String(value.dropFirst().dropLast())
             }

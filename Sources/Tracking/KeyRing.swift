@@ -128,7 +128,8 @@ public struct KeyRing: Sendable, Equatable {
     /// Parses key ring file bytes (see ``init(parsing:limits:)-(String,_)``).
     public init(parsing bytes: [UInt8], limits: TrackingLimits = .default) throws(TrackingError) {
         var keys: [TrackingKey] = []
-        var seen = Set<UInt16>()
+        // One bit per possible key id (a Set would cost a filter process a conformance lookup).
+        var seen = [UInt64](repeating: 0, count: 1 << 10)
         var lineNumber = 0
         var lineStart = 0
         while lineStart < bytes.count {
@@ -157,9 +158,11 @@ public struct KeyRing: Sendable, Equatable {
                     reason: "key must be \(TrackingKey.secretByteCount) bytes, found \(secret.count)",
                     offset: fields[1].lowerBound)
             }
-            guard seen.insert(id).inserted else {
+            let (word, bit) = (Int(id >> 6), UInt64(1) << (id & 63))
+            guard seen[word] & bit == 0 else {
                 throw .keyRingSyntax(line: lineNumber, reason: "duplicate key id \(id)", offset: fields[0].lowerBound)
             }
+            seen[word] |= bit
             guard keys.count < limits.maxKeys else {
                 throw .keyRingSyntax(line: lineNumber, reason: "more than \(limits.maxKeys) keys", offset: lineStart)
             }

@@ -1,14 +1,15 @@
 import Linkstamp
 import PostgresState
 
-extension FilterCommand {
+extension FilterFastPath {
     /// `filter` with `database_url`: the message is checked first (a refusal never touches the
     /// database), then one query asks which of its recipients are suppressed, and the events go
     /// to the events table (and to `--events` too when given), inserted before the copies are
     /// published and deleted again when publishing fails. A database that cannot be reached or
     /// does not answer within `connect_timeout` is `4.3.0` (exit 75): nothing is written.
-    func runWithDatabase(
-        _ databaseURL: String, message: [UInt8], envelope: Envelope, engine: Engine, output: Filter.Output
+    static func runWithDatabase(
+        _ databaseURL: String, message: [UInt8], envelope: Envelope, engine: Engine, output: Filter.Output,
+        eventsPath events: String?
     ) throws(SMTPReply) {
         try Filter.checkSender(envelope.sender, limits: engine.limits)
         let pending = try engine.begin(message: message, envelope: envelope)

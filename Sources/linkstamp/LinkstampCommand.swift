@@ -42,6 +42,9 @@ struct LinkstampCommand: ParsableCommand {
     /// arguments); every other command line goes to the parser as it is.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "filter", let plain = FilterFastPath.parse(arguments.dropFirst()) {
+            FilterFastPath.runAndExit(plain)
+        }
         guard arguments.first == "filter", let split = FilterArguments.split(arguments.dropFirst()) else {
             main(arguments)
             return
@@ -99,15 +102,41 @@ enum SysExit {
     static let tempFail: Int32 = 75
 }
 
+/// Writes one line to standard error with write(2) (no Foundation on the filter's path).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    var line = text
+    line.append("\n")
+    line.withUTF8 { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(STDERR_FILENO, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
 }
 
 /// Prints an SMTP reply the way a content filter reports it (`5.6.0 text` on stderr) and
 /// exits with the sysexits code Postfix and Exim map to a bounce (65) or a deferral (75).
 func replyExit(_ reply: SMTPReply) -> ExitCode {
-    printError("\(reply.enhancedStatus) \(reply.text)")
-    return ExitCode(reply.isPermanent ? SysExit.dataError : SysExit.tempFail)
+    ExitCode(replyCode(reply))
+}
+
+/// `replyExit` as a plain exit code.
+func replyCode(_ reply: SMTPReply) -> Int32 {
+    printError(reply.enhancedStatus + " " + reply.text)
+    return reply.isPermanent ? SysExit.dataError : SysExit.tempFail
+}
+
+/// `--config`, else `LINKSTAMP_CONFIG` when set and not empty (read with getenv: no environment
+/// dictionary on the filter's path), else nil (the defaults).
+func configurationPath(_ option: String?) -> String? {
+    if let option { return option }
+    if let environment = getenv("LINKSTAMP_CONFIG"), environment.pointee != 0 {
+        return String(cString: environment)
+    }
+    return nil
 }
 
 /// Reads standard input to its end with read(2). A read error (standard input closed, a
@@ -180,59 +209,10 @@ struct FilterCommand: ParsableCommand {
     var recipients: [String] = []
 
     func run() throws {
-        // A reader that goes away must give EPIPE (a 4.3.0 reply), not kill the filter.
-        signal(SIGPIPE, SIG_IGN)
-        guard !recipients.isEmpty else {
-            printError("5.5.1 no recipients given")
-            throw ExitCode(SysExit.usage)
-        }
-        guard [outDir, sendmail, relay].compactMap({ $0 }).count <= 1 else {
-            printError("5.5.4 --out-dir, --sendmail and --relay cannot be used together")
-            throw ExitCode(SysExit.usage)
-        }
-        var target: SMTPReinjection.Target?
-        if let relay {
-            guard let parsed = SMTPReinjection.Target(relay) else {
-                printError("5.5.4 --relay wants HOST:PORT, got '\(relay)'")
-                throw ExitCode(SysExit.usage)
-            }
-            target = parsed
-        }
-        // The engine is always loaded with the default limits.
-        let limits = Limits()
-        guard recipients.count <= limits.maxCopies else {
-            throw replyExit(SMTPReply(code: 550, enhancedStatus: "5.5.3", text: "too many recipients: \(recipients.count) (at most \(limits.maxCopies) copies per message)"))
-        }
-        // Standard input is read before any file is opened, so a closed fd 0 is never
-        // mistaken for a file opened later.
-        let message: [UInt8]
-        do { message = try readStandardInput(limits: limits) } catch { throw replyExit(error) }
-        let engine: Engine
-        do { engine = try Engine.load(configurationPath: config.path, limits: limits) } catch { throw replyExit(error) }
-        defer {
-            if !engine.configuration.trackingDomainConfigured {
-                printError("linkstamp: warning: no tracking_domain configured; tracked links point at \(Configuration.placeholderTrackingDomain) and go nowhere (set tracking_domain in the configuration file)")
-            }
-        }
-        let sender = strip(self.sender)
-        let envelope = Envelope(sender: sender, recipients: recipients.map(strip))
-        let output: Filter.Output = outDir.map { .directory($0) } ?? sendmail.map { .sendmail($0) } ?? target.map { .relay($0) }
-            ?? .batchSMTP(fileDescriptor: 1)
-        do {
-            if let databaseURL = engine.configuration.databaseURL {
-                try runWithDatabase(
-                    databaseURL, message: message, envelope: envelope, engine: engine, output: output)
-            } else {
-                _ = try Filter.run(message: message, envelope: envelope, engine: engine, output: output, eventsPath: events)
-            }
-        } catch {
-            throw replyExit(error)
-        }
-    }
-
-    /// Postfix passes `${sender}` bare, but an operator may write `<addr>`.
-    func strip(_ address: String) -> String {
-        if address.hasPrefix("<") && address.hasSuffix(">") { return String(address.dropFirst().dropLast()) }
-        return address
+        let arguments = FilterFastPath.Arguments(
+            sender: sender, config: config.config, outDir: outDir, sendmail: sendmail, relay: relay, events: events,
+            recipients: recipients)
+        let code = FilterFastPath.run(arguments)
+        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -56,23 +56,29 @@ struct Cluster {
             return nil
         }
         let template = try templateData(bin: bin)
-        let directory = try makeDirectory("linkstamp-pg-")
-        let data = directory + "/data"
-        try run("/bin/cp", ["-a", template, data])
-        if asRoot { try run("/bin/chown", ["-R", "postgres:postgres", directory]) }
-        let port = try freePort()
-        var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off"
-            + " -c shared_buffers=16MB -c max_connections=50"
-        if logStatements { options += " -c log_statement=all" }
-        let cluster = Cluster(directory: directory, data: data, port: port, bin: bin)
-        do {
-            try cluster.postgres("pg_ctl", ["-D", data, "-l", directory + "/server.log", "-w", "-t", "60", "-o", options, "start"])
-        } catch {
-            let log = cluster.log
-            cluster.stop()
-            throw ClusterError("pg_ctl start failed: \(error)\n\(log)")
+        // A port found free can be taken by a parallel test before the server binds it: a start
+        // that fails is retried on a fresh folder and port (the log of the last try is reported).
+        var failure = ""
+        for _ in 0..<3 {
+            let directory = try makeDirectory("linkstamp-pg-")
+            let data = directory + "/data"
+            try run("/bin/cp", ["-a", template, data])
+            if asRoot { try run("/bin/chown", ["-R", "postgres:postgres", directory]) }
+            let port = try freePort()
+            var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off"
+                + " -c shared_buffers=16MB -c max_connections=50"
+            if logStatements { options += " -c log_statement=all" }
+            let cluster = Cluster(directory: directory, data: data, port: port, bin: bin)
+            do {
+                try cluster.postgres(
+                    "pg_ctl", ["-D", data, "-l", directory + "/server.log", "-w", "-t", "60", "-o", options, "start"])
+                return cluster
+            } catch {
+                failure = "pg_ctl start failed: \(error)\n\(cluster.log)"
+                cluster.stop()
+            }
         }
-        return cluster
+        throw ClusterError(failure)
     }
 
     /// Stops the server (immediate mode: nothing to keep) and removes the folder.
