@@ -171,6 +171,17 @@ struct Cluster {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, base + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, base + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing else is inherited: while other suites hold thousands of sockets open (the
+        // SMTP door's connection flood), a postmaster that inherited them would find too few
+        // descriptors left ("insufficient file descriptors available to start server process").
+        // (glibc's posix_spawn_file_actions_addclosefrom_np is not visible from Swift, so every
+        // descriptor of this process is marked close-on-exec instead: harmless for its owners.)
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        for descriptor in 3..<Int32(clamping: min(limit.rlim_cur, 1 << 20)) {
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
+        }
         let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
