@@ -156,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "PostgresStateTests",
             dependencies: [
-                "PostgresState", "TrackingServer", "Linkstamp", "SMTPAPI", "SMTPDoor", "Tracking",
+                "PostgresState", "TestSupport", "TrackingServer", "Linkstamp", "SMTPAPI", "SMTPDoor", "Tracking",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "SMTPDoorTests",
             dependencies: [
-                "SMTPDoor", "Linkstamp", "SMTPAPI", "Tracking",
+                "SMTPDoor", "TestSupport", "Linkstamp", "SMTPAPI", "Tracking",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

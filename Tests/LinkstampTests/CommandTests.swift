@@ -1,49 +1,22 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
 
 /// The `linkstamp` executable as a relay runs it: exit codes, stderr, stdout, files.
 @Suite struct CommandTests {
-    static let executable: URL? = {
-        let build = Corpus.packageRoot.appendingPathComponent(".build")
-        for candidate in ["debug/linkstamp", "x86_64-unknown-linux-gnu/debug/linkstamp", "aarch64-unknown-linux-gnu/debug/linkstamp"] {
-            let url = build.appendingPathComponent(candidate)
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        return nil
-    }()
+    static var executable: URL? { LinkstampBinary.url }
 
-    struct Result {
-        var status: Int32
-        var stdout: [UInt8]
-        var stderr: String
-    }
+    typealias Result = LinkstampBinary.Result
 
     func run(_ arguments: [String], stdin: [UInt8] = [], configHome: String) throws -> Result {
-        guard let executable = Self.executable else {
+        guard Self.executable != nil else {
             Issue.record("the linkstamp executable is not built (swift build first)")
             return Result(status: -1, stdout: [], stderr: "")
         }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_CONFIG_HOME"] = configHome
-        environment.removeValue(forKey: "LINKSTAMP_CONFIG")
-        process.environment = environment
-        let input = Pipe(), output = Pipe(), error = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin))
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: Array(out), stderr: String(decoding: err, as: UTF8.self))
+        return try LinkstampBinary.run(arguments, stdin: stdin, environment: ["XDG_CONFIG_HOME": configHome])
     }
 
     func scratch() throws -> String {

@@ -3,6 +3,7 @@ import Linkstamp
 import Logging
 import ServiceLifecycle
 import Testing
+import TestSupport
 import Tracking
 import TrackingServer
 
@@ -20,44 +21,17 @@ enum Support {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static let executable: String? = {
-        for candidate in ["debug/linkstamp", "x86_64-unknown-linux-gnu/debug/linkstamp", "aarch64-unknown-linux-gnu/debug/linkstamp"] {
-            let path = packageRoot.appendingPathComponent(".build/" + candidate).path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
-    }()
+    static var executable: String? { LinkstampBinary.url?.path }
 
-    struct Result {
-        var status: Int32
-        var stdout: [UInt8]
-        var stderr: String
-    }
+    typealias Result = LinkstampBinary.Result
 
     /// Runs the real `linkstamp` binary.
     static func linkstamp(_ arguments: [String], stdin: [UInt8]) throws -> Result {
-        guard let executable else {
+        guard executable != nil else {
             Issue.record("the linkstamp executable is not built (swift build first)")
             return Result(status: -1, stdout: [], stderr: "")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "LINKSTAMP_CONFIG")
-        process.environment = environment
-        let input = Pipe(), output = Pipe(), error = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin))
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: Array(out), stderr: String(decoding: err, as: UTF8.self))
+        return try LinkstampBinary.run(arguments, stdin: stdin)
     }
 
     /// A folder with a key ring and a configuration file naming `databaseURL`.

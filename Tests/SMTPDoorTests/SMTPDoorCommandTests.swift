@@ -1,22 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import SMTPDoor
 
 /// `linkstamp smtpd-passwd` and `linkstamp smtpd`'s setup errors, through the built executable.
 @Suite struct SMTPDoorCommandTests {
-    static let executable: URL? = {
-        let build = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build")
-        for candidate in [
-            "debug/linkstamp", "x86_64-unknown-linux-gnu/debug/linkstamp", "aarch64-unknown-linux-gnu/debug/linkstamp",
-        ] {
-            let url = build.appendingPathComponent(candidate)
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        return nil
-    }()
-
     struct Outcome {
         var status: Int32
         var stdout: String
@@ -24,30 +13,10 @@ import Testing
     }
 
     func run(_ arguments: [String], stdin: String = "", directory: String) throws -> Outcome {
-        let executable = try #require(SMTPDoorCommandTests.executable, "the linkstamp executable is not built")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_CONFIG_HOME"] = directory
-        environment.removeValue(forKey: "LINKSTAMP_CONFIG")
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let input = Pipe()
-        let output = Pipe()
-        let error = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin.utf8))
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let result = try LinkstampBinary.run(
+            arguments, stdin: Array(stdin.utf8), environment: ["XDG_CONFIG_HOME": directory], directory: directory)
         return Outcome(
-            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self))
+            status: result.status, stdout: String(decoding: result.stdout, as: UTF8.self), stderr: result.stderr)
     }
 
     func scratch() throws -> String {

@@ -2,6 +2,7 @@ import Foundation
 import Linkstamp
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import TrackingServer
 
@@ -11,15 +12,7 @@ import Testing
 
 /// The real `linkstamp serve` binary as a child process, its port read from its log.
 final class ServeProcess: Sendable {
-    static let executable: URL? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        for candidate in ["debug/linkstamp", "x86_64-unknown-linux-gnu/debug/linkstamp", "aarch64-unknown-linux-gnu/debug/linkstamp"] {
-            let url = root.appendingPathComponent(".build").appendingPathComponent(candidate)
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        return nil
-    }()
+    static var executable: URL? { LinkstampBinary.url }
 
     let process: Process
     let port: Int
