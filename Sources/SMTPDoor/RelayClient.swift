@@ -50,6 +50,10 @@ public final class RelayClient: Sendable {
     /// Hands every item over, in order, and returns the downstream's final reply for each (a
     /// `4.4.x` reply of ours when the connection failed). Stops at the first item that could not
     /// be handed over for a connection reason; the rest get the same reply.
+    ///
+    /// The items of one call run as one chain on the connection's event loop (no hop to Swift
+    /// concurrency between copies); with PIPELINING, each copy's content goes out together with
+    /// the next copy's MAIL/RCPT/DATA (RFC 2920 §3.1), so every copy costs one round trip.
     public func deliver(_ items: [Item]) async -> [SMTPReply] {
         guard !items.isEmpty else { return [] }
         var replies: [SMTPReply] = []
@@ -58,26 +62,25 @@ public final class RelayClient: Sendable {
         do { (connection, reused) = try await checkOut() } catch {
             return items.map { _ in RelayClient.unreachable(error) }
         }
-        var index = 0
-        while index < items.count {
-            do {
-                replies.append(try await connection.transaction(items[index]))
-                index += 1
-                reused = false
-            } catch {
-                connection.close()
-                // A pooled connection the server closed meanwhile: try once more on a new one.
-                if reused {
-                    reused = false
-                    do {
-                        connection = try await connect()
-                        continue
-                    } catch {
-                        return replies + items[index...].map { _ in RelayClient.unreachable(error) }
-                    }
-                }
-                return replies + items[index...].map { _ in RelayClient.lost(error) }
+        while replies.count < items.count {
+            let outcome: RelayConnection.Outcome
+            do { outcome = try await connection.transactions(items[replies.count...]).get() } catch {
+                outcome = RelayConnection.Outcome(replies: [], error: error)  // the chain never fails
             }
+            replies += outcome.replies
+            guard let error = outcome.error else { continue }
+            connection.close()
+            // A pooled connection the server closed meanwhile: try once more on a new one.
+            if reused && outcome.replies.isEmpty {
+                reused = false
+                do {
+                    connection = try await connect()
+                    continue
+                } catch {
+                    return replies + items[replies.count...].map { _ in RelayClient.unreachable(error) }
+                }
+            }
+            return replies + items[replies.count...].map { _ in RelayClient.lost(error) }
         }
         checkIn(connection)
         return replies
@@ -219,44 +222,158 @@ final class RelayConnection: Sendable {
         guard helo.code == 250 else { throw RelayError.unexpected(helo, after: "HELO") }
     }
 
-    /// One MAIL/RCPT/DATA transaction. Returns the reply that decides the copy's fate; throws
-    /// when the connection can no longer be used.
-    func transaction(_ item: RelayClient.Item) async throws -> SMTPReply {
-        let (pipelining, eightBit) = state.withLock { ($0.pipelining, $0.eightBit) }
-        let mail = Array("MAIL FROM:<\(item.sender)>\(eightBit ? " BODY=8BITMIME" : "")\r\n".utf8)
-        let rcpt = Array("RCPT TO:<\(item.recipient)>\r\n".utf8)
-        let data = Array("DATA\r\n".utf8)
-        var first: [RelayReply]
+    /// What a run of transactions ended with: the deciding reply of each copy handed over, in
+    /// order, and the error that made the connection unusable before the rest, if any.
+    struct Outcome: Sendable {
+        var replies: [SMTPReply]
+        var error: (any Error)?
+    }
+
+    /// Writes `bytes` and returns one future per reply owed, in order (each fails when the
+    /// connection fails first). On the event loop the write is immediate.
+    func request(_ bytes: ByteBuffer, replies count: Int) -> [EventLoopFuture<RelayReply>] {
+        let promises = (0..<count).map { _ in channel.eventLoop.makePromise(of: RelayReply.self) }
+        // See `send`: a write that never reaches the handler must still fail the replies.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            for promise in promises { promise.fail(error) }
+        }
+        channel.writeAndFlush(RelayRequest(bytes: bytes, promises: promises), promise: written)
+        return promises.map(\.futureResult)
+    }
+
+    /// MAIL FROM, RCPT TO and DATA of `item`, appended to `buffer`.
+    func envelopeCommands(_ item: RelayClient.Item, eightBit: Bool, into buffer: inout ByteBuffer) {
+        buffer.writeString("MAIL FROM:<")
+        buffer.writeString(item.sender)
+        buffer.writeString(eightBit ? "> BODY=8BITMIME\r\n" : ">\r\n")
+        buffer.writeString("RCPT TO:<")
+        buffer.writeString(item.recipient)
+        buffer.writeString(">\r\nDATA\r\n")
+    }
+
+    /// MAIL, RCPT and DATA of `item`: pipelined, or one at a time, each only after the one before
+    /// it was accepted. The replies, up to three.
+    func envelope(_ item: RelayClient.Item, pipelining: Bool, eightBit: Bool) -> EventLoopFuture<[RelayReply]> {
+        let loop = channel.eventLoop
         if pipelining {
-            first = try await send(mail + rcpt + data, replies: 3)
-        } else {
-            first = try await send(mail, replies: 1)
-            if first[0].code / 100 == 2 {
-                first += try await send(rcpt, replies: 1)
-                if first[1].code / 100 == 2 { first += try await send(data, replies: 1) }
+            var buffer = channel.allocator.buffer(capacity: 64 + item.sender.utf8.count + item.recipient.utf8.count)
+            envelopeCommands(item, eightBit: eightBit, into: &buffer)
+            return EventLoopFuture.whenAllSucceed(request(buffer, replies: 3), on: loop)
+        }
+        let mail = channel.allocator.buffer(string: "MAIL FROM:<\(item.sender)>\(eightBit ? " BODY=8BITMIME" : "")\r\n")
+        let rcpt = channel.allocator.buffer(string: "RCPT TO:<\(item.recipient)>\r\n")
+        let data = channel.allocator.buffer(string: "DATA\r\n")
+        return request(mail, replies: 1)[0].flatMap { mailReply in
+            guard mailReply.code / 100 == 2 else { return loop.makeSucceededFuture([mailReply]) }
+            return self.request(rcpt, replies: 1)[0].flatMap { rcptReply in
+                guard rcptReply.code / 100 == 2 else { return loop.makeSucceededFuture([mailReply, rcptReply]) }
+                return self.request(data, replies: 1)[0].map { [mailReply, rcptReply, $0] }
             }
         }
-        if let closing = first.first(where: { $0.code == 421 }) {
-            close()
-            return closing.smtpReply
+    }
+
+    /// MAIL/RCPT/DATA transactions for `items`, in order, as one chain of callbacks on the
+    /// connection's event loop. Never fails: a connection problem ends the run with `error` set
+    /// (the copies after the last reply were not handed over).
+    func transactions(_ items: ArraySlice<RelayClient.Item>) -> EventLoopFuture<Outcome> {
+        let (pipelining, eightBit) = state.withLock { ($0.pipelining, $0.eightBit) }
+        let items = Array(items)
+        let promise = channel.eventLoop.makePromise(of: Outcome.self)
+        channel.eventLoop.execute {
+            self.transaction(
+                items, at: 0, done: [], envelope: nil, pipelining: pipelining, eightBit: eightBit, promise: promise)
         }
-        let refused = first.first(where: { $0.code / 100 != 2 && $0.code != 354 })
-        if first.count == 3 && first[2].code == 354 {
-            guard refused == nil else {
+        return promise.futureResult
+    }
+
+    /// One transaction of the chain: `envelope` holds the replies to this item's MAIL/RCPT/DATA
+    /// when they were pipelined after the previous copy's content.
+    func transaction(
+        _ items: [RelayClient.Item], at index: Int, done: [SMTPReply], envelope pending: EventLoopFuture<[RelayReply]>?,
+        pipelining: Bool, eightBit: Bool, promise: EventLoopPromise<Outcome>
+    ) {
+        guard index < items.count else {
+            promise.succeed(Outcome(replies: done, error: nil))
+            return
+        }
+        let item = items[index]
+        let first = pending ?? envelope(item, pipelining: pipelining, eightBit: eightBit)
+        first.whenComplete { result in
+            let first: [RelayReply]
+            switch result {
+            case .failure(let error):
+                promise.succeed(Outcome(replies: done, error: error))
+                return
+            case .success(let replies): first = replies
+            }
+            if let closing = first.first(where: { $0.code == 421 }) {
+                self.close()
+                promise.succeed(Outcome(replies: done + [closing.smtpReply], error: RelayError.closed))
+                return
+            }
+            let refused = first.first(where: { $0.code / 100 != 2 && $0.code != 354 })
+            if first.count == 3 && first[2].code == 354 {
+                guard let refused else {
+                    self.content(
+                        items, at: index, done: done, pipelining: pipelining, eightBit: eightBit, promise: promise)
+                    return
+                }
                 // DATA accepted although MAIL or RCPT was refused: sending nothing is the only
                 // safe end, and the connection cannot be reused.
-                close()
-                return refused?.smtpReply ?? RelayClient.lost(RelayError.closed)
+                self.close()
+                promise.succeed(Outcome(replies: done + [refused.smtpReply], error: RelayError.closed))
+                return
             }
-            var framed: [UInt8] = []
-            BatchSMTP.appendData(item.content, to: &framed)
-            let final = try await send(framed, replies: 1)[0]
-            if final.code == 421 { close() }
-            return final.smtpReply
+            let decided = (refused ?? first[first.count - 1]).smtpReply
+            var reset = self.channel.allocator.buffer(capacity: 6)
+            reset.writeString("RSET\r\n")
+            self.request(reset, replies: 1)[0].whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    promise.succeed(Outcome(replies: done, error: error))
+                case .success(let reply):
+                    if reply.code != 250 { self.close() }
+                    self.transaction(
+                        items, at: index + 1, done: done + [decided], envelope: nil, pipelining: pipelining,
+                        eightBit: eightBit, promise: promise)
+                }
+            }
         }
-        let reset = try await send(Array("RSET\r\n".utf8), replies: 1)[0]
-        if reset.code != 250 { close() }
-        return (refused ?? first[first.count - 1]).smtpReply
+    }
+
+    /// The content of `items[index]` after its `354`, with the next item's MAIL/RCPT/DATA
+    /// pipelined behind it; then the chain goes on with the next item.
+    func content(
+        _ items: [RelayClient.Item], at index: Int, done: [SMTPReply], pipelining: Bool, eightBit: Bool,
+        promise: EventLoopPromise<Outcome>
+    ) {
+        let item = items[index]
+        var framed: [UInt8] = []
+        framed.reserveCapacity(item.content.count + item.content.count / 64 + 8)
+        BatchSMTP.appendData(item.content, to: &framed)
+        let next = index + 1 < items.count && pipelining ? items[index + 1] : nil
+        var buffer = channel.allocator.buffer(capacity: framed.count + (next == nil ? 0 : 600))
+        buffer.writeBytes(framed)
+        if let next { envelopeCommands(next, eightBit: eightBit, into: &buffer) }
+        let replies = request(buffer, replies: next == nil ? 1 : 4)
+        replies[0].whenComplete { result in
+            switch result {
+            case .failure(let error):
+                promise.succeed(Outcome(replies: done, error: error))
+            case .success(let final):
+                if final.code == 421 {
+                    self.close()
+                    promise.succeed(Outcome(replies: done + [final.smtpReply], error: RelayError.closed))
+                    return
+                }
+                let pending =
+                    next == nil ? nil : EventLoopFuture.whenAllSucceed(Array(replies[1...]), on: self.channel.eventLoop)
+                self.transaction(
+                    items, at: index + 1, done: done + [final.smtpReply], envelope: pending, pipelining: pipelining,
+                    eightBit: eightBit, promise: promise)
+            }
+        }
     }
 }
 

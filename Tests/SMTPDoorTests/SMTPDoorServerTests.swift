@@ -119,6 +119,8 @@ import Tracking
         #expect(received.contains { $0.wire.text.contains("\r\n..Our menu (") })
         // The sink offers PIPELINING: MAIL, RCPT and DATA went out as one write.
         #expect(rig.sink.pipelinedReads.withLock { $0 } > 0)
+        // And every later copy's MAIL, RCPT and DATA followed the previous copy's content.
+        #expect(rig.sink.mailAfterContentInOneRead.withLock { $0 } > 0)
 
         let events = try String(contentsOfFile: rig.events, encoding: .utf8).split(separator: "\n")
         #expect(events.count == 4)
@@ -172,6 +174,31 @@ import Tracking
         #expect(try client.reply()?.hasPrefix("250 2.0.0 Ok: queued as ") == true)
         #expect(rig.sink.commands.withLock { $0.filter { $0.hasPrefix("EHLO") }.count } == 1)
         #expect(rig.sink.commands.withLock { $0.contains("RSET") })
+    }
+
+    /// A copy refused in the middle of a message: the relay connection is reset and the copies
+    /// after it are still handed over, in order, each byte for byte.
+    @Test func aCopyRefusedInTheMiddleLeavesTheOthersIntact() throws {
+        let message = try SMTPDoorServerTests.newsletter()
+        let probe = try SMTPDoorServerTests.engine().prepare(
+            message: message, envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]),
+            now: SMTPDoorServerTests.now, transmissionID: 1)
+        try #require(probe.copies.count == 4)
+        let refused = probe.copies[1].address
+        let rig = try rig(refusals: [refused: "550 5.1.1 <\(refused)>: no such user"])
+        defer { rig.stop() }
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send("EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try client.reply() }
+        try client.send(SMTPDoorServerTests.dotStuffed(message))
+        let reply = try #require(try client.reply())
+        #expect(reply.hasPrefix("451 4.4.0 1 of 4 copies not accepted by the relay; <\(refused)>: 550 5.1.1"))
+        let received = rig.sink.received.withLock { $0 }
+        #expect(received.map(\.recipients) == [0, 2, 3].map { [probe.copies[$0].address] })
+        #expect(received.allSatisfy { $0.wire.text.contains("\r\n..Our menu (") })
+        #expect(rig.sink.commands.withLock { $0.contains("RSET") })
+        #expect(!FileManager.default.fileExists(atPath: rig.events))
     }
 
     @Test func everyCopyRefusedPermanentlyGivesThePermanentReply() throws {
@@ -372,6 +399,7 @@ extension SMTPDoorServerTests {
         #expect(try client.reply()?.hasPrefix("250 2.0.0 Ok: queued as ") == true)
         #expect(rig.sink.received.withLock { $0.count } == 4)
         #expect(rig.sink.pipelinedReads.withLock { $0 } == 0)
+        #expect(rig.sink.mailAfterContentInOneRead.withLock { $0 } == 0)
         // Without 8BITMIME offered, no BODY= parameter.
         #expect(
             rig.sink.commands.withLock { $0.filter { $0.hasPrefix("MAIL FROM:") } }.allSatisfy { !$0.contains("BODY=") }

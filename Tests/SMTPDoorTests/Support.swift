@@ -67,6 +67,9 @@ final class SinkServer: Sendable {
     let pipelining: Bool
     /// Reads that held a whole MAIL, RCPT and DATA group (the client pipelined them).
     let pipelinedReads = Mutex<Int>(0)
+    /// MAIL commands read together with the end of the previous message's content (the client
+    /// pipelined the next transaction behind the content).
+    let mailAfterContentInOneRead = Mutex<Int>(0)
     let received = Mutex<[SinkTransaction]>([])
     let commands = Mutex<[String]>([])
     let channel: any Channel
@@ -122,6 +125,7 @@ final class SinkHandler: ChannelInboundHandler {
         buffer += unwrapInboundIn(data).readableBytesView
         var out = ""
         var delay = TimeAmount.zero
+        var contentEnded = false
         while true {
             if inData {
                 let end: [UInt8] = Array("\r\n.\r\n".utf8)
@@ -134,6 +138,7 @@ final class SinkHandler: ChannelInboundHandler {
                 buffer.removeFirst(found.upperBound - 2)
                 inData = false
                 sink.received.withLock { $0.append(current) }
+                contentEnded = true
                 out += "250 2.0.0 Ok: queued as SINK\r\n"
                 delay = sink.dataReplyDelay
                 continue
@@ -146,6 +151,7 @@ final class SinkHandler: ChannelInboundHandler {
             if upper.hasPrefix("EHLO") {
                 out += sink.pipelining ? "250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n" : "250 sink.test\r\n"
             } else if upper.hasPrefix("MAIL FROM:") {
+                if contentEnded { sink.mailAfterContentInOneRead.withLock { $0 += 1 } }
                 current = SinkTransaction(sender: SinkHandler.address(line), recipients: [], wire: [])
                 out += "250 2.1.0 Ok\r\n"
             } else if upper.hasPrefix("RCPT TO:") {
