@@ -41,7 +41,7 @@ struct FastAnswer {
 
 /// The hot routes (`GET`/`HEAD` of `/f/…` clicks and `/q/…` pixels) without the router and
 /// without a hop to Swift concurrency. Everything it does not answer itself (other routes, tokens
-/// that do not decode, link unsubscribes, a refused client, `Connection: close`) goes on to the
+/// that do not decode, link unsubscribes, a refused client) goes on to the
 /// Hummingbird router, which answers it as before.
 struct FastPathResponder: Sendable {
     let server: TrackingServer
@@ -49,16 +49,14 @@ struct FastPathResponder: Sendable {
     let serverName: String
     let dates = HTTPDateCache()
 
-    func answer(_ request: HTTPRequest, remoteAddress: SocketAddress?) -> FastAnswer? {
-        guard request.method == .get || request.method == .head, let path = request.path,
-            request.headerFields[.connection] == nil
-        else { return nil }
+    func answer(_ request: HTTPRequest, peer: String) -> FastAnswer? {
+        guard request.method == .get || request.method == .head, let path = request.path else { return nil }
         let isHEAD = request.method == .head
         var answer: FastAnswer?
         if path.utf8.starts(with: "/f/".utf8) {
-            answer = click(path, request, remoteAddress: remoteAddress, isHEAD: isHEAD)
+            answer = click(path, request, peer: peer, isHEAD: isHEAD)
         } else if path.utf8.starts(with: "/q/".utf8) {
-            answer = pixel(path, request, remoteAddress: remoteAddress, isHEAD: isHEAD)
+            answer = pixel(path, request, peer: peer, isHEAD: isHEAD)
         }
         guard var answer else { return nil }
         let now = server.clock()
@@ -67,7 +65,7 @@ struct FastPathResponder: Sendable {
         return answer
     }
 
-    func click(_ path: String, _ request: HTTPRequest, remoteAddress: SocketAddress?, isHEAD: Bool) -> FastAnswer? {
+    func click(_ path: String, _ request: HTTPRequest, peer: String, isHEAD: Bool) -> FastAnswer? {
         let now = server.clock()
         var event: TrackedEvent
         var expired = false
@@ -86,7 +84,7 @@ struct FastPathResponder: Sendable {
         guard event.type == .click, let target = event.targetLinkURL,
             let location = TrackingServer.redirectLocation(target)
         else { return nil }
-        let client = server.client(headers: request.headerFields, remoteAddress: remoteAddress)
+        let client = server.client(headers: request.headerFields, peer: peer)
         guard server.limiter.allow(client.ipAddress, now: now) else { return nil }
         if !expired {
             let machine = server.classifier.classify(event, isHEAD: isHEAD, client: client, now: now)
@@ -105,7 +103,7 @@ struct FastPathResponder: Sendable {
             body: nil)
     }
 
-    func pixel(_ path: String, _ request: HTTPRequest, remoteAddress: SocketAddress?, isHEAD: Bool) -> FastAnswer? {
+    func pixel(_ path: String, _ request: HTTPRequest, peer: String, isHEAD: Bool) -> FastAnswer? {
         let now = server.clock()
         let event: TrackedEvent
         var expired = false
@@ -121,7 +119,7 @@ struct FastPathResponder: Sendable {
             return nil
         }
         guard event.type == .open || event.type == .initial_open else { return nil }
-        let client = server.client(headers: request.headerFields, remoteAddress: remoteAddress)
+        let client = server.client(headers: request.headerFields, peer: peer)
         guard server.limiter.allow(client.ipAddress, now: now) else { return nil }
         if !expired {
             let machine = server.classifier.classify(event, isHEAD: isHEAD, client: client, now: now)
@@ -194,20 +192,42 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The parts of the current request go on (its head did).
     private var passingCurrent = true
     private var needsFlush = false
+    /// A `Connection: close` request was answered: whatever follows is not read.
+    private var closing = false
+
+    /// The connected address as text, made once per connection.
+    private var peerText: String?
 
     init(responder: FastPathResponder) { self.responder = responder }
 
+    private func peer(_ context: ChannelHandlerContext) -> String {
+        if let peerText { return peerText }
+        let text = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        peerText = text
+        return text
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let request):
-            if passedOn == 0, let answer = responder.answer(request, remoteAddress: context.channel.remoteAddress) {
+            if passedOn == 0, let answer = responder.answer(request, peer: peer(context)) {
                 passingCurrent = false
                 context.write(wrapOutboundOut(.head(answer.head)), promise: nil)
                 if let body = answer.body, request.method != .head {
                     context.write(wrapOutboundOut(.body(body)), promise: nil)
                 }
-                context.write(wrapOutboundOut(.end(nil)), promise: nil)
-                needsFlush = true
+                if let connection = request.headerFields[.connection], connection.lowercased().contains("close") {
+                    // The last request of this connection: close once the response is out.
+                    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                    closing = true
+                    context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                        bound.value.close(promise: nil)
+                    }
+                } else {
+                    context.write(wrapOutboundOut(.end(nil)), promise: nil)
+                    needsFlush = true
+                }
             } else {
                 passingCurrent = true
                 passedOn += 1
@@ -251,5 +271,39 @@ struct FastPathHTTP1Channel: ServerChildChannel {
 
     func handle(value: Value, logger: Logger) async {
         await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// The event counters, made once per label set (a registry lookup per request otherwise).
+final class EventCounters: Sendable {
+    private struct EventKey: Hashable {
+        var type: TrackedEventType
+        var machine: Bool
+    }
+    private let events = Mutex<[EventKey: Metrics.Counter]>([:])
+    private let reasons = Mutex<[String: Metrics.Counter]>([:])
+
+    /// `linkstamp_events_total{type, machine}`.
+    func event(_ type: TrackedEventType, machine: Bool, factory: any MetricsFactory) -> Metrics.Counter {
+        events.withLock { table in
+            let key = EventKey(type: type, machine: machine)
+            if let counter = table[key] { return counter }
+            let counter = Metrics.Counter(
+                label: "linkstamp_events_total",
+                dimensions: [("type", type.rawValue), ("machine", machine ? "true" : "false")], factory: factory)
+            table[key] = counter
+            return counter
+        }
+    }
+
+    /// `linkstamp_machine_reasons_total{reason}` (the reasons are the classifier's few names).
+    func machineReason(_ reason: String, factory: any MetricsFactory) -> Metrics.Counter {
+        reasons.withLock { table in
+            if let counter = table[reason] { return counter }
+            let counter = Metrics.Counter(
+                label: "linkstamp_machine_reasons_total", dimensions: [("reason", reason)], factory: factory)
+            table[reason] = counter
+            return counter
+        }
     }
 }

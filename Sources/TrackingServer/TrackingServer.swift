@@ -41,6 +41,7 @@ public struct TrackingServer: Sendable {
     let classifier: MachineClassifier
     let limiter: RateLimiter
     let ids = EventIDGenerator()
+    let counters = EventCounters()
     let registry: PrometheusCollectorRegistry
     let metrics: PrometheusMetricsFactory
     let logger: Logger
@@ -227,7 +228,12 @@ public struct TrackingServer: Sendable {
     }
 
     func client(headers: HTTPFields, remoteAddress: SocketAddress?) -> EngagementEvent.Client {
-        var address = remoteAddress?.ipAddress ?? "unknown"
+        client(headers: headers, peer: remoteAddress?.ipAddress ?? "unknown")
+    }
+
+    /// The client of a request from `peer` (the connected address, as text).
+    func client(headers: HTTPFields, peer: String) -> EngagementEvent.Client {
+        var address = peer
         if configuration.serve.trustForwardedFor, let forwarded = headers[Self.forwardedFor] {
             // The proxy in front of us appends the address it saw: the last entry.
             if let last = forwarded.split(separator: ",").last?.trimmingASCIISpaces(), !last.isEmpty {
@@ -250,16 +256,9 @@ public struct TrackingServer: Sendable {
     }
 
     func count(_ type: TrackedEventType, machine: MachineVerdict?) {
-        Metrics.Counter(
-            label: "linkstamp_events_total",
-            dimensions: [("type", type.rawValue), ("machine", machine?.likely == true ? "true" : "false")],
-            factory: metrics
-        ).increment()
+        counters.event(type, machine: machine?.likely == true, factory: metrics).increment()
         for reason in machine?.reasons ?? [] {
-            Metrics.Counter(
-                label: "linkstamp_machine_reasons_total", dimensions: [("reason", reason)], factory: metrics
-            )
-            .increment()
+            counters.machineReason(reason, factory: metrics).increment()
         }
     }
 
