@@ -40,48 +40,127 @@ public enum EngagementEvent {
         machine: MachineVerdict?
     ) -> String {
         let type = type ?? event.type
-        var out = ""
-        func add(_ key: String, raw: String) {
-            if !out.isEmpty { out += "," }
-            out += quoted(key) + ":" + raw
-        }
-        func add(_ key: String, _ value: String) { add(key, raw: quoted(value)) }
-        func add(_ key: String, _ flag: Bool) { add(key, raw: flag ? "true" : "false") }
-        add("type", type.rawValue)
-        add("event_id", eventID)
-        add("timestamp", String(timestamp))
-        add("transmission_id", event.transmissionID)
-        add("message_id", event.messageID)
-        if let campaign = event.message?.campaignID { add("campaign_id", campaign) }
-        add("rcpt_to", event.rcptTo)
-        if let rcptType = event.rcptType { add("rcpt_type", rcptType.rawValue) }
+        // Built as bytes directly (no intermediate strings per member): this runs for every
+        // click and open.
+        let eventClass: StaticString =
+            type == .list_unsubscribe || type == .link_unsubscribe ? "unsubscribe_event" : "track_event"
+        var out = LineWriter()
+        out.raw("{\"msys\":{\"")
+        out.raw(eventClass)
+        out.raw("\":{")
+        out.member("type", type.rawValue)
+        out.member("event_id", eventID)
+        out.member("timestamp", String(timestamp))
+        out.member("transmission_id", event.transmissionID)
+        out.member("message_id", event.messageID)
+        if let campaign = event.message?.campaignID { out.member("campaign_id", campaign) }
+        out.member("rcpt_to", event.rcptTo)
+        if let rcptType = event.rcptType { out.member("rcpt_type", rcptType.rawValue) }
         if let message = event.message, !message.isSlim {
             // Sealed by the filter from its own serializer of an object; authenticated.
-            add("rcpt_meta", raw: message.metadata ?? "{}")
-            add("rcpt_tags", raw: "[" + message.tags.map(quoted).joined(separator: ",") + "]")
+            out.key("rcpt_meta")
+            out.raw(message.metadata ?? "{}")
+            out.key("rcpt_tags")
+            out.strings(message.tags)
         }
         if let message = event.message {
-            add("click_tracking", message.clickTracking)
-            add("open_tracking", message.openTracking)
-            add("initial_pixel", message.initialPixel)
-            add("injection_time", TrackedEvent.iso8601Milliseconds(unixSeconds: message.injectionTime))
+            out.member("click_tracking", message.clickTracking)
+            out.member("open_tracking", message.openTracking)
+            out.member("initial_pixel", message.initialPixel)
+            out.member("injection_time", TrackedEvent.iso8601Milliseconds(unixSeconds: message.injectionTime))
         }
         if type == .click || type == .link_unsubscribe {
-            add("target_link_name", event.targetLinkName ?? "Raw URL")
-            add("target_link_url", event.targetLinkURL ?? "")
+            out.member("target_link_name", event.targetLinkName ?? "Raw URL")
+            out.member("target_link_url", event.targetLinkURL ?? "")
         }
-        add("ip_address", client.ipAddress)
-        if let agent = client.userAgent { add("user_agent", agent) }
-        if type == .link_unsubscribe, let language = client.acceptLanguage { add("accept_language", language) }
-        if type == .list_unsubscribe { add("transactional", "0") }
+        out.member("ip_address", client.ipAddress)
+        if let agent = client.userAgent { out.member("user_agent", agent) }
+        if type == .link_unsubscribe, let language = client.acceptLanguage { out.member("accept_language", language) }
+        if type == .list_unsubscribe { out.member("transactional", "0") }
         if let machine {
-            add(
-                "machine",
-                raw: "{\"likely\":\(machine.likely),\"reasons\":[" + machine.reasons.map(quoted).joined(separator: ",")
-                    + "]}")
+            out.key("machine")
+            out.raw("{\"likely\":")
+            out.raw(machine.likely ? "true" : "false")
+            out.raw(",\"reasons\":")
+            out.strings(machine.reasons)
+            out.raw("}")
         }
-        let eventClass = type == .list_unsubscribe || type == .link_unsubscribe ? "unsubscribe_event" : "track_event"
-        return "{\"msys\":{\"\(eventClass)\":{" + out + "}}}"
+        out.raw("}}}")
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
+
+    /// Writes one event object's members as JSON bytes.
+    struct LineWriter {
+        var bytes: [UInt8] = []
+        var first = true
+
+        init() { bytes.reserveCapacity(768) }
+
+        mutating func raw(_ text: StaticString) {
+            text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        }
+
+        mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+        /// `,"name":` (no comma before the first member).
+        mutating func key(_ name: StaticString) {
+            if first { first = false } else { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            raw(name)
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(UInt8(ascii: ":"))
+        }
+
+        mutating func member(_ name: StaticString, _ value: String) {
+            key(name)
+            string(value)
+        }
+
+        mutating func member(_ name: StaticString, _ flag: Bool) {
+            key(name)
+            raw(flag ? "true" : "false")
+        }
+
+        mutating func strings(_ values: [String]) {
+            bytes.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                string(value)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
+
+        /// A JSON string, escaped exactly as `JSONValue.serialized()` does (", \\ and control
+        /// characters; everything else as raw UTF-8).
+        mutating func string(_ text: String) {
+            bytes.append(UInt8(ascii: "\""))
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(byte)
+                case 0x08: escape(UInt8(ascii: "b"))
+                case 0x09: escape(UInt8(ascii: "t"))
+                case 0x0A: escape(UInt8(ascii: "n"))
+                case 0x0C: escape(UInt8(ascii: "f"))
+                case 0x0D: escape(UInt8(ascii: "r"))
+                case 0x00..<0x20:
+                    raw("\\u00")
+                    bytes.append(Self.hex[Int(byte >> 4)])
+                    bytes.append(Self.hex[Int(byte & 0x0F)])
+                default:
+                    bytes.append(byte)
+                }
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+
+        private mutating func escape(_ letter: UInt8) {
+            bytes.append(UInt8(ascii: "\\"))
+            bytes.append(letter)
+        }
+
+        private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
     }
 
     /// A JSON string (RFC 8259 escapes).

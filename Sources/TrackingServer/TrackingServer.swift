@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import HTTPTypes
 import Linkstamp
 import Logging
 import Metrics
@@ -40,6 +41,7 @@ public struct TrackingServer: Sendable {
     let classifier: MachineClassifier
     let limiter: RateLimiter
     let ids = EventIDGenerator()
+    let counters = EventCounters()
     let registry: PrometheusCollectorRegistry
     let metrics: PrometheusMetricsFactory
     let logger: Logger
@@ -104,7 +106,14 @@ public struct TrackingServer: Sendable {
                 maxHeaderFieldCount: 100))
         return Application(
             router: router,
-            server: .http1(configuration: http1),
+            server: HTTPServerBuilder { responder in
+                let channel = HTTP1Channel(responder: responder, configuration: http1)
+                // A journal that appends synchronously: clicks and pixels are answered on the
+                // event loop (FastPath.swift); every other request goes through the router.
+                guard let journal = server.journal as? any SynchronousEventJournal else { return channel }
+                return FastPathHTTP1Channel(
+                    inner: channel, responder: FastPathResponder(server: server, journal: journal, serverName: "linkstamp"))
+            },
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: port), serverName: "linkstamp",
                 availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
@@ -215,17 +224,27 @@ public struct TrackingServer: Sendable {
     // MARK: Parts
 
     func client(_ request: Request, context: TrackingRequestContext) -> EngagementEvent.Client {
-        var address = context.remoteAddress?.ipAddress ?? "unknown"
-        if configuration.serve.trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!] {
+        client(headers: request.headers, remoteAddress: context.remoteAddress)
+    }
+
+    func client(headers: HTTPFields, remoteAddress: SocketAddress?) -> EngagementEvent.Client {
+        client(headers: headers, peer: remoteAddress?.ipAddress ?? "unknown")
+    }
+
+    /// The client of a request from `peer` (the connected address, as text).
+    func client(headers: HTTPFields, peer: String) -> EngagementEvent.Client {
+        var address = peer
+        if configuration.serve.trustForwardedFor, let forwarded = headers[Self.forwardedFor] {
             // The proxy in front of us appends the address it saw: the last entry.
             if let last = forwarded.split(separator: ",").last?.trimmingASCIISpaces(), !last.isEmpty {
                 address = String(last)
             }
         }
         return EngagementEvent.Client(
-            ipAddress: address, userAgent: request.headers[.userAgent], acceptLanguage: request.headers[.acceptLanguage]
-        )
+            ipAddress: address, userAgent: headers[.userAgent], acceptLanguage: headers[.acceptLanguage])
     }
+
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
     func line(
         _ event: TrackedEvent, type: TrackedEventType? = nil, client: EngagementEvent.Client, machine: MachineVerdict?,
@@ -237,16 +256,9 @@ public struct TrackingServer: Sendable {
     }
 
     func count(_ type: TrackedEventType, machine: MachineVerdict?) {
-        Metrics.Counter(
-            label: "linkstamp_events_total",
-            dimensions: [("type", type.rawValue), ("machine", machine?.likely == true ? "true" : "false")],
-            factory: metrics
-        ).increment()
+        counters.event(type, machine: machine?.likely == true, factory: metrics).increment()
         for reason in machine?.reasons ?? [] {
-            Metrics.Counter(
-                label: "linkstamp_machine_reasons_total", dimensions: [("reason", reason)], factory: metrics
-            )
-            .increment()
+            counters.machineReason(reason, factory: metrics).increment()
         }
     }
 

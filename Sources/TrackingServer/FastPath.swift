@@ -1,0 +1,309 @@
+import Hummingbird
+import HummingbirdCore
+import HTTPTypes
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+import Tracking
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A journal whose append completes without suspending (a local file, memory). With one, the
+/// click and pixel routes are answered directly on the connection's event loop: the line is
+/// written before the response is, as with any journal.
+public protocol SynchronousEventJournal: EventJournal {
+    /// Appends `lines` (each one JSON object, no line break) as whole lines before returning, or
+    /// throws.
+    func appendNow(_ lines: [String]) throws(StoreError)
+}
+
+extension FileEventJournal: SynchronousEventJournal {
+    /// Same as `append`.
+    public func appendNow(_ lines: [String]) throws(StoreError) { try append(lines) }
+}
+
+extension MemoryEventJournal: SynchronousEventJournal {
+    /// Same as `append`.
+    public func appendNow(_ lines: [String]) throws(StoreError) { try append(lines) }
+}
+
+/// A response made on the event loop: the head, and the body (not sent for `HEAD`).
+struct FastAnswer {
+    var head: HTTPResponse
+    var body: ByteBuffer?
+}
+
+/// The hot routes (`GET`/`HEAD` of `/f/…` clicks and `/q/…` pixels) without the router and
+/// without a hop to Swift concurrency. Everything it does not answer itself (other routes, tokens
+/// that do not decode, link unsubscribes, a refused client) goes on to the
+/// Hummingbird router, which answers it as before.
+struct FastPathResponder: Sendable {
+    let server: TrackingServer
+    let journal: any SynchronousEventJournal
+    let serverName: String
+    let dates = HTTPDateCache()
+
+    func answer(_ request: HTTPRequest, peer: String) -> FastAnswer? {
+        guard request.method == .get || request.method == .head, let path = request.path else { return nil }
+        let isHEAD = request.method == .head
+        var answer: FastAnswer?
+        if path.utf8.starts(with: "/f/".utf8) {
+            answer = click(path, request, peer: peer, isHEAD: isHEAD)
+        } else if path.utf8.starts(with: "/q/".utf8) {
+            answer = pixel(path, request, peer: peer, isHEAD: isHEAD)
+        }
+        guard var answer else { return nil }
+        let now = server.clock()
+        answer.head.headerFields[.date] = dates.text(unixSeconds: Int64(now))
+        answer.head.headerFields[.server] = serverName
+        return answer
+    }
+
+    func click(_ path: String, _ request: HTTPRequest, peer: String, isHEAD: Bool) -> FastAnswer? {
+        let now = server.clock()
+        var event: TrackedEvent
+        var expired = false
+        do {
+            event = try TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64(now))
+        } catch where error.isExpired {
+            guard let stale = try? TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64.min) else {
+                return nil
+            }
+            event = stale
+            expired = true
+        } catch {
+            return nil
+        }
+        // Link unsubscribes also write the suppression list (asynchronous): the router does them.
+        guard event.type == .click, let target = event.targetLinkURL,
+            let location = TrackingServer.redirectLocation(target)
+        else { return nil }
+        let client = server.client(headers: request.headerFields, peer: peer)
+        guard server.limiter.allow(client.ipAddress, now: now) else { return nil }
+        if !expired {
+            let machine = server.classifier.classify(event, isHEAD: isHEAD, client: client, now: now)
+            do {
+                try journal.appendNow([server.line(event, type: .click, client: client, machine: machine, now: now)])
+            } catch {
+                return unavailable(error)
+            }
+            server.count(.click, machine: machine)
+        } else {
+            Metrics.Counter(label: "linkstamp_expired_clicks_total", factory: server.metrics).increment()
+        }
+        return FastAnswer(
+            head: HTTPResponse(
+                status: .found, headerFields: [.location: location, .cacheControl: "no-store", .contentLength: "0"]),
+            body: nil)
+    }
+
+    func pixel(_ path: String, _ request: HTTPRequest, peer: String, isHEAD: Bool) -> FastAnswer? {
+        let now = server.clock()
+        let event: TrackedEvent
+        var expired = false
+        do {
+            event = try TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64(now))
+        } catch where error.isExpired {
+            guard let stale = try? TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64.min) else {
+                return nil
+            }
+            event = stale
+            expired = true
+        } catch {
+            return nil
+        }
+        guard event.type == .open || event.type == .initial_open else { return nil }
+        let client = server.client(headers: request.headerFields, peer: peer)
+        guard server.limiter.allow(client.ipAddress, now: now) else { return nil }
+        if !expired {
+            let machine = server.classifier.classify(event, isHEAD: isHEAD, client: client, now: now)
+            do { try journal.appendNow([server.line(event, client: client, machine: machine, now: now)]) } catch {
+                return unavailable(error)
+            }
+            server.count(event.type, machine: machine)
+        }
+        return FastAnswer(head: Self.gifHead, body: Self.gifBody)
+    }
+
+    func unavailable(_ error: StoreError) -> FastAnswer {
+        server.logger.error("cannot record event", metadata: ["error": "\(error)"])
+        Metrics.Counter(label: "linkstamp_store_failures_total", factory: server.metrics).increment()
+        let page = TrackingServer.page(title: "Try again", body: "<p>Please try again shortly.</p>")
+        return FastAnswer(
+            head: HTTPResponse(
+                status: .serviceUnavailable,
+                headerFields: [
+                    .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .retryAfter: "30",
+                    .contentLength: String(page.utf8.count),
+                ]),
+            body: ByteBuffer(string: page))
+    }
+
+    static let gifHead = HTTPResponse(
+        status: .ok,
+        headerFields: [
+            .contentType: "image/gif", .cacheControl: "no-cache, no-store, must-revalidate, max-age=0",
+            .init("Pragma")!: "no-cache", .expires: "0", .contentLength: String(TrackingServer.gif.count),
+        ])
+    static let gifBody = ByteBuffer(bytes: TrackingServer.gif)
+}
+
+/// The `Date` header's text (IMF-fixdate), made once per second.
+final class HTTPDateCache: Sendable {
+    private let cached = Mutex<(second: Int64, text: String)>((-1, ""))
+
+    func text(unixSeconds second: Int64) -> String {
+        cached.withLock { cached in
+            if cached.second != second { cached = (second, Self.format(second)) }
+            return cached.text
+        }
+    }
+
+    static func format(_ second: Int64) -> String {
+        var time = time_t(second)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday) % 7]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon) % 12]) "
+            + "\(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
+
+/// Sits after Hummingbird's connection state handler: answers the requests `FastPathResponder`
+/// takes and passes every other request on. While a passed-on request is unanswered, every
+/// later request is passed on too, so responses keep the order of their requests.
+final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    let responder: FastPathResponder
+    /// Requests passed on whose response has not ended.
+    private var passedOn = 0
+    /// The parts of the current request go on (its head did).
+    private var passingCurrent = true
+    private var needsFlush = false
+    /// A `Connection: close` request was answered: whatever follows is not read.
+    private var closing = false
+
+    /// The connected address as text, made once per connection.
+    private var peerText: String?
+
+    init(responder: FastPathResponder) { self.responder = responder }
+
+    private func peer(_ context: ChannelHandlerContext) -> String {
+        if let peerText { return peerText }
+        let text = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        peerText = text
+        return text
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            if passedOn == 0, let answer = responder.answer(request, peer: peer(context)) {
+                passingCurrent = false
+                context.write(wrapOutboundOut(.head(answer.head)), promise: nil)
+                if let body = answer.body, request.method != .head {
+                    context.write(wrapOutboundOut(.body(body)), promise: nil)
+                }
+                if let connection = request.headerFields[.connection], connection.lowercased().contains("close") {
+                    // The last request of this connection: close once the response is out.
+                    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                    closing = true
+                    context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                        bound.value.close(promise: nil)
+                    }
+                } else {
+                    context.write(wrapOutboundOut(.end(nil)), promise: nil)
+                    needsFlush = true
+                }
+            } else {
+                passingCurrent = true
+                passedOn += 1
+                context.fireChannelRead(data)
+            }
+        case .body, .end:
+            // The body of an answered request (a GET has none worth reading) is dropped.
+            if passingCurrent { context.fireChannelRead(data) }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), passedOn > 0 { passedOn -= 1 }
+        context.write(data, promise: promise)
+    }
+}
+
+/// Hummingbird's HTTP/1.1 channel with `FastPathHandler` added after its connection state
+/// handler (which so still sees every request and response: idle timeout, graceful shutdown).
+struct FastPathHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+    let inner: HTTP1Channel
+    let responder: FastPathResponder
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let operations = channel.pipeline.syncOperations
+            let state = try operations.handler(type: HTTPConnectionStateHandler.self)
+            try operations.addHandler(FastPathHandler(responder: responder), position: .after(state))
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// The event counters, made once per label set (a registry lookup per request otherwise).
+final class EventCounters: Sendable {
+    private struct EventKey: Hashable {
+        var type: TrackedEventType
+        var machine: Bool
+    }
+    private let events = Mutex<[EventKey: Metrics.Counter]>([:])
+    private let reasons = Mutex<[String: Metrics.Counter]>([:])
+
+    /// `linkstamp_events_total{type, machine}`.
+    func event(_ type: TrackedEventType, machine: Bool, factory: any MetricsFactory) -> Metrics.Counter {
+        events.withLock { table in
+            let key = EventKey(type: type, machine: machine)
+            if let counter = table[key] { return counter }
+            let counter = Metrics.Counter(
+                label: "linkstamp_events_total",
+                dimensions: [("type", type.rawValue), ("machine", machine ? "true" : "false")], factory: factory)
+            table[key] = counter
+            return counter
+        }
+    }
+
+    /// `linkstamp_machine_reasons_total{reason}` (the reasons are the classifier's few names).
+    func machineReason(_ reason: String, factory: any MetricsFactory) -> Metrics.Counter {
+        reasons.withLock { table in
+            if let counter = table[reason] { return counter }
+            let counter = Metrics.Counter(
+                label: "linkstamp_machine_reasons_total", dimensions: [("reason", reason)], factory: factory)
+            table[reason] = counter
+            return counter
+        }
+    }
+}

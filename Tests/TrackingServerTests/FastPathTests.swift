@@ -1,0 +1,145 @@
+import Foundation
+import HTTPTypes
+import Linkstamp
+import Testing
+import Tracking
+
+@testable import TrackingServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The event-loop path for clicks and pixels (FastPath.swift): keep-alive and pipelined requests
+/// mixing it with the router keep their order; a journal that fails still answers 503.
+@Suite(.serialized) struct FastPathTests {
+    /// The tracked URLs (paths) of one copy for reader@example.org: initial pixel, click,
+    /// unsubscribe click, open pixel; and the List-Unsubscribe path.
+    static func paths(_ setup: ServerTests.Setup) throws -> (body: [String], listUnsubscribe: String) {
+        let transmission = try setup.engine().prepare(
+            message: Array(ServerTests.message.utf8),
+            envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
+        let (urls, list) = try ServerTests.urls(in: try transmission.renderedBytes(try #require(transmission.copies.first)))
+        try #require(urls.count == 4)
+        return (urls.map(ServerTests.path), ServerTests.path(try #require(list)))
+    }
+
+    /// Splits a stream of HTTP/1.1 responses (each with Content-Length, or none for HEAD).
+    static func responses(_ raw: [UInt8], heads: Set<Int> = []) -> [HTTPResult] {
+        var out: [HTTPResult] = []
+        var rest = raw[...]
+        while let split = rest.firstRange(of: Array("\r\n\r\n".utf8)) {
+            let head = Array(rest[rest.startIndex..<split.upperBound])
+            let parsed = RawHTTP.parse(head)
+            let length = heads.contains(out.count) ? 0 : Int(parsed.header("Content-Length") ?? "0") ?? 0
+            let end = min(split.upperBound + length, rest.endIndex)
+            out.append(
+                HTTPResult(
+                    status: parsed.status, headers: parsed.headers, body: Array(rest[split.upperBound..<end]),
+                    closedWithoutResponse: false))
+            rest = rest[end...]
+        }
+        return out
+    }
+
+    @Test func pipelinedKeepAliveMixesBothPathsInOrder() async throws {
+        let setup = try ServerTests.Setup()
+        let (urls, listUnsubscribe) = try Self.paths(setup)
+        let running = try await RunningServer.start(try setup.server())
+        // One connection, every request sent at once: click, health (router), pixel, the
+        // unsubscribe page (router), HEAD pixel, an undecodable click (router, 404), click again
+        // with Connection: close (answered, then the connection closes).
+        let targets: [(String, String)] = [
+            ("GET", urls[1]), ("GET", "/healthz"), ("GET", urls[3]), ("GET", listUnsubscribe), ("HEAD", urls[0]),
+            ("GET", "/f/a/garbled/garbled/garbled"), ("GET", urls[1]),
+        ]
+        var text = ""
+        for (index, (method, target)) in targets.enumerated() {
+            text += "\(method) \(target) HTTP/1.1\r\nHost: t.example.net\r\nUser-Agent: Firefox/140.0\r\n"
+            text += index == targets.count - 1 ? "Connection: close\r\n\r\n" : "\r\n"
+        }
+        let request = text
+        let port = running.port
+        let raw = await RawHTTP.offPool { () -> [UInt8] in
+            let fd = RawHTTP.connectSocket(port: port)
+            guard fd >= 0 else { return [] }
+            defer { close(fd) }
+            RawHTTP.sendAll(fd, Array(request.utf8))
+            return RawHTTP.readAll(fd).bytes
+        }
+        let answers = Self.responses(raw, heads: [4])
+        #expect(answers.map(\.status) == [302, 200, 200, 200, 200, 404, 302], "\(String(decoding: raw, as: UTF8.self))")
+        if answers.count == 7 {
+            #expect(answers[0].header("Location") == "https://shop.example.com/sale?x=1")
+            #expect(answers[0].header("Cache-Control") == "no-store")
+            #expect(answers[0].header("Date") != nil && answers[0].header("Server") == "linkstamp")
+            #expect(answers[1].text == "ok\n")
+            #expect(answers[2].body == TrackingServer.gif && answers[2].header("Content-Type") == "image/gif")
+            #expect(answers[3].text.contains("<form method=\"post\">"))
+            #expect(answers[4].header("Content-Length") == "43")
+            #expect(answers[5].header("Location") == nil)
+            // Nothing after the last response: the connection closed (readAll returned).
+            #expect(answers[6].body.isEmpty)
+        }
+        let journal = Support.lines(setup.journalPath)
+        #expect(journal.count == 4)
+        #expect(journal.filter { $0.contains(#""type":"click""#) }.count == 2)
+        #expect(journal.filter { $0.contains(#""type":"open""#) }.count == 1)
+        #expect(journal.filter { $0.contains(#""type":"initial_open""#) }.count == 1)
+        await running.stop()
+    }
+
+    /// The journal cannot be written: the click is not redirected (503, Retry-After), and no
+    /// half line is left.
+    @Test func journalFailureAnswers503() async throws {
+        let setup = try ServerTests.Setup()
+        let (urls, _) = try Self.paths(setup)
+        let configuration = try setup.configuration()
+        let server = TrackingServer(
+            configuration: configuration, keyRing: try KeyRing(contentsOf: configuration.keyRingPath),
+            journal: FileEventJournal(path: setup.directory + "/no/such/dir/events.jsonl"), suppression: nil,
+            logger: Support.quietLogger)
+        let running = try await RunningServer.start(server)
+        for path in [urls[1], urls[3]] {
+            let response = await running.get(path)
+            #expect(response.status == 503)
+            #expect(response.header("Retry-After") == "30")
+            #expect(response.header("Location") == nil)
+        }
+        await running.stop()
+    }
+
+    /// Which requests the event-loop path takes: clicks and pixels that decode; not the rest.
+    @Test func takesOnlyDecodedClicksAndPixels() throws {
+        let setup = try ServerTests.Setup()
+        let (urls, listUnsubscribe) = try Self.paths(setup)
+        let server = try setup.server()
+        let journal = FileEventJournal(path: setup.journalPath)
+        let responder = FastPathResponder(server: server, journal: journal, serverName: "linkstamp")
+        func answer(_ method: HTTPRequest.Method, _ path: String) -> FastAnswer? {
+            responder.answer(HTTPRequest(method: method, scheme: nil, authority: nil, path: path), peer: "192.0.2.1")
+        }
+        #expect(answer(.get, urls[1])?.head.status == .found)
+        #expect(answer(.head, urls[3])?.head.status == .ok)
+        // The unsubscribe link writes the suppression list: the router's.
+        #expect(answer(.get, urls[2]) == nil)
+        #expect(answer(.get, listUnsubscribe) == nil)
+        #expect(answer(.post, urls[1]) == nil)
+        #expect(answer(.get, "/healthz") == nil)
+        #expect(answer(.get, "/f/a/garbled/garbled/garbled") == nil)
+        #expect(Support.lines(setup.journalPath).count == 2)
+        #expect(HTTPDateCache.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDateCache.format(1_796_617_845) == "Mon, 07 Dec 2026 04:30:45 GMT")
+    }
+}
+
+extension FastPathTests {
+    /// The journal line's string writer escapes exactly as the JSON serializer does.
+    @Test func lineWriterEscapesLikeTheSerializer() {
+        for text in ["", "plain", "quote \" back \\ slash", "\u{0}\u{1}\u{8}\u{9}\n\u{c}\r\u{1f}\u{7f}", "é ✓ 🙂 \u{2028}"] {
+            var writer = EngagementEvent.LineWriter()
+            writer.string(text)
+            #expect(String(decoding: writer.bytes, as: UTF8.self) == EngagementEvent.quoted(text), "\(text)")
+        }
+    }
+}
