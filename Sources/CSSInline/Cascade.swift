@@ -151,7 +151,8 @@ struct Cascade {
             } else if let nth = program.firstExactPosition(key) {
                 let pseudo = program.pseudos[nth]
                 byPosition[
-                    Self.positionKey(tag: key.tag, ofType: pseudo.ofType, fromEnd: pseudo.fromEnd, position: Int(pseudo.b)),
+                    Self.positionKey(
+                        tag: key.tag, ofType: pseudo.ofType, fromEnd: pseudo.fromEnd, position: Int(pseudo.b)),
                     default: []
                 ].append(index)
             } else if key.tag >= 0 {
@@ -272,7 +273,8 @@ struct Cascade {
                 while attribute < attributeEnd {
                     let name = tree.attributeNames[attribute]
                     if name >= 0,
-                        let bucket = byAttributeValue[Self.attributeKey(name, tree.arena[tree.attributeValues[attribute]])]
+                        let bucket = byAttributeValue[
+                            Self.attributeKey(name, tree.arena[tree.attributeValues[attribute]])]
                     {
                         consider(bucket, e, ancestors, &matcher, &winners, &slot)
                     }
@@ -291,7 +293,8 @@ struct Cascade {
                     }
                     if tree.tag[element] >= 0,
                         let bucket = byPosition[
-                            Self.positionKey(tag: tree.tag[element], ofType: ofType, fromEnd: fromEnd, position: position)]
+                            Self.positionKey(
+                                tag: tree.tag[element], ofType: ofType, fromEnd: fromEnd, position: position)]
                     {
                         consider(bucket, e, ancestors, &matcher, &winners, &slot)
                     }

@@ -11,9 +11,17 @@ public enum Events {
         fields.append(("msg_size", .string(String(messageSize))))
         // Only when a body part asked to be tracked went out as it came (see `UntrackedPart`).
         if !transmission.untrackedParts.isEmpty {
-            fields.append(("untracked_parts", .array(transmission.untrackedParts.map {
-                .object([JSONMember(key: "part", value: .number(String($0.part))), JSONMember(key: "reason", value: .string($0.reason))])
-            })))
+            fields.append(
+                (
+                    "untracked_parts",
+                    .array(
+                        transmission.untrackedParts.map {
+                            .object([
+                                JSONMember(key: "part", value: .number(String($0.part))),
+                                JSONMember(key: "reason", value: .string($0.reason)),
+                            ])
+                        })
+                ))
         }
         // Only when `inline_css` was asked for and the HTML went out without it (never a bounce).
         if let skipped = transmission.cssInlineSkipped {

@@ -1,10 +1,11 @@
 import Foundation
 import LinkstampPipeline
 import SMTPAPI
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What `linkstamp filter` does with one message, as a library call: prepare it, render every
@@ -137,7 +138,8 @@ public enum Filter {
                 }
             case .relay(let target):
                 try SMTPReinjection.send(
-                    rendered.map { SMTPReinjection.Item(recipient: $0.0.address, bytes: $0.1) }, sender: envelope.sender, to: target)
+                    rendered.map { SMTPReinjection.Item(recipient: $0.0.address, bytes: $0.1) },
+                    sender: envelope.sender, to: target)
             }
         } catch {
             eventsFile?.rollBack()
@@ -155,7 +157,8 @@ public enum Filter {
     public static func checkSender(_ sender: String, limits: Limits) throws(SMTPReply) {
         if sender.isEmpty { return }
         guard sender.utf8.count <= limits.maxAddressBytes, EmailAddress.isValid(sender) else {
-            throw SMTPReply(code: 553, enhancedStatus: "5.1.7", text: "bad sender address syntax '\(printable(sender))'")
+            throw SMTPReply(
+                code: 553, enhancedStatus: "5.1.7", text: "bad sender address syntax '\(printable(sender))'")
         }
     }
 
@@ -184,7 +187,9 @@ public enum Filter {
         _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
         let pid: pid_t
-        do { pid = try spawn(command, arguments: ["-G", "-i", "-f", sender, "--", recipient], standardInput: ends[0]) } catch {
+        do {
+            pid = try spawn(command, arguments: ["-G", "-i", "-f", sender, "--", recipient], standardInput: ends[0])
+        } catch {
             close(ends[0])
             close(ends[1])
             throw error
@@ -204,7 +209,8 @@ public enum Filter {
         let code = (status >> 8) & 0xFF
         let how = exited ? "status \(code)" : "signal \(status & 0x7F)"
         if writer.failure == EPIPE {
-            throw outputFailure("sendmail '\(command)' closed its input before reading the copy for <\(recipient)> (\(how))")
+            throw outputFailure(
+                "sendmail '\(command)' closed its input before reading the copy for <\(recipient)> (\(how))")
         }
         if let written { throw written }
         guard exited, code == 0 else {
@@ -216,11 +222,11 @@ public enum Filter {
     /// environment, and SIGPIPE at its default action.
     static func spawn(_ path: String, arguments: [String], standardInput: Int32) throws(SMTPReply) -> pid_t {
         #if canImport(Glibc)
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
+            var actions = posix_spawn_file_actions_t()
+            var attributes = posix_spawnattr_t()
         #else
-        var actions: posix_spawn_file_actions_t?
-        var attributes: posix_spawnattr_t?
+            var actions: posix_spawn_file_actions_t?
+            var attributes: posix_spawnattr_t?
         #endif
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -302,12 +308,14 @@ struct Spool {
                 return descriptor
             }
             guard file >= 0 else {
-                throw Filter.outputFailure("cannot stage the Batch SMTP stream in '\(folder)': \(String(cString: strerror(errno)))")
+                throw Filter.outputFailure(
+                    "cannot stage the Batch SMTP stream in '\(folder)': \(String(cString: strerror(errno)))")
             }
         }
         var writer = DescriptorWriter(descriptor: file)
         do { try writer.write(buffer) } catch {
-            throw Filter.outputFailure("cannot stage the Batch SMTP stream: \(String(cString: strerror(writer.failure ?? EIO)))")
+            throw Filter.outputFailure(
+                "cannot stage the Batch SMTP stream: \(String(cString: strerror(writer.failure ?? EIO)))")
         }
         buffer.removeAll(keepingCapacity: true)
     }
@@ -326,7 +334,8 @@ struct Spool {
                 }
                 if count < 0 {
                     if error == EINTR { continue }
-                    throw Filter.outputFailure("cannot read the staged Batch SMTP stream: \(String(cString: strerror(error)))")
+                    throw Filter.outputFailure(
+                        "cannot read the staged Batch SMTP stream: \(String(cString: strerror(error)))")
                 }
                 if count == 0 { break }
                 try writer.write(count == chunk.count ? chunk : Array(chunk[0..<count]))
@@ -358,7 +367,8 @@ struct StagedFolder {
             var information = stat()
             guard reason == EEXIST, stat(path, &information) == 0, information.st_mode & S_IFMT == S_IFDIR else {
                 let hint = reason == ENOENT ? " (its parent folder must exist)" : ""
-                throw Filter.outputFailure("cannot create output folder '\(path)': \(String(cString: strerror(reason)))\(hint)")
+                throw Filter.outputFailure(
+                    "cannot create output folder '\(path)': \(String(cString: strerror(reason)))\(hint)")
             }
         }
         self.path = path
@@ -376,7 +386,8 @@ struct StagedFolder {
     mutating func stage(_ bytes: [UInt8], copy: Copy, transmission: Transmission) throws(SMTPReply) {
         let digits = max(4, String(transmission.copies.count).count)
         let number = String(copy.index + 1)
-        let name = "\(transmission.transmissionIDString)-\(String(repeating: "0", count: max(0, digits - number.count)))\(number).eml"
+        let name =
+            "\(transmission.transmissionIDString)-\(String(repeating: "0", count: max(0, digits - number.count)))\(number).eml"
         let descriptor = open(staging + "/" + name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else {
             throw Filter.outputFailure("cannot write '\(name)': \(String(cString: strerror(errno)))")
@@ -431,7 +442,9 @@ struct AppendFile {
     /// The file's length before this process's append, once it has appended.
     private(set) var start: off_t?
     /// Tests replace this to make writes fail part-way (the descriptor, the bytes, their count).
-    var writeFunction: @Sendable (Int32, UnsafeRawPointer?, Int) -> Int = { descriptor, bytes, count in systemWrite(descriptor, bytes, count) }
+    var writeFunction: @Sendable (Int32, UnsafeRawPointer?, Int) -> Int = { descriptor, bytes, count in
+        systemWrite(descriptor, bytes, count)
+    }
 
     init(path: String, role: String) throws(SMTPReply) {
         self.path = path
@@ -444,7 +457,8 @@ struct AppendFile {
 
     /// Whether both are the same file (the same device and inode).
     func isSameFile(as other: AppendFile) -> Bool {
-        var mine = stat(), theirs = stat()
+        var mine = stat()
+        var theirs = stat()
         guard fstat(descriptor, &mine) == 0, fstat(other.descriptor, &theirs) == 0 else { return false }
         return mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino
     }
@@ -463,7 +477,8 @@ struct AppendFile {
         var writer = DescriptorWriter(descriptor: descriptor, writeFunction: writeFunction)
         do { try writer.write(Array((lines.joined(separator: "\n") + "\n").utf8)) } catch {
             _ = ftruncate(descriptor, end)
-            throw Filter.outputFailure("cannot append to \(role) '\(path)': \(String(cString: strerror(writer.failure ?? EIO)))")
+            throw Filter.outputFailure(
+                "cannot append to \(role) '\(path)': \(String(cString: strerror(writer.failure ?? EIO)))")
         }
     }
 
@@ -481,18 +496,20 @@ struct AppendFile {
 }
 
 #if canImport(Glibc)
-private let systemWrite = Glibc.write
-private let systemClose = Glibc.close
+    private let systemWrite = Glibc.write
+    private let systemClose = Glibc.close
 #elseif canImport(Darwin)
-private let systemWrite = Darwin.write
-private let systemClose = Darwin.close
+    private let systemWrite = Darwin.write
+    private let systemClose = Darwin.close
 #endif
 
 /// Writes whole buffers to a file descriptor, retrying short writes and EINTR.
 struct DescriptorWriter {
     let descriptor: Int32
     /// The write function (`write(2)`; tests put a failing one here).
-    var writeFunction: @Sendable (Int32, UnsafeRawPointer?, Int) -> Int = { descriptor, bytes, count in systemWrite(descriptor, bytes, count) }
+    var writeFunction: @Sendable (Int32, UnsafeRawPointer?, Int) -> Int = { descriptor, bytes, count in
+        systemWrite(descriptor, bytes, count)
+    }
     /// The `errno` of the write that failed, if one did.
     private(set) var failure: Int32?
 

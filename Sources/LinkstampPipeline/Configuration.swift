@@ -132,7 +132,9 @@ public struct Configuration: Sendable, Hashable {
                 switch value.lowercased() {
                 case "true", "yes", "on", "1": return true
                 case "false", "no", "off", "0": return false
-                default: throw ConfigurationError(line: lineNumber, message: "'\(key)' must be true or false, not '\(value)'")
+                default:
+                    throw ConfigurationError(
+                        line: lineNumber, message: "'\(key)' must be true or false, not '\(value)'")
                 }
             }
             func path() -> String {
@@ -142,7 +144,8 @@ public struct Configuration: Sendable, Hashable {
             switch key {
             case "tracking_domain":
                 do { try TrackingURLBuilder.validateDomain(value) } catch {
-                    throw ConfigurationError(line: lineNumber, message: "'tracking_domain' must be a host name, not '\(value)'")
+                    throw ConfigurationError(
+                        line: lineNumber, message: "'tracking_domain' must be a host name, not '\(value)'")
                 }
                 trackingDomain = value.lowercased()
             case "key_ring": keyRingPath = path()
@@ -163,7 +166,8 @@ public struct Configuration: Sendable, Hashable {
             case "sandbox_domain": sandboxDomain = value.isEmpty ? nil : value.lowercased()
             case "token_lifetime_days":
                 guard let days = Int(value), days > 0, days <= 3650 else {
-                    throw ConfigurationError(line: lineNumber, message: "'token_lifetime_days' must be a whole number from 1 to 3650")
+                    throw ConfigurationError(
+                        line: lineNumber, message: "'token_lifetime_days' must be a whole number from 1 to 3650")
                 }
                 tokenLifetimeDays = days
             case "smtpd_max_connections", "smtpd_idle_timeout_seconds", "smtpd_max_messages_per_connection",

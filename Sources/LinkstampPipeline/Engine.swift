@@ -60,12 +60,14 @@ public struct Engine: Sendable {
         now: Date = Date(),
         transmissionID: UInt64? = nil
     ) throws(SMTPReply) -> PendingTransmission {
-        try PendingTransmission(engine: self, message: message, envelope: envelope, now: now, transmissionID: transmissionID)
+        try PendingTransmission(
+            engine: self, message: message, envelope: envelope, now: now, transmissionID: transmissionID)
     }
 
     /// The second half: prepares `pending` with the engine's suppression list and, in addition,
     /// `suppression` (what a shared store holds for this message's recipients).
-    public func prepare(_ pending: PendingTransmission, suppression: SuppressionList) throws(SMTPReply) -> Transmission {
+    public func prepare(_ pending: PendingTransmission, suppression: SuppressionList) throws(SMTPReply) -> Transmission
+    {
         try Transmission(engine: self, pending: pending, suppression: suppression)
     }
 }

@@ -1,7 +1,7 @@
+import CSSInline
+import LinkScan
 import MIME
 import SMTPAPI
-import LinkScan
-import CSSInline
 import Tracking
 
 /// Every limit the engine enforces, in one place. Past a limit the message is refused with an

@@ -269,7 +269,10 @@ private struct Walker {
             } else if asciiEqualsLowercased(buf, name, FieldNames.contentDisposition) {
                 if disposition == nil { disposition = ContentDisposition.parse(value) }
             } else if asciiEqualsLowercased(buf, name, FieldNames.contentID) {
-                if contentID == nil { contentID = String(decoding: HeaderUnfolding.unfold(Array(value)[...], .removeLineBreaks), as: UTF8.self) }
+                if contentID == nil {
+                    contentID = String(
+                        decoding: HeaderUnfolding.unfold(Array(value)[...], .removeLineBreaks), as: UTF8.self)
+                }
             }
         }
         let inDigest =

@@ -95,9 +95,13 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         var hostPart = rest
         var portPart: Substring?
         if hostPart.hasPrefix("[") {
-            guard let close = hostPart.firstIndex(of: "]") else { throw StoreError("database_url: unclosed '[' in the host") }
+            guard let close = hostPart.firstIndex(of: "]") else {
+                throw StoreError("database_url: unclosed '[' in the host")
+            }
             let after = hostPart[hostPart.index(after: close)...]
-            if after.hasPrefix(":") { portPart = after.dropFirst() } else if !after.isEmpty {
+            if after.hasPrefix(":") {
+                portPart = after.dropFirst()
+            } else if !after.isEmpty {
                 throw StoreError("database_url: unexpected text after the host")
             }
             hostPart = hostPart[hostPart.index(after: hostPart.startIndex)..<close]

@@ -1,5 +1,5 @@
-@_exported import MailBytes
 import MIME
+@_exported import MailBytes
 
 /// # SMTPAPI
 ///

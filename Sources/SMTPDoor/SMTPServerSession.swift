@@ -440,7 +440,6 @@ public struct SMTPServerSession: Sendable {
         actions.append(.send(line(250, "2.1.5", "Ok")))
     }
 
-
     /// `FROM:<path> params` / `TO:<path> params` (RFC 5321 §4.1.2; a space after the colon is
     /// tolerated, as most servers do). Returns the address without brackets and the parameters.
     static func path(_ argument: Substring, keyword: String) -> (String, [Substring])? {

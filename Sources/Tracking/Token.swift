@@ -137,7 +137,8 @@ enum TokenFormat {
         var out = [UInt8]()
         out.reserveCapacity(4 * kindTagCount)
         hash.finalize().withUnsafeBytes { digest in
-            Base64.encode(UnsafeRawBufferPointer(rebasing: digest[0..<4 * kindTagByteCount]), alphabet: .url, into: &out)
+            Base64.encode(
+                UnsafeRawBufferPointer(rebasing: digest[0..<4 * kindTagByteCount]), alphabet: .url, into: &out)
         }
         return out
     }

@@ -1,6 +1,8 @@
 import MailBytes
 
-/// What a tracked URL records when it is followed.
+/// What a tracked URL records when it is followed. The cases are spelled as SparkPost spells the
+/// event `type` (their raw values are what events carry), hence the snake case.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public enum TrackedEventType: String, Sendable {
     /// A tracked link was clicked.
     case click

@@ -35,7 +35,8 @@ public enum TrackingDecoder {
 
         // Current shapes carry the message token before the recipient segment; the shapes before
         // message tokens (one segment fewer) keep decoding until their tokens expire.
-        let clickWithMessage = n >= 5 && isSegment(n - 5, "f") && !isTokenLike(n - 4) && isTokenLike(n - 3)
+        let clickWithMessage =
+            n >= 5 && isSegment(n - 5, "f") && !isTokenLike(n - 4) && isTokenLike(n - 3)
             && isTokenLike(n - 2)
         if clickWithMessage || (n >= 4 && isSegment(n - 4, "f")) {
             let base = clickWithMessage ? n - 5 : n - 4
@@ -161,7 +162,8 @@ public enum TrackingDecoder {
     {
         var (reader, _) = try TokenFormat.open(url[range], expecting: .link, keyRing: keyRing, offset: range.lowerBound)
         guard let transmissionID = reader.readVarint(), let index = reader.readVarint(),
-            let flags = reader.readByte(), flags & ~(TokenFormat.flagUnsubscribe | TokenFormat.flagNamed | TokenFormat.flagTrap) == 0
+            let flags = reader.readByte(),
+            flags & ~(TokenFormat.flagUnsubscribe | TokenFormat.flagNamed | TokenFormat.flagTrap) == 0
         else { throw .malformedToken(offset: range.lowerBound) }
         var name = TokenFormat.defaultLinkName
         if flags & TokenFormat.flagNamed != 0 {

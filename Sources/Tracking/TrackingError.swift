@@ -132,7 +132,8 @@ public struct TrackingError: Error, Hashable, Sendable, CustomStringConvertible 
         case .wrongTokenKind(let expected, let found):
             return "\(found) token found where a \(expected) token belongs"
         case .wrongURLKind:
-            return "token belongs to another kind of URL (click, open, initial open, unsubscribe) or its kind tag was altered"
+            return
+                "token belongs to another kind of URL (click, open, initial open, unsubscribe) or its kind tag was altered"
         case .urlTooLong(let limit):
             return "URL is longer than \(limit) bytes"
         case .emptyKeyRing:

@@ -57,7 +57,8 @@ public struct TrackingURLBuilder: Sendable {
                 continue
             case UInt8(ascii: "."):
                 guard offset > labelStart, offset - labelStart <= 63 else {
-                    throw .invalidField("tracking domain", reason: "has an empty or over-long label at byte \(labelStart)")
+                    throw .invalidField(
+                        "tracking domain", reason: "has an empty or over-long label at byte \(labelStart)")
                 }
                 labelStart = offset + 1
             default:
@@ -158,7 +159,8 @@ public struct TrackingURLBuilder: Sendable {
     /// ``clickURLPrefix(linkToken:sublink:)`` and the recipient token itself).
     public func clickURL(link: LinkInfo, recipient: RecipientInfo) throws(TrackingError) -> String {
         let segment = try recipientToken(recipient).segment(.click)
-        return clickURLPrefix(linkToken: try linkToken(link), sublink: link.sublink) + String(decoding: segment, as: UTF8.self)
+        return clickURLPrefix(linkToken: try linkToken(link), sublink: link.sublink)
+            + String(decoding: segment, as: UTF8.self)
     }
 
     /// A complete open, initial-open or unsubscribe URL for one recipient (convenience).

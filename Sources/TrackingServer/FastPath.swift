@@ -1,6 +1,6 @@
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HTTPTypes
 import Logging
 import Metrics
 import NIOCore
@@ -71,7 +71,7 @@ struct FastPathResponder: Sendable {
         var expired = false
         do {
             event = try TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64(now))
-        } catch where error.isExpired {
+        } catch  where error.isExpired {
             guard let stale = try? TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64.min) else {
                 return nil
             }
@@ -109,7 +109,7 @@ struct FastPathResponder: Sendable {
         var expired = false
         do {
             event = try TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64(now))
-        } catch where error.isExpired {
+        } catch  where error.isExpired {
             guard let stale = try? TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64.min) else {
                 return nil
             }

@@ -136,7 +136,9 @@ public actor FileEventFeed: EventFeed {
             reader = active
             oldFileDrained = false
             start = 0
-            logger.notice("the journal was rotated: delivering the new file from its start", metadata: ["journal": "\(journalPath)"])
+            logger.notice(
+                "the journal was rotated: delivering the new file from its start",
+                metadata: ["journal": "\(journalPath)"])
         }
         var status = stat()
         guard fstat(active.descriptor, &status) == 0 else { throw StoreError("cannot stat '\(journalPath)'") }
@@ -208,7 +210,9 @@ public actor FileEventFeed: EventFeed {
         }
         var written = 0
         while written < bytes.count {
-            let result = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress.map { $0 + written }, $0.count - written) }
+            let result = bytes.withUnsafeBytes {
+                write(descriptor, $0.baseAddress.map { $0 + written }, $0.count - written)
+            }
             if result < 0, errno == EINTR { continue }
             guard result > 0 else {
                 let reason = String(cString: strerror(errno))

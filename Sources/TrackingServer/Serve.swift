@@ -135,7 +135,8 @@ extension TrackingServer {
             url: url, authorization: settings.webhookAuthorization, batchSize: settings.webhookBatchSize,
             timeout: .seconds(settings.webhookTimeoutSeconds))
         if let feed {
-            return WebhookDelivery(feed: feed, settings: deliverySettings, logger: logger, metricsFactory: server.metrics)
+            return WebhookDelivery(
+                feed: feed, settings: deliverySettings, logger: logger, metricsFactory: server.metrics)
         }
         guard let journal = eventsPath ?? settings.eventsPath else {
             throw ServeSetupError(
@@ -146,7 +147,8 @@ extension TrackingServer {
         let directory = (journal as NSString).deletingLastPathComponent
         guard access(directory.isEmpty ? "." : directory, W_OK) == 0 else {
             throw ServeSetupError(
-                description: "webhook delivery keeps its position next to the journal, but '\(directory)' is not writable")
+                description:
+                    "webhook delivery keeps its position next to the journal, but '\(directory)' is not writable")
         }
         return WebhookDelivery(
             feed: FileEventFeed(journalPath: journal, logger: logger), settings: deliverySettings, logger: logger,

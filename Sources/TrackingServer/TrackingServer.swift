@@ -1,7 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HTTPTypes
 import Linkstamp
 import Logging
 import Metrics
@@ -112,7 +112,8 @@ public struct TrackingServer: Sendable {
                 // event loop (FastPath.swift); every other request goes through the router.
                 guard let journal = server.journal as? any SynchronousEventJournal else { return channel }
                 return FastPathHTTP1Channel(
-                    inner: channel, responder: FastPathResponder(server: server, journal: journal, serverName: "linkstamp"))
+                    inner: channel,
+                    responder: FastPathResponder(server: server, journal: journal, serverName: "linkstamp"))
             },
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: port), serverName: "linkstamp",
@@ -194,8 +195,9 @@ public struct TrackingServer: Sendable {
         let now = clock()
         let client = self.client(request, context: context)
         guard limiter.allow(client.ipAddress, now: now) else { return refused(.forbidden, "rate_limited") }
-        guard (try? TrackingDecoder.decode(url: request.head.path ?? "", keyRing: keyRing, now: Int64(now)))?.type
-            == .list_unsubscribe
+        guard
+            (try? TrackingDecoder.decode(url: request.head.path ?? "", keyRing: keyRing, now: Int64(now)))?.type
+                == .list_unsubscribe
         else { return notFound("undecodable") }
         return html(.ok, Self.confirmPage)
     }

@@ -119,7 +119,8 @@ public struct WebhookDelivery: Service {
                     position = try await feed.committedPosition(consumer: settings.consumer)
                     positionKnown = true
                     feedAttempt = 0
-                    logger.info("webhook delivery resumes", metadata: ["position": "\(position.map(String.init) ?? "start")"])
+                    logger.info(
+                        "webhook delivery resumes", metadata: ["position": "\(position.map(String.init) ?? "start")"])
                 } catch {
                     feedAttempt += 1
                     feedFailures.increment()
@@ -176,7 +177,9 @@ public struct WebhookDelivery: Service {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "X-MessageSystems-Batch-ID", value: id)
         request.headers.add(name: "User-Agent", value: "linkstamp-webhook")
-        if let authorization = settings.authorization { request.headers.add(name: "Authorization", value: authorization) }
+        if let authorization = settings.authorization {
+            request.headers.add(name: "Authorization", value: authorization)
+        }
         request.body = .bytes(ByteBuffer(bytes: batch.body))
         var attempt = 0
         while true {
@@ -215,8 +218,11 @@ public struct WebhookDelivery: Service {
     /// The delay before retry `attempt` (1, 2, …): base × 2^(attempt − 1), at most the cap,
     /// jittered uniformly down to half of it.
     func backoff(_ attempt: Int) -> Duration {
-        let base = Double(settings.backoffBase.components.seconds) + Double(settings.backoffBase.components.attoseconds) * 1e-18
-        let cap = Double(settings.backoffCap.components.seconds) + Double(settings.backoffCap.components.attoseconds) * 1e-18
+        let base =
+            Double(settings.backoffBase.components.seconds) + Double(settings.backoffBase.components.attoseconds)
+            * 1e-18
+        let cap =
+            Double(settings.backoffCap.components.seconds) + Double(settings.backoffCap.components.attoseconds) * 1e-18
         let full = min(cap, base * pow(2, Double(min(attempt - 1, 40))))
         return .milliseconds(Int64((full * Double.random(in: 0.5...1.0) * 1000).rounded()))
     }

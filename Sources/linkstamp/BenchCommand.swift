@@ -31,7 +31,9 @@ struct BenchCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Folder of .eml and .html files (default: the corpus folder of the package this binary was built from).")
+    @Option(
+        name: .long,
+        help: "Folder of .eml and .html files (default: the corpus folder of the package this binary was built from).")
     var corpus: String?
 
     /// `corpus/` next to `Sources/` in the package this binary was built from, so `bench`
@@ -58,8 +60,14 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode(SysExit.usage)
         }
         var isFolder: ObjCBool = false
-        guard corpus != nil || (FileManager.default.fileExists(atPath: Self.bundledCorpus, isDirectory: &isFolder) && isFolder.boolValue) else {
-            printError("linkstamp: no --corpus given and the package's corpus folder '\(Self.bundledCorpus)' is not there; pass --corpus DIR")
+        guard
+            corpus != nil
+                || (FileManager.default.fileExists(atPath: Self.bundledCorpus, isDirectory: &isFolder)
+                    && isFolder.boolValue)
+        else {
+            printError(
+                "linkstamp: no --corpus given and the package's corpus folder '\(Self.bundledCorpus)' is not there; pass --corpus DIR"
+            )
             throw ExitCode(SysExit.usage)
         }
         let corpus = self.corpus ?? Self.bundledCorpus

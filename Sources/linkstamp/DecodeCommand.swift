@@ -24,7 +24,10 @@ struct DecodeCommand: ParsableCommand {
         let configuration = try config.load()
         let ring: KeyRing
         do { ring = try KeyRing(contentsOf: configuration.keyRingPath) } catch {
-            throw replyExit(SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp cannot read key ring '\(configuration.keyRingPath)': \(error)"))
+            throw replyExit(
+                SMTPReply(
+                    code: 451, enhancedStatus: "4.3.5",
+                    text: "linkstamp cannot read key ring '\(configuration.keyRingPath)': \(error)"))
         }
         let time = now ?? Int64(Date().timeIntervalSince1970)
         do {

@@ -26,6 +26,7 @@ extension FilterFastPath {
             suppression = try blockingDatabase { try await store.suppression(for: addresses) }
         }
         let transmission = try engine.prepare(pending, suppression: suppression)
-        _ = try Filter.run(transmission, output: output, eventsPath: events, eventSink: PostgresFilterEvents(state: state))
+        _ = try Filter.run(
+            transmission, output: output, eventsPath: events, eventSink: PostgresFilterEvents(state: state))
     }
 }

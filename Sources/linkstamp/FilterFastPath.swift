@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Linkstamp
 import SMTPAPI
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The `filter` command without the argument parser.
 ///
@@ -89,7 +90,9 @@ enum FilterFastPath {
         // The engine is always loaded with the default limits.
         let limits = Limits()
         guard recipients.count <= limits.maxCopies else {
-            let text = "too many recipients: " + String(recipients.count) + " (at most " + String(limits.maxCopies) + " copies per message)"
+            let text =
+                "too many recipients: " + String(recipients.count) + " (at most " + String(limits.maxCopies)
+                + " copies per message)"
             return replyCode(SMTPReply(code: 550, enhancedStatus: "5.5.3", text: text))
         }
         // Standard input is read before any file is opened, so a closed fd 0 is never
@@ -102,7 +105,10 @@ enum FilterFastPath {
         }
         defer {
             if !engine.configuration.trackingDomainConfigured {
-                printError("linkstamp: warning: no tracking_domain configured; tracked links point at " + Configuration.placeholderTrackingDomain + " and go nowhere (set tracking_domain in the configuration file)")
+                printError(
+                    "linkstamp: warning: no tracking_domain configured; tracked links point at "
+                        + Configuration.placeholderTrackingDomain
+                        + " and go nowhere (set tracking_domain in the configuration file)")
             }
         }
         let envelope = Envelope(sender: strip(arguments.sender ?? ""), recipients: recipients.map(strip))

@@ -85,7 +85,11 @@ enum FilterArguments {
                 continue
             }
             if argument == "-h" || argument == "--help" || argument == "-help" || argument == "--version" { return nil }
-            if argument.hasPrefix("-") && argument != "-" { options.append(argument) } else { recipients.append(argument) }
+            if argument.hasPrefix("-") && argument != "-" {
+                options.append(argument)
+            } else {
+                recipients.append(argument)
+            }
             index += 1
         }
         return (options, recipients)
@@ -151,7 +155,9 @@ func readStandardInput(limits: Limits) throws(SMTPReply) -> [UInt8] {
         }
         if count < 0 {
             if error == EINTR { continue }
-            throw SMTPReply(code: 451, enhancedStatus: "4.3.0", text: "linkstamp cannot read standard input: \(String(cString: strerror(error)))")
+            throw SMTPReply(
+                code: 451, enhancedStatus: "4.3.0",
+                text: "linkstamp cannot read standard input: \(String(cString: strerror(error)))")
         }
         if count == 0 { return bytes }
         bytes.append(contentsOf: chunk[0..<count])
@@ -188,21 +194,39 @@ struct FilterCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .customShort("f"), help: ArgumentHelp("Envelope sender (MAIL FROM); empty or <> for the null sender.", valueName: "SENDER"))
+    @Option(
+        name: .customShort("f"),
+        help: ArgumentHelp("Envelope sender (MAIL FROM); empty or <> for the null sender.", valueName: "SENDER"))
     var sender: String
 
     @OptionGroup var config: ConfigOptions
 
-    @Option(name: .long, help: ArgumentHelp("Write one .eml per copy and envelopes.jsonl into this folder (created if missing; its parent must exist).", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Write one .eml per copy and envelopes.jsonl into this folder (created if missing; its parent must exist).",
+            valueName: "DIR"))
     var outDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("Hand each copy to this sendmail-compatible command (PATH -G -i -f SENDER -- RCPT) instead of writing Batch SMTP.", valueName: "PATH"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Hand each copy to this sendmail-compatible command (PATH -G -i -f SENDER -- RCPT) instead of writing Batch SMTP.",
+            valueName: "PATH"))
     var sendmail: String?
 
-    @Option(name: .long, help: ArgumentHelp("Send every copy over SMTP to this server (Postfix's re-injection smtpd) instead of writing Batch SMTP.", valueName: "HOST:PORT"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Send every copy over SMTP to this server (Postfix's re-injection smtpd) instead of writing Batch SMTP.",
+            valueName: "HOST:PORT"))
     var relay: String?
 
-    @Option(name: .long, help: ArgumentHelp("Append one injection event per copy (JSON lines) to this file (its folder must exist).", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Append one injection event per copy (JSON lines) to this file (its folder must exist).", valueName: "FILE")
+    )
     var events: String?
 
     @Argument(help: ArgumentHelp("Envelope recipients (RCPT TO).", valueName: "RCPT"))

@@ -50,7 +50,8 @@ struct ServeCommand: ParsableCommand {
         let (listen, events) = (self.listen, self.events)
         Task { [stores] in
             do {
-                try await TrackingServer.serve(configuration: configuration, listen: listen, eventsPath: events, stores: stores)
+                try await TrackingServer.serve(
+                    configuration: configuration, listen: listen, eventsPath: events, stores: stores)
             } catch {
                 outcome.fail("\(error)")
             }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import LinkScan
 
@@ -85,7 +85,6 @@ enum Support {
     static let fixturesURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 }
-
 
 /// Golden files under Fixtures/: `<fixture>.expected` compared byte for byte through
 /// `TestSupport.Golden` (a mismatch writes `<fixture>.expected.actual`;

@@ -82,10 +82,12 @@ import Testing
         #expect(links(Array("http://ex".utf8) + [0x7F] + Array("ample.com/".utf8)).isEmpty)
         #expect(links(Array("http://example.com:80".utf8) + [0xFF]).isEmpty)
         // The scan goes on after it.
-        #expect(links(Array("http://ex".utf8) + [0xFF] + Array("ample.com/ https://e.com/b".utf8)) == ["https://e.com/b"])
+        #expect(
+            links(Array("http://ex".utf8) + [0xFF] + Array("ample.com/ https://e.com/b".utf8)) == ["https://e.com/b"])
         // Whitespace ends a host as before; a cut after the host (in the path) keeps the link.
-        #expect(links(Array("http://e.com\thttp://f.com\rhttp://g.com\u{0C}http://h.com\n".utf8))
-            == ["http://e.com", "http://f.com", "http://g.com", "http://h.com"])
+        #expect(
+            links(Array("http://e.com\thttp://f.com\rhttp://g.com\u{0C}http://h.com\n".utf8))
+                == ["http://e.com", "http://f.com", "http://g.com", "http://h.com"])
         #expect(links(Array("https://e.com/caf".utf8) + [0xE9]) == ["https://e.com/caf"])
         #expect(links(Array("https://e.com?q".utf8) + [0xFF]) == ["https://e.com?q"])
     }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
@@ -28,21 +29,26 @@ import TestSupport
     @Test func refusedMessageExits65WithTheReplyAndWritesNothing() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try run(["filter", "-f", "s@example.com", "--events", home + "/events", "--", "r@example.org"],
-                             stdin: try Corpus.bundled("invalid-header.eml"), configHome: home)
+        let result = try run(
+            ["filter", "-f", "s@example.com", "--events", home + "/events", "--", "r@example.org"],
+            stdin: try Corpus.bundled("invalid-header.eml"), configHome: home)
         #expect(result.status == 65)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.hasPrefix("5.6.0 JSON parsing error in X-MSYS-API: expected ',' or ']' after array element at byte"))
+        #expect(
+            result.stderr.hasPrefix(
+                "5.6.0 JSON parsing error in X-MSYS-API: expected ',' or ']' after array element at byte"))
         #expect(!FileManager.default.fileExists(atPath: home + "/events"))
     }
 
     @Test func filterWorksWithNoConfigurationAndDecodeReadsTheSameRing() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try run(["filter", "-f", "news@acme.example", "--", "reader@example.org"],
-                             stdin: try Corpus.bundled("newsletter.eml"), configHome: home)
+        let result = try run(
+            ["filter", "-f", "news@acme.example", "--", "reader@example.org"],
+            stdin: try Corpus.bundled("newsletter.eml"), configHome: home)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.text.hasPrefix("MAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n"))
+        #expect(
+            result.stdout.text.hasPrefix("MAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n"))
         #expect(result.stdout.text.components(separatedBy: "\r\nDATA\r\n").count == 5)
         let attributes = try FileManager.default.attributesOfItem(atPath: home + "/linkstamp/keys")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
@@ -81,8 +87,9 @@ import TestSupport
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         try "tracking_domian = x.example\n".write(toFile: home + "/conf", atomically: true, encoding: .utf8)
-        let result = try run(["filter", "-f", "", "--config", home + "/conf", "--", "r@example.org"],
-                             stdin: Array("Subject: x\n\nBody\n".utf8), configHome: home)
+        let result = try run(
+            ["filter", "-f", "", "--config", home + "/conf", "--", "r@example.org"],
+            stdin: Array("Subject: x\n\nBody\n".utf8), configHome: home)
         #expect(result.status == 75)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.hasPrefix("4.3.5 "))
@@ -92,15 +99,18 @@ import TestSupport
     @Test func missingRecipientsIsAUsageError() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        #expect(try run(["filter", "-f", "s@example.com"], stdin: Array("Subject: x\n\nB\n".utf8), configHome: home).status == 64)
+        #expect(
+            try run(["filter", "-f", "s@example.com"], stdin: Array("Subject: x\n\nB\n".utf8), configHome: home).status
+                == 64)
     }
 
     @Test func outDirKeepsLineEndsOfAnLFMessage() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let message = try Corpus.bundled("receipt.eml")
-        let result = try run(["filter", "-f", "billing@acme.example", "--out-dir", home + "/out", "--", "customer@example.org"],
-                             stdin: message, configHome: home)
+        let result = try run(
+            ["filter", "-f", "billing@acme.example", "--out-dir", home + "/out", "--", "customer@example.org"],
+            stdin: message, configHome: home)
         #expect(result.status == 0, "\(result.stderr)")
         let names = try FileManager.default.contentsOfDirectory(atPath: home + "/out").sorted()
         #expect(names.count == 2)
@@ -113,24 +123,33 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: home) }
         let fake = home + "/sendmail"
         try """
-            #!/bin/sh
-            n=$(ls "\(home)"/got-* 2>/dev/null | wc -l)
-            echo "$@" > "\(home)/args-$n"
-            cat > "\(home)/got-$n"
-            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        n=$(ls "\(home)"/got-* 2>/dev/null | wc -l)
+        echo "$@" > "\(home)/args-$n"
+        cat > "\(home)/got-$n"
+        """.write(toFile: fake, atomically: true, encoding: .utf8)
         chmod(fake, 0o755)
         let message = try Corpus.bundled("receipt.eml")
-        let result = try run(["filter", "-f", "billing@acme.example", "--sendmail", fake, "--", "a@example.org", "b@example.org"],
-                             stdin: message, configHome: home)
+        let result = try run(
+            ["filter", "-f", "billing@acme.example", "--sendmail", fake, "--", "a@example.org", "b@example.org"],
+            stdin: message, configHome: home)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
-        #expect(try String(contentsOfFile: home + "/args-0", encoding: .utf8) == "-G -i -f billing@acme.example -- a@example.org\n")
-        #expect(try String(contentsOfFile: home + "/args-1", encoding: .utf8) == "-G -i -f billing@acme.example -- b@example.org\n")
-        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: home + "/got-1"))) == removingField("X-MSYS-API", from: message))
+        #expect(
+            try String(contentsOfFile: home + "/args-0", encoding: .utf8)
+                == "-G -i -f billing@acme.example -- a@example.org\n")
+        #expect(
+            try String(contentsOfFile: home + "/args-1", encoding: .utf8)
+                == "-G -i -f billing@acme.example -- b@example.org\n")
+        #expect(
+            Array(try Data(contentsOf: URL(fileURLWithPath: home + "/got-1")))
+                == removingField("X-MSYS-API", from: message))
 
         try "#!/bin/sh\ncat > /dev/null\nexit 75\n".write(toFile: fake, atomically: true, encoding: .utf8)
         chmod(fake, 0o755)
-        let failed = try run(["filter", "-f", "s@example.com", "--sendmail", fake, "--", "a@example.org"], stdin: message, configHome: home)
+        let failed = try run(
+            ["filter", "-f", "s@example.com", "--sendmail", fake, "--", "a@example.org"], stdin: message,
+            configHome: home)
         #expect(failed.status == 75)
         #expect(failed.stderr.hasPrefix("4.3.0 "))
     }

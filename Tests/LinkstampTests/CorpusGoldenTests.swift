@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Linkstamp
 
 /// Every message of the project's own corpus (`corpus/eml`) through the filter, every copy out,

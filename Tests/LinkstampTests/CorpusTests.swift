@@ -1,9 +1,10 @@
 import Foundation
 import MIME
 import SMTPAPI
+import TestSupport
 import Testing
 import Tracking
-import TestSupport
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
@@ -22,7 +23,8 @@ import TestSupport
             var message = Array(try Data(contentsOf: url))
             if withoutAPIHeader { message = removingField("X-MSYS-API", from: message) }
             do {
-                let transmission = try engine.prepare(message: message, envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]))
+                let transmission = try engine.prepare(
+                    message: message, envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]))
                 result.append((url.lastPathComponent, message, transmission))
             } catch {
                 Issue.record("\(url.lastPathComponent) refused: \(error)")
@@ -75,14 +77,18 @@ import TestSupport
                 Issue.record("\(name): \(before.parts.count) parts became \(after.parts.count)")
                 continue
             }
-            for index in before.parts.indices where index != html && index != text && before.parts[index].children.isEmpty {
+            for index in before.parts.indices
+            where index != html && index != text && before.parts[index].children.isEmpty {
                 if Array(message[before.parts[index].bodyRange]) != Array(output[after.parts[index].bodyRange]) {
                     Issue.record("\(name): part \(index) changed")
                 }
             }
             let urls = try trackedURLs(in: output)
             for link in urls.html + urls.text {
-                do { _ = try TrackingDecoder.decode(url: link, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970)) } catch {
+                do {
+                    _ = try TrackingDecoder.decode(
+                        url: link, keyRing: Fixture.keyRing, now: Int64(Fixture.now.timeIntervalSince1970))
+                } catch {
                     Issue.record("\(name): \(link) does not decode: \(error)")
                 }
             }
@@ -116,13 +122,16 @@ import TestSupport
                     switch Int.random(in: 0..<4, using: &generator) {
                     case 0: message[position] = UInt8.random(in: 0...255, using: &generator)
                     case 1: message.insert(contentsOf: Array("\r\n--".utf8), at: position)
-                    case 2: message.removeSubrange(position..<min(message.count, position + Int.random(in: 1...200, using: &generator)))
+                    case 2:
+                        message.removeSubrange(
+                            position..<min(message.count, position + Int.random(in: 1...200, using: &generator)))
                     default: message.insert(contentsOf: Array("<a href=\"https://x.example/\">".utf8), at: position)
                     }
                     if message.isEmpty { message = [0x0A] }
                 }
                 do {
-                    let transmission = try engine.prepare(message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
+                    let transmission = try engine.prepare(
+                        message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
                     _ = try transmission.renderedBytes(transmission.copies[0])
                     rendered += 1
                 } catch {
@@ -133,4 +142,3 @@ import TestSupport
         #expect(rendered > samples.count * 6)
     }
 }
-

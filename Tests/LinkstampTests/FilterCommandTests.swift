@@ -1,6 +1,7 @@
 import Foundation
 import SMTPAPI
 import Testing
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
@@ -18,7 +19,9 @@ import Testing
 
     /// Runs the executable through `/bin/sh -c` so standard input can be redirected (`<&-`,
     /// `< folder`) the way a shell or a broken relay would.
-    func runShell(_ redirection: String, _ arguments: [String], configHome: String, directory: String? = nil) throws -> CommandTests.Result {
+    func runShell(_ redirection: String, _ arguments: [String], configHome: String, directory: String? = nil) throws
+        -> CommandTests.Result
+    {
         guard let executable = CommandTests.executable else {
             Issue.record("the linkstamp executable is not built (swift build first)")
             return CommandTests.Result(status: -1, stdout: [], stderr: "")
@@ -31,14 +34,16 @@ import Testing
         environment.removeValue(forKey: "LINKSTAMP_CONFIG")
         process.environment = environment
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let output = Pipe(), error = Pipe()
+        let output = Pipe()
+        let error = Pipe()
         process.standardOutput = output
         process.standardError = error
         try process.run()
         let out = output.fileHandleForReading.readDataToEndOfFile()
         let err = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return CommandTests.Result(status: process.terminationStatus, stdout: Array(out), stderr: String(decoding: err, as: UTF8.self))
+        return CommandTests.Result(
+            status: process.terminationStatus, stdout: Array(out), stderr: String(decoding: err, as: UTF8.self))
     }
 
     func contents(_ path: String) -> [String] {
@@ -54,14 +59,17 @@ import Testing
 
     // MARK: - Item 2: the sender is validated
 
-    @Test(arguments: ["a@b.example\r\nRCPT TO:<evil@z.example>", "bad sender", "a@b.example\n", "<a@b.example> x", "a@", "@b.example"])
+    @Test(arguments: [
+        "a@b.example\r\nRCPT TO:<evil@z.example>", "bad sender", "a@b.example\n", "<a@b.example> x", "a@", "@b.example",
+    ])
     func badSenderIsRefusedAndWritesNothing(sender: String) throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let message = try Corpus.bundled("receipt.eml")
         for output in [[], ["--out-dir", home + "/out"]] {
-            let result = try run(["filter", "-f", sender, "--events", home + "/events"] + output + ["--", "r@example.org"],
-                                 stdin: message, configHome: home)
+            let result = try run(
+                ["filter", "-f", sender, "--events", home + "/events"] + output + ["--", "r@example.org"],
+                stdin: message, configHome: home)
             #expect(result.status == 65, "\(result.stderr)")
             #expect(result.stderr.hasPrefix("5.1.7 bad sender address syntax '"), "\(result.stderr)")
             #expect(!result.stderr.contains("\r"))
@@ -75,7 +83,9 @@ import Testing
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         for sender in ["", "<>"] {
-            let result = try run(["filter", "-f", sender, "--", "r@example.org"], stdin: try Corpus.bundled("receipt.eml"), configHome: home)
+            let result = try run(
+                ["filter", "-f", sender, "--", "r@example.org"], stdin: try Corpus.bundled("receipt.eml"),
+                configHome: home)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.text.hasPrefix("MAIL FROM:<>\r\nRCPT TO:<r@example.org>\r\n"))
         }
@@ -85,10 +95,15 @@ import Testing
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let engine = try Fixture.engine()
-        #expect(throws: SMTPReply(code: 553, enhancedStatus: "5.1.7", text: "bad sender address syntax 'a@b.example\\x0D\\x0ARCPT TO:<e@z.example>'")) {
-            try Filter.run(message: try Corpus.bundled("receipt.eml"),
-                           envelope: Envelope(sender: "a@b.example\r\nRCPT TO:<e@z.example>", recipients: ["r@example.org"]),
-                           engine: engine, output: .directory(home + "/out"), eventsPath: home + "/events")
+        #expect(
+            throws: SMTPReply(
+                code: 553, enhancedStatus: "5.1.7",
+                text: "bad sender address syntax 'a@b.example\\x0D\\x0ARCPT TO:<e@z.example>'")
+        ) {
+            try Filter.run(
+                message: try Corpus.bundled("receipt.eml"),
+                envelope: Envelope(sender: "a@b.example\r\nRCPT TO:<e@z.example>", recipients: ["r@example.org"]),
+                engine: engine, output: .directory(home + "/out"), eventsPath: home + "/events")
         }
         #expect(contents(home) == [])
     }
@@ -99,7 +114,9 @@ import Testing
     func unreadableStandardInputIsATemporaryFailure(redirection: String) throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try runShell(redirection, ["filter", "-f", "s@example.com", "--events", home + "/events", "--", "r@example.org"], configHome: home)
+        let result = try runShell(
+            redirection, ["filter", "-f", "s@example.com", "--events", home + "/events", "--", "r@example.org"],
+            configHome: home)
         #expect(result.status == 75, "\(result.stderr)")
         #expect(result.stderr.hasPrefix("4.3.0 linkstamp cannot read standard input: "), "\(result.stderr)")
         #expect(!result.stderr.contains("Fatal error"))
@@ -111,7 +128,10 @@ import Testing
 
     /// A message well past a pipe's buffer, so the writer cannot finish before the child exits.
     func largeMessage() -> [UInt8] {
-        Array(("From: a@example.com\nSubject: big\n\n" + String(repeating: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", count: 16_384)).utf8)
+        Array(
+            ("From: a@example.com\nSubject: big\n\n"
+                + String(repeating: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", count: 16_384))
+                .utf8)
     }
 
     @Test func sendmailThatClosesItsInputDefersWithoutSIGPIPE() throws {
@@ -120,8 +140,9 @@ import Testing
         let fake = home + "/sendmail"
         try "#!/bin/sh\nexec 0<&-\nsleep 0.2\nexit 0\n".write(toFile: fake, atomically: true, encoding: .utf8)
         chmod(fake, 0o755)
-        let result = try run(["filter", "-f", "s@example.com", "--sendmail", fake, "--events", home + "/events", "--", "a@example.org"],
-                             stdin: largeMessage(), configHome: home)
+        let result = try run(
+            ["filter", "-f", "s@example.com", "--sendmail", fake, "--events", home + "/events", "--", "a@example.org"],
+            stdin: largeMessage(), configHome: home)
         #expect(result.status == 75, "\(result.stderr)")
         #expect(result.stderr.hasPrefix("4.3.0 linkstamp sendmail '\(fake)' closed its input"), "\(result.stderr)")
         // The events appended before handing the copy over are taken back.
@@ -133,13 +154,17 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: home) }
         let fake = home + "/sendmail"
         // The child writes its mask of ignored signals (SIGPIPE is 13: bit 12).
-        try "#!/bin/sh\ncat > /dev/null\nsed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status > \"\(home)/ignored\"\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ncat > /dev/null\nsed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status > \"\(home)/ignored\"\n"
+            .write(toFile: fake, atomically: true, encoding: .utf8)
         chmod(fake, 0o755)
-        let result = try run(["filter", "-f", "s@example.com", "--sendmail", fake, "--", "a@example.org"],
-                             stdin: try Corpus.bundled("receipt.eml"), configHome: home)
+        let result = try run(
+            ["filter", "-f", "s@example.com", "--sendmail", fake, "--", "a@example.org"],
+            stdin: try Corpus.bundled("receipt.eml"), configHome: home)
         #expect(result.status == 0, "\(result.stderr)")
         guard FileManager.default.fileExists(atPath: "/proc/self/status") else { return }
-        let mask = UInt64(try String(contentsOfFile: home + "/ignored", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
+        let mask = UInt64(
+            try String(contentsOfFile: home + "/ignored", encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines), radix: 16)
         #expect(mask != nil)
         #expect((mask ?? 0) & (1 << 12) == 0, "SIGPIPE is ignored in the sendmail child")
     }
@@ -156,13 +181,16 @@ import Testing
         let message = try Corpus.bundled("newsletter.eml")
         for events in [home + "/events-folder", home + "/missing/events"] {
             for output in [["--out-dir", home + "/out"], ["--sendmail", fake], []] {
-                let result = try run(["filter", "-f", "s@example.com", "--events", events] + output + ["--", "r@example.org"],
-                                     stdin: message, configHome: home)
+                let result = try run(
+                    ["filter", "-f", "s@example.com", "--events", events] + output + ["--", "r@example.org"],
+                    stdin: message, configHome: home)
                 #expect(result.status == 75, "\(output) \(result.stderr)")
-                #expect(result.stderr.hasPrefix("4.3.0 linkstamp cannot open events file '\(events)'"), "\(result.stderr)")
+                #expect(
+                    result.stderr.hasPrefix("4.3.0 linkstamp cannot open events file '\(events)'"), "\(result.stderr)")
                 #expect(result.stdout.isEmpty, "\(output)")
                 #expect(contents(home + "/out").allSatisfy { $0 == "envelopes.jsonl" }, "\(contents(home + "/out"))")
-                #expect(((try? Data(contentsOf: URL(fileURLWithPath: home + "/out/envelopes.jsonl"))) ?? Data()).isEmpty)
+                #expect(
+                    ((try? Data(contentsOf: URL(fileURLWithPath: home + "/out/envelopes.jsonl"))) ?? Data()).isEmpty)
                 #expect(!contents(home).contains { $0.hasPrefix("got-") }, "sendmail must not be run")
             }
         }
@@ -178,8 +206,10 @@ import Testing
         defer { close(descriptor) }
         let engine = try Fixture.engine()
         #expect(throws: SMTPReply.self) {
-            try Filter.run(message: try Corpus.bundled("receipt.eml"), envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]),
-                           engine: engine, output: .batchSMTP(fileDescriptor: descriptor), eventsPath: events)
+            try Filter.run(
+                message: try Corpus.bundled("receipt.eml"),
+                envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]),
+                engine: engine, output: .batchSMTP(fileDescriptor: descriptor), eventsPath: events)
         }
         #expect(try String(contentsOfFile: events, encoding: .utf8) == "{\"earlier\":1}\n")
     }
@@ -187,8 +217,12 @@ import Testing
     @Test func outDirWithEventsPublishesCopiesEnvelopesAndEventsTogether() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try run(["filter", "-f", "s@example.com", "--out-dir", home + "/out", "--events", home + "/events", "--", "r@example.org", "q@example.org"],
-                             stdin: try Corpus.bundled("receipt.eml"), configHome: home)
+        let result = try run(
+            [
+                "filter", "-f", "s@example.com", "--out-dir", home + "/out", "--events", home + "/events", "--",
+                "r@example.org", "q@example.org",
+            ],
+            stdin: try Corpus.bundled("receipt.eml"), configHome: home)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(contents(home + "/out").count == 3, "two copies and envelopes.jsonl, no staging folder left")
         #expect(try eventBodies(home + "/events").count == 2)
@@ -222,10 +256,15 @@ import Testing
         guard FileManager.default.isWritableFile(atPath: "/dev/full") else { return }
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try run(["filter", "-f", "s@example.com", "--events", "/dev/full", "--out-dir", home + "/out", "--", "r@example.org"],
-                             stdin: try Corpus.bundled("receipt.eml"), configHome: home)
+        let result = try run(
+            [
+                "filter", "-f", "s@example.com", "--events", "/dev/full", "--out-dir", home + "/out", "--",
+                "r@example.org",
+            ],
+            stdin: try Corpus.bundled("receipt.eml"), configHome: home)
         #expect(result.status == 75)
-        #expect(result.stderr.hasPrefix("4.3.0 linkstamp cannot append to events file '/dev/full': "), "\(result.stderr)")
+        #expect(
+            result.stderr.hasPrefix("4.3.0 linkstamp cannot append to events file '/dev/full': "), "\(result.stderr)")
         #expect(contents(home + "/out").allSatisfy { $0 == "envelopes.jsonl" })
     }
 
@@ -237,7 +276,8 @@ import Testing
         let recipients = (0..<10_000).map { "reader\($0)@example.org" }
         // A configuration that cannot be read: the run ends right after parsing.
         let start = Date()
-        let result = try run(["filter", "-f", "s@example.com", "--config", home + "/none", "--"] + recipients, configHome: home)
+        let result = try run(
+            ["filter", "-f", "s@example.com", "--config", home + "/none", "--"] + recipients, configHome: home)
         let elapsed = Date().timeIntervalSince(start)
         #expect(result.status == 75)
         #expect(result.stderr.hasPrefix("4.3.5 "))
@@ -248,18 +288,22 @@ import Testing
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let start = Date()
-        let result = try run(["filter", "-f", "s@example.com", "--"] + Array(repeating: "a@b", count: 100_001), configHome: home)
+        let result = try run(
+            ["filter", "-f", "s@example.com", "--"] + Array(repeating: "a@b", count: 100_001), configHome: home)
         let elapsed = Date().timeIntervalSince(start)
         #expect(result.status == 65)
-        #expect(result.stderr.hasPrefix("5.5.3 too many recipients: 100001 (at most 100000 copies per message)"), "\(result.stderr)")
+        #expect(
+            result.stderr.hasPrefix("5.5.3 too many recipients: 100001 (at most 100000 copies per message)"),
+            "\(result.stderr)")
         #expect(elapsed < 1, "100,001 recipients took \(elapsed) s")
     }
 
     @Test func recipientsBeforeTheSeparatorStillWork() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try run(["filter", "a@example.org", "-f", "s@example.com", "b@example.org", "--", "c@example.org"],
-                             stdin: try Corpus.bundled("receipt.eml"), configHome: home)
+        let result = try run(
+            ["filter", "a@example.org", "-f", "s@example.com", "b@example.org", "--", "c@example.org"],
+            stdin: try Corpus.bundled("receipt.eml"), configHome: home)
         #expect(result.status == 0, "\(result.stderr)")
         let recipients = result.stdout.text.components(separatedBy: "\r\n").filter { $0.hasPrefix("RCPT TO:") }
         #expect(recipients == ["RCPT TO:<a@example.org>", "RCPT TO:<b@example.org>", "RCPT TO:<c@example.org>"])
@@ -268,10 +312,13 @@ import Testing
     @Test func outDirWithAMissingParentIsRefused() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try run(["filter", "-f", "s@example.com", "--out-dir", home + "/typo/out", "--", "r@example.org"],
-                             stdin: try Corpus.bundled("receipt.eml"), configHome: home)
+        let result = try run(
+            ["filter", "-f", "s@example.com", "--out-dir", home + "/typo/out", "--", "r@example.org"],
+            stdin: try Corpus.bundled("receipt.eml"), configHome: home)
         #expect(result.status == 75)
-        #expect(result.stderr.hasPrefix("4.3.0 linkstamp cannot create output folder '\(home)/typo/out'"), "\(result.stderr)")
+        #expect(
+            result.stderr.hasPrefix("4.3.0 linkstamp cannot create output folder '\(home)/typo/out'"),
+            "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: home + "/typo"))
     }
 
@@ -279,10 +326,14 @@ import Testing
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         try "tracking_domian = x.example\n".write(toFile: home + "/conf", atomically: true, encoding: .utf8)
-        for arguments in [["decode", "--config", home + "/conf", "https://x.example/u/AAAA"], ["keygen", "--config", home + "/conf"]] {
+        for arguments in [
+            ["decode", "--config", home + "/conf", "https://x.example/u/AAAA"], ["keygen", "--config", home + "/conf"],
+        ] {
             let result = try run(arguments, configHome: home)
             #expect(result.status == 75, "\(arguments[0])")
-            #expect(result.stderr.hasPrefix("4.3.5 linkstamp configuration line 1: unknown key 'tracking_domian'"), "\(result.stderr)")
+            #expect(
+                result.stderr.hasPrefix("4.3.5 linkstamp configuration line 1: unknown key 'tracking_domian'"),
+                "\(result.stderr)")
         }
         // A key ring that cannot be read is a configuration problem too.
         try "key_ring = \(home)/no-such-ring\n".write(toFile: home + "/ring.conf", atomically: true, encoding: .utf8)
@@ -304,7 +355,9 @@ import Testing
     @Test func benchWorksOutsideThePackage() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try runShell("", ["bench", "--iterations", "1", "--recipients", "1", "--phase", "memcpy", "--json"], configHome: home, directory: home)
+        let result = try runShell(
+            "", ["bench", "--iterations", "1", "--recipients", "1", "--phase", "memcpy", "--json"], configHome: home,
+            directory: home)
         #expect(result.status == 0, "\(result.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any]
         #expect((object?["corpus"] as? String)?.hasSuffix("/corpus") == true)
@@ -314,7 +367,9 @@ import Testing
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         // Help is wrapped at the terminal width: compare with single spaces.
-        func flat(_ text: String) -> String { text.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ") }
+        func flat(_ text: String) -> String {
+            text.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
+        }
         let filter = flat(try run(["filter", "--help"], configHome: home).stdout.text)
         #expect(filter.contains("-f <SENDER>"))
         #expect(!filter.contains("-f <f>"))
@@ -331,8 +386,9 @@ import Testing
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let message = try Corpus.bundled("newsletter.eml")
-        let demo = try run(["filter", "-f", "s@example.com", "--events", home + "/events", "--", "r@example.org", "q@example.org"],
-                           stdin: message, configHome: home)
+        let demo = try run(
+            ["filter", "-f", "s@example.com", "--events", home + "/events", "--", "r@example.org", "q@example.org"],
+            stdin: message, configHome: home)
         #expect(demo.status == 0, "\(demo.stderr)")
         let lines = demo.stderr.split(separator: "\n")
         #expect(lines.count == 1)
@@ -342,8 +398,12 @@ import Testing
         #expect(unconfigured.allSatisfy { $0["tracking_domain_configured"] as? Bool == false })
 
         try "tracking_domain = click.example.com\n".write(toFile: home + "/conf", atomically: true, encoding: .utf8)
-        let configured = try run(["filter", "-f", "s@example.com", "--config", home + "/conf", "--events", home + "/events2", "--", "r@example.org"],
-                                 stdin: message, configHome: home)
+        let configured = try run(
+            [
+                "filter", "-f", "s@example.com", "--config", home + "/conf", "--events", home + "/events2", "--",
+                "r@example.org",
+            ],
+            stdin: message, configHome: home)
         #expect(configured.status == 0)
         #expect(configured.stderr.isEmpty, "\(configured.stderr)")
         #expect(try eventBodies(home + "/events2").allSatisfy { $0["tracking_domain_configured"] as? Bool == true })
@@ -352,7 +412,9 @@ import Testing
     @Test func refusalKeepsTheReplyFirstAndStillWarnsOnce() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let result = try run(["filter", "-f", "bad sender", "--", "r@example.org"], stdin: try Corpus.bundled("receipt.eml"), configHome: home)
+        let result = try run(
+            ["filter", "-f", "bad sender", "--", "r@example.org"], stdin: try Corpus.bundled("receipt.eml"),
+            configHome: home)
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines.first?.hasPrefix("5.1.7 ") == true)

@@ -1,6 +1,7 @@
 import Foundation
 import SMTPAPI
 import Testing
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
@@ -13,14 +14,18 @@ import Testing
     }
 
     /// Runs the filter with Batch SMTP written to a file and returns the stream.
-    func batch(_ message: [UInt8], recipients: [String], engine: Engine, events: String? = nil) throws -> (SMTPReply?, [UInt8]) {
+    func batch(_ message: [UInt8], recipients: [String], engine: Engine, events: String? = nil) throws -> (
+        SMTPReply?, [UInt8]
+    ) {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/out.bsmtp"
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var reply: SMTPReply?
         do {
-            _ = try Filter.run(message: message, envelope: Envelope(sender: "s@example.com", recipients: recipients), engine: engine, output: .batchSMTP(fileDescriptor: descriptor), eventsPath: events)
+            _ = try Filter.run(
+                message: message, envelope: Envelope(sender: "s@example.com", recipients: recipients), engine: engine,
+                output: .batchSMTP(fileDescriptor: descriptor), eventsPath: events)
         } catch { reply = error }
         close(descriptor)
         return (reply, Array(try Data(contentsOf: URL(fileURLWithPath: path))))
@@ -29,7 +34,8 @@ import Testing
     @Test func batchSMTPRoundTripsDotStuffing() throws {
         let message = try Corpus.bundled("receipt.eml")
         let engine = try Fixture.engine()
-        let (reply, stream) = try batch(message, recipients: ["customer@example.org", "second@example.org"], engine: engine)
+        let (reply, stream) = try batch(
+            message, recipients: ["customer@example.org", "second@example.org"], engine: engine)
         #expect(reply == nil)
         let text = stream.text
         #expect(text.hasPrefix("MAIL FROM:<s@example.com>\r\nRCPT TO:<customer@example.org>\r\nDATA\r\n"))
@@ -38,7 +44,8 @@ import Testing
         // Each transaction's DATA, unstuffed, is the copy with CRLF line ends.
         let transactions = text.components(separatedBy: "DATA\r\n").dropFirst()
         #expect(transactions.count == 2)
-        let expected = Array(removingField("X-MSYS-API", from: message).text.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        let expected = Array(
+            removingField("X-MSYS-API", from: message).text.replacingOccurrences(of: "\n", with: "\r\n").utf8)
         for transaction in transactions {
             let data = Array(transaction.components(separatedBy: "\r\n.\r\n")[0].utf8) + [0x0D, 0x0A]
             #expect(BatchSMTP.unstuff(data[...]) == expected)
@@ -56,13 +63,16 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let message = try Corpus.bundled("invalid-header.eml")
         let engine = try Fixture.engine()
-        let (reply, stream) = try batch(message, recipients: ["r@example.org"], engine: engine, events: folder + "/events.jsonl")
+        let (reply, stream) = try batch(
+            message, recipients: ["r@example.org"], engine: engine, events: folder + "/events.jsonl")
         #expect(reply?.code == 550)
         #expect(stream.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: folder + "/events.jsonl"))
         let out = folder + "/out"
         #expect(throws: SMTPReply.self) {
-            try Filter.run(message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]), engine: engine, output: .directory(out), eventsPath: nil)
+            try Filter.run(
+                message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]), engine: engine,
+                output: .directory(out), eventsPath: nil)
         }
         #expect((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? [] == [])
     }

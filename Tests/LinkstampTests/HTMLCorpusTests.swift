@@ -1,9 +1,10 @@
 import Foundation
 import LinkScan
 import MIME
-import Testing
 import TestSupport
+import Testing
 import Tracking
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
@@ -16,7 +17,11 @@ import Tracking
 @Suite struct HTMLCorpusTests {
     static let now: Int64 = 1_795_680_000
 
-    enum Encoding: String, CaseIterable { case quotedPrintable = "quoted-printable", base64, eightBit = "8bit" }
+    enum Encoding: String, CaseIterable {
+        case quotedPrintable = "quoted-printable"
+        case base64
+        case eightBit = "8bit"
+    }
     enum Structure: CaseIterable { case alternative, related, mixedWithAttachment }
 
     static func wrap(_ html: [UInt8], encoding: Encoding, structure: Structure) -> [UInt8] {
@@ -30,7 +35,8 @@ import Tracking
         case .base64: body = Base64.encode(html[...], lineEnding: .crlf)
         case .eightBit: body = html
         }
-        var htmlPart = Array("Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: \(encoding.rawValue)\r\n\r\n".utf8)
+        var htmlPart = Array(
+            "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: \(encoding.rawValue)\r\n\r\n".utf8)
         htmlPart += body
         let text = Array("Content-Type: text/plain; charset=utf-8\r\n\r\nPlain version.\r\n".utf8)
         func multipart(_ type: String, _ boundary: String, _ parts: [[UInt8]]) -> [UInt8] {
@@ -43,20 +49,29 @@ import Tracking
         switch structure {
         case .alternative: inner = multipart("alternative", "alt-b", [text, htmlPart])
         case .related:
-            let image = Array("Content-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n".utf8)
+            let image = Array(
+                "Content-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n"
+                    .utf8)
             inner = multipart("related", "rel-b", [htmlPart, image])
         case .mixedWithAttachment:
-            let attachment = Array("Content-Type: text/html; name=\"copy.html\"\r\nContent-Disposition: attachment; filename=\"copy.html\"\r\n\r\n<a href=\"https://attachment.example/\">x</a>\r\n".utf8)
+            let attachment = Array(
+                "Content-Type: text/html; name=\"copy.html\"\r\nContent-Disposition: attachment; filename=\"copy.html\"\r\n\r\n<a href=\"https://attachment.example/\">x</a>\r\n"
+                    .utf8)
             inner = multipart("mixed", "mix-b", [multipart("alternative", "alt-b", [text, htmlPart]), attachment])
         }
-        let header = "From: s@example.com\r\nTo: r@example.org\r\nSubject: corpus\r\nMIME-Version: 1.0\r\nX-MSYS-API: {\"options\": {\"open_tracking\": true, \"click_tracking\": true, \"transactional\": true}}\r\n"
+        let header =
+            "From: s@example.com\r\nTo: r@example.org\r\nSubject: corpus\r\nMIME-Version: 1.0\r\nX-MSYS-API: {\"options\": {\"open_tracking\": true, \"click_tracking\": true, \"transactional\": true}}\r\n"
         return Array(header.utf8) + inner
     }
 
     /// The decoded HTML part of a copy with tracked URLs put back and the pixels removed.
-    static func undo(_ decoded: [UInt8], originalValues: [ArraySlice<UInt8>]) throws -> (restored: [UInt8], urls: [String]) {
-        let initialHead = BodyRewriter.initialPixelHead, initialTail = BodyRewriter.initialPixelTail
-        let openHead = BodyRewriter.openPixelHead, openTail = BodyRewriter.openPixelTail
+    static func undo(_ decoded: [UInt8], originalValues: [ArraySlice<UInt8>]) throws -> (
+        restored: [UInt8], urls: [String]
+    ) {
+        let initialHead = BodyRewriter.initialPixelHead
+        let initialTail = BodyRewriter.initialPixelTail
+        let openHead = BodyRewriter.openPixelHead
+        let openTail = BodyRewriter.openPixelTail
         let click = Array("https://t.example.net/f/".utf8)
         let tokenBytes = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/".utf8)
         var out: [UInt8] = []
@@ -69,7 +84,10 @@ import Tracking
         func skipPixel(_ head: [UInt8], _ tail: [UInt8]) -> Bool {
             guard matches(head, at: index) else { return false }
             var end = index + head.count
-            while end < decoded.count, tokenBytes.contains(decoded[end]) || decoded[end] == UInt8(ascii: ":") || decoded[end] == UInt8(ascii: ".") { end += 1 }
+            while end < decoded.count,
+                tokenBytes.contains(decoded[end]) || decoded[end] == UInt8(ascii: ":")
+                    || decoded[end] == UInt8(ascii: ".")
+            { end += 1 }
             guard matches(tail, at: end) else { return false }
             urls.append(String(decoding: decoded[(index + head.count)..<end], as: UTF8.self))
             index = end + tail.count
@@ -96,7 +114,8 @@ import Tracking
     static func lf(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
-        for (index, byte) in bytes.enumerated() where !(byte == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A) {
+        for (index, byte) in bytes.enumerated()
+        where !(byte == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A) {
             out.append(byte)
         }
         return out
@@ -117,7 +136,8 @@ import Tracking
             let html = Array(try Data(contentsOf: url))
             let structure = Structure.allCases[position % Structure.allCases.count]
             let message = Self.wrap(html, encoding: encoding, structure: structure)
-            let transmission = try engine.prepare(message: message, envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]))
+            let transmission = try engine.prepare(
+                message: message, envelope: Envelope(sender: "s@example.com", recipients: ["r@example.org"]))
             let output = try transmission.renderedBytes(transmission.copies[0])
             for line in output.split(separator: 0x0A, omittingEmptySubsequences: false) where line.count > 999 {
                 Issue.record("\(name) \(encoding): a line of \(line.count) octets")
@@ -149,7 +169,9 @@ import Tracking
             // Every other part keeps its bytes.
             let before = try MessageStructure.parse(message)
             for index in before.parts.indices where index != htmlIndex && before.parts[index].children.isEmpty {
-                #expect(Array(message[before.parts[index].bodyRange]) == Array(output[after.parts[index].bodyRange]), "\(name) part \(index)")
+                #expect(
+                    Array(message[before.parts[index].bodyRange]) == Array(output[after.parts[index].bodyRange]),
+                    "\(name) part \(index)")
             }
         }
         #expect(links > 150, "too few links tracked across the corpus")

@@ -4,6 +4,7 @@ import SMTPAPI
 import TestSupport
 import Testing
 import Tracking
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
@@ -14,7 +15,8 @@ import Tracking
     static let envelope = Envelope(sender: "s@example.com", recipients: ["r@example.org"])
 
     func copy(_ message: [UInt8], engine: Engine? = nil) throws -> [UInt8] {
-        let transmission = try (engine ?? Fixture.engine()).prepare(message: message, envelope: Self.envelope, now: Fixture.now)
+        let transmission = try (engine ?? Fixture.engine()).prepare(
+            message: message, envelope: Self.envelope, now: Fixture.now)
         return try transmission.renderedBytes(transmission.copies[0])
     }
 
@@ -26,7 +28,8 @@ import Tracking
     /// rewrites the body, and List-Unsubscribe used to be appended after the body.
     @Test func fieldsGoBeforeALineWithoutAColonThatEndsTheHeader() throws {
         let message = Fixture.message(
-            "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nno colon here\nFrom: a@example.com\n\nHi http://example.com/x\n")
+            "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nno colon here\nFrom: a@example.com\n\nHi http://example.com/x\n"
+        )
         let output = lines(try copy(message))
         try #require(output.count == 7)
         #expect(output[0].hasPrefix("List-Unsubscribe: <https://t.example.net/u/"))
@@ -63,7 +66,9 @@ import Tracking
         let output = try copy(message).text
         let part = output.components(separatedBy: "--b\n")
         #expect(part.count == 2)
-        #expect(part.last?.hasPrefix("Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nstray line\n") == true)
+        #expect(
+            part.last?.hasPrefix(
+                "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nstray line\n") == true)
         #expect(output.hasSuffix("\n--b--\n"))
     }
 
@@ -82,7 +87,8 @@ import Tracking
         #expect(output[5].hasPrefix("<img "))
         // The same without a final line break and without added fields.
         let bare = try copy(
-            Fixture.message("X-MSYS-API: {\"options\":{\"open_tracking\":true,\"transactional\":true}}\nContent-Type: text/html"),
+            Fixture.message(
+                "X-MSYS-API: {\"options\":{\"open_tracking\":true,\"transactional\":true}}\nContent-Type: text/html"),
             engine: Fixture.engine()
         ).text
         #expect(bare.hasPrefix("Content-Type: text/html\n\n<img "))
@@ -134,10 +140,15 @@ import Tracking
         for round in 0..<400 {
             let le = Bool.random(using: &generator) ? "\r\n" : "\n"
             let multipart = Bool.random(using: &generator)
-            var fields = ["From: a@example.com", "Subject: s", "Bcc: h@example.org", "Cc: c@example.org", "MIME-Version: 1.0"]
-                .filter { _ in Bool.random(using: &generator) }
-            fields.append(["X-MSYS-API: {\"options\":{\"click_tracking\":true,\"open_tracking\":true}}",
-                           "X-MSYS-API: {\"cc\":[\"d@e.example\"],\"options\":{\"click_tracking\":true,\"ip_pool\":\"p\"}}"]
+            var fields = [
+                "From: a@example.com", "Subject: s", "Bcc: h@example.org", "Cc: c@example.org", "MIME-Version: 1.0",
+            ]
+            .filter { _ in Bool.random(using: &generator) }
+            fields.append(
+                [
+                    "X-MSYS-API: {\"options\":{\"click_tracking\":true,\"open_tracking\":true}}",
+                    "X-MSYS-API: {\"cc\":[\"d@e.example\"],\"options\":{\"click_tracking\":true,\"ip_pool\":\"p\"}}",
+                ]
                 .randomElement(using: &generator) ?? "")
             fields.append(multipart ? "Content-Type: multipart/alternative; boundary=b" : "Content-Type: text/html")
             fields.shuffle(using: &generator)
@@ -206,8 +217,10 @@ import Tracking
             #expect(result.stdout.isEmpty)
             #expect(result.stderr.contains("5.6.0 message has no header"))
         }
-        let repro = try filter(Fixture.message(
-            "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nno colon here\nFrom: a@example.com\n\nHi http://example.com/x\n"))
+        let repro = try filter(
+            Fixture.message(
+                "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nno colon here\nFrom: a@example.com\n\nHi http://example.com/x\n"
+            ))
         #expect(repro.status == 0)
         let data = repro.stdout.text.components(separatedBy: "\r\nDATA\r\n").last ?? ""
         #expect(data.hasPrefix("List-Unsubscribe: <https://"))
@@ -257,25 +270,33 @@ import Tracking
                 + "--b\nContent-Type: text/plain; charset=utf-16\n\nHi\n"
                 + "--b\nContent-Type: text/html\nContent-Transfer-Encoding: base64\n\n!!not base64!!\n--b--\n")
         let transmission = try Fixture.engine().prepare(message: message, envelope: Self.envelope, now: Fixture.now)
-        #expect(transmission.untrackedParts == [
-            UntrackedPart(part: 1, reason: "charset utf-16 is not ASCII-compatible"),
-            UntrackedPart(part: 2, reason: "body is not valid base64"),
-        ])
+        #expect(
+            transmission.untrackedParts == [
+                UntrackedPart(part: 1, reason: "charset utf-16 is not ASCII-compatible"),
+                UntrackedPart(part: 2, reason: "body is not valid base64"),
+            ])
         // A name from the message is cut and cleaned before it goes into a reason.
         let long = String(repeating: "x", count: 100)
         let odd = Fixture.message(
-            "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nContent-Transfer-Encoding: \(long)\n\nhttp://example.com/\n")
-        let reason = try Fixture.engine().prepare(message: odd, envelope: Self.envelope, now: Fixture.now).untrackedParts.first?.reason
+            "X-MSYS-API: {\"options\":{\"click_tracking\":true}}\nContent-Transfer-Encoding: \(long)\n\nhttp://example.com/\n"
+        )
+        let reason = try Fixture.engine().prepare(message: odd, envelope: Self.envelope, now: Fixture.now)
+            .untrackedParts.first?.reason
         #expect(reason == "unknown transfer encoding " + String(repeating: "x", count: 64) + "...")
     }
 
     @Test func partsNobodyAskedToTrackAreNotRecorded() throws {
         // Tracking off, or the part tracked: nothing to report.
-        let opaque = Fixture.message("From: a@example.com\nContent-Transfer-Encoding: 8bits\n\nHi http://example.com/x\n")
-        #expect(try Fixture.engine().prepare(message: opaque, envelope: Self.envelope, now: Fixture.now).untrackedParts.isEmpty)
+        let opaque = Fixture.message(
+            "From: a@example.com\nContent-Transfer-Encoding: 8bits\n\nHi http://example.com/x\n")
+        #expect(
+            try Fixture.engine().prepare(message: opaque, envelope: Self.envelope, now: Fixture.now).untrackedParts
+                .isEmpty)
         let tracked = Fixture.message(
             "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true}}\n\nHi http://example.com/x\n")
-        #expect(try Fixture.engine().prepare(message: tracked, envelope: Self.envelope, now: Fixture.now).untrackedParts.isEmpty)
+        #expect(
+            try Fixture.engine().prepare(message: tracked, envelope: Self.envelope, now: Fixture.now).untrackedParts
+                .isEmpty)
     }
 
     @Test func theInjectionEventListsUntrackedParts() throws {
@@ -287,18 +308,25 @@ import Tracking
         #expect(event.contains(#""click_tracking":true"#))
         #expect(event.contains(#","untracked_parts":[{"part":0,"reason":"unknown transfer encoding 8bits"}]"#))
         let tracked = try Fixture.engine().prepare(
-            message: Fixture.message("From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true}}\n\nHi http://example.com/x\n"),
+            message: Fixture.message(
+                "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true}}\n\nHi http://example.com/x\n"),
             envelope: Self.envelope, now: Fixture.now)
         #expect(!Events.injection(tracked, copy: tracked.copies[0], messageSize: 1).contains("untracked_parts"))
     }
 
     /// `http://ex\xFFample.com/` in a text part used to be tracked as `http://ex`.
     @Test func aURLWhoseHostIsCutGoesOutUntracked() throws {
-        let message = Fixture.message("From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true,\"transactional\":true}}\n"
-            + "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nHi http://ex")
+        let message =
+            Fixture.message(
+                "From: a@example.com\nX-MSYS-API: {\"options\":{\"click_tracking\":true,\"transactional\":true}}\n"
+                    + "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nHi http://ex")
             + [0xFF] + Fixture.message("ample.com/ and http://example.com/y\n")
         let output = try copy(message)
-        #expect(output.ranges(of: Fixture.message("Hi http://ex") + [0xFF] + Fixture.message("ample.com/ and https://t.example.net/f/")).count == 1)
+        #expect(
+            output.ranges(
+                of: Fixture.message("Hi http://ex") + [0xFF]
+                    + Fixture.message("ample.com/ and https://t.example.net/f/")
+            ).count == 1)
         #expect(!output.contains("http://example.com/y"))
     }
 }
@@ -309,7 +337,8 @@ import Tracking
     static let envelope = Envelope(sender: "s@example.com", recipients: ["r@example.org"])
 
     @Test func workLimitSendsTheHTMLAsItCameAndTheEventSaysWhy() throws {
-        let html = "<html><head><style>p ~ p ~ p{color:red}</style></head><body>"
+        let html =
+            "<html><head><style>p ~ p ~ p{color:red}</style></head><body>"
             + String(repeating: "<p>x</p>", count: 50) + "</body></html>\n"
         let message = Fixture.message(
             "From: a@example.com\nX-MSYS-API: {\"options\":{\"inline_css\":true}}\nContent-Type: text/html\n\n" + html)

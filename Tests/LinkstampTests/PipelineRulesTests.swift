@@ -1,13 +1,15 @@
 import Foundation
-import Testing
 import SMTPAPI
+import Testing
 import Tracking
+
 @testable import LinkstampPipeline
 
 /// Each rule the pipeline shares with another module has one owner (issue 10, item 3); these
 /// tests pin the owner and what follows from it.
 @Suite struct PipelineRulesTests {
-    static let page = Fixture.crlf("""
+    static let page = Fixture.crlf(
+        """
         From: news@acme.example
         To: reader@example.org
         Subject: Rules
@@ -35,7 +37,8 @@ import Tracking
         var configuration = Configuration()
         configuration.trackingDomain = "t.example.net"
         let engine = try Engine(configuration: configuration, keyRing: Fixture.keyRing, limits: limits)
-        let message = Fixture.crlf("""
+        let message = Fixture.crlf(
+            """
             From: news@acme.example
             X-MSYS-API: {"options": {"click_tracking": true}}
             Content-Type: text/html
@@ -78,11 +81,13 @@ import Tracking
     @Test func theTrackingDomainIsAHostName() throws {
         let configuration = try Configuration(parsing: "tracking_domain = Click.Example.COM\n")
         #expect(configuration.trackingDomain == "click.example.com")
-        for refused in ["t.example:8443", "https://t.example", "t.example/track", "[::1]", "t..example", "-x.example."] {
+        for refused in ["t.example:8443", "https://t.example", "t.example/track", "[::1]", "t..example", "-x.example."]
+        {
             let error = #expect(throws: ConfigurationError.self) {
                 try Configuration(parsing: "tracking_domain = \(refused)\n")
             }
-            #expect(error?.description == "configuration line 1: 'tracking_domain' must be a host name, not '\(refused)'")
+            #expect(
+                error?.description == "configuration line 1: 'tracking_domain' must be a host name, not '\(refused)'")
         }
     }
 

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Tracking
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
@@ -69,11 +70,23 @@ func removingField(_ name: String, from message: [UInt8]) -> [UInt8] {
         if end < message.count { end += 1 }
         let line = Array(message[index..<end])
         if inHeader {
-            if line == [0x0A] || line == [0x0D, 0x0A] { inHeader = false; skipping = false }
-            else if line.first == 0x20 || line.first == 0x09 { if skipping { index = end; continue } }
-            else {
-                skipping = line.count > name.count && String(decoding: line.prefix(name.count + 1), as: UTF8.self).lowercased() == name.lowercased() + ":"
-                if skipping { index = end; continue }
+            if line == [0x0A] || line == [0x0D, 0x0A] {
+                inHeader = false
+                skipping = false
+            } else if line.first == 0x20 || line.first == 0x09 {
+                if skipping {
+                    index = end
+                    continue
+                }
+            } else {
+                skipping =
+                    line.count > name.count
+                    && String(decoding: line.prefix(name.count + 1), as: UTF8.self).lowercased() == name.lowercased()
+                        + ":"
+                if skipping {
+                    index = end
+                    continue
+                }
             }
         }
         output += line

@@ -3,12 +3,15 @@ import MIME
 import SMTPAPI
 import Testing
 import Tracking
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
 
 /// Decodes the tracked body parts of a rendered copy and returns their tracked URLs in order.
-func trackedURLs(in copy: [UInt8], domain: String = "t.example.net") throws -> (html: [String], text: [String], htmlBody: [UInt8]) {
+func trackedURLs(in copy: [UInt8], domain: String = "t.example.net") throws -> (
+    html: [String], text: [String], htmlBody: [UInt8]
+) {
     let structure = try MessageStructure.parse(copy)
     let (htmlIndex, textIndex) = structure.trackableBodyParts()
     func urls(_ index: Int?) -> ([String], [UInt8]) {
@@ -57,26 +60,31 @@ func trackedURLs(in copy: [UInt8], domain: String = "t.example.net") throws -> (
                 #expect(event.rcptTo == linkOwner.normalizedAddress)
                 #expect(event.messageID == linkOwner.messageID)
                 #expect(event.transmissionID == transmission.transmissionIDString)
-                if let target = event.targetLinkURL { targets.append("\(event.type.rawValue) \(target) \(event.targetLinkName ?? "")") }
-                else { targets.append(event.type.rawValue) }
+                if let target = event.targetLinkURL {
+                    targets.append("\(event.type.rawValue) \(target) \(event.targetLinkName ?? "")")
+                } else {
+                    targets.append(event.type.rawValue)
+                }
             }
-            #expect(targets == [
-                "initial_open",
-                "click https://acme.example/news/2026-11?utm_source=email&utm_medium=html story",
-                "click https://acme.example/shop Raw URL",
-                "click https://acme.example/shop Raw URL",
-                "link_unsubscribe https://acme.example/unsubscribe Raw URL",
-                "open",
-                "click https://acme.example/news/2026-11?utm_source=email Raw URL",
-                "click https://acme.example/menu Raw URL",
-                "click https://acme.example/prefs Raw URL",
-            ])
+            #expect(
+                targets == [
+                    "initial_open",
+                    "click https://acme.example/news/2026-11?utm_source=email&utm_medium=html story",
+                    "click https://acme.example/shop Raw URL",
+                    "click https://acme.example/shop Raw URL",
+                    "link_unsubscribe https://acme.example/unsubscribe Raw URL",
+                    "open",
+                    "click https://acme.example/news/2026-11?utm_source=email Raw URL",
+                    "click https://acme.example/menu Raw URL",
+                    "click https://acme.example/prefs Raw URL",
+                ])
             let html = urls.htmlBody.text
             #expect(html.contains("<a href=\"mailto:help@acme.example\">"))
             #expect(html.contains("<a href=\"#faq\">"))
             #expect(html.contains("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\""))
             #expect(html.contains("<BODY bgcolor=\"#f4f4f4\"><div style=\"color:transparent;"))
-            #expect(html.contains("\" alt=\"\"></BODY>") || html.contains("\">\r\n</BODY>") || html.contains("\"></BODY>"))
+            #expect(
+                html.contains("\" alt=\"\"></BODY>") || html.contains("\">\r\n</BODY>") || html.contains("\"></BODY>"))
         }
         #expect(bodies["archive"] == bodies["rcpt"], "archive links are the RCPT TO copy's, byte for byte")
         #expect(bodies["cc"] != bodies["rcpt"])
@@ -114,9 +122,13 @@ func trackedURLs(in copy: [UInt8], domain: String = "t.example.net") throws -> (
     }
 
     @Test func base64HTMLBecomesQuotedPrintableWithCharsetKept() throws {
-        let html = "<html><body><p>Gr\u{FC}\u{DF}e <a href=\"https://example.com/a?b=1&amp;c=2\">x</a></p></body></html>\r\n"
-        let encoded = Data(html.utf8).base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
-        let message = Fixture.crlf("""
+        let html =
+            "<html><body><p>Gr\u{FC}\u{DF}e <a href=\"https://example.com/a?b=1&amp;c=2\">x</a></p></body></html>\r\n"
+        let encoded = Data(html.utf8).base64EncodedString(options: [
+            .lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed,
+        ])
+        let message = Fixture.crlf(
+            """
             Subject: b64
             MIME-Version: 1.0
             X-MSYS-API: {"options": {"click_tracking": true, "open_tracking": true, "transactional": true}}
@@ -126,9 +138,12 @@ func trackedURLs(in copy: [UInt8], domain: String = "t.example.net") throws -> (
             \(encoded)
 
             """)
-        let transmission = try Fixture.engine().prepare(message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
+        let transmission = try Fixture.engine().prepare(
+            message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
         let output = try transmission.renderedBytes(transmission.copies[0])
-        #expect(output.contains("Content-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"))
+        #expect(
+            output.contains(
+                "Content-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"))
         let urls = try trackedURLs(in: output)
         #expect(urls.html.count == 3)
         let click = try TrackingDecoder.decode(url: urls.html[1], keyRing: Fixture.keyRing, now: now)
@@ -139,9 +154,12 @@ func trackedURLs(in copy: [UInt8], domain: String = "t.example.net") throws -> (
 
     @Test func trackingOffLeavesBodiesAlone() throws {
         let input = try Corpus.bundled("newsletter.eml")
-        let text = input.text.replacingOccurrences(of: "\"open_tracking\": true, \"click_tracking\": true, \"inline_css\": true", with: "\"transactional\": true")
+        let text = input.text.replacingOccurrences(
+            of: "\"open_tracking\": true, \"click_tracking\": true, \"inline_css\": true",
+            with: "\"transactional\": true")
         let message = Array(text.utf8)
-        let transmission = try Fixture.engine().prepare(message: message, envelope: Envelope(sender: "", recipients: ["reader@example.org"]))
+        let transmission = try Fixture.engine().prepare(
+            message: message, envelope: Envelope(sender: "", recipients: ["reader@example.org"]))
         let output = try transmission.renderedBytes(transmission.copies[0])
         let body = Array(message[message.ranges(of: Array("\r\n\r\n".utf8))[0].upperBound...])
         #expect(!output.ranges(of: body).isEmpty, "the body is the input's, byte for byte")

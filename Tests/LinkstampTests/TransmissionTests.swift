@@ -3,6 +3,7 @@ import MIME
 import SMTPAPI
 import Testing
 import Tracking
+
 @testable import Linkstamp
 @testable import LinkstampDeliver
 @testable import LinkstampPipeline
@@ -24,7 +25,8 @@ import Tracking
         let message = Fixture.crlf("From: a@example.com\nTo: b@example.org\nSubject: hi\n\nBody\n")
         let engine = try Fixture.engine()
         let transmission = try engine.prepare(
-            message: message, envelope: Envelope(sender: "a@example.com", recipients: ["b@example.org"]), now: Fixture.now)
+            message: message, envelope: Envelope(sender: "a@example.com", recipients: ["b@example.org"]),
+            now: Fixture.now)
         let output = try transmission.renderedBytes(transmission.copies[0]).text
         let lines = output.components(separatedBy: "\r\n")
         #expect(lines[3].hasPrefix("List-Unsubscribe: <https://t.example.net/u/"))
@@ -41,7 +43,9 @@ import Tracking
 
     @Test func moreThanOneHeaderIsRefused() throws {
         let message = Fixture.crlf("X-MSYS-API: {}\nx-msys-api: {}\nSubject: x\n\nBody\n")
-        #expect(throws: SMTPReply(code: 550, enhancedStatus: "5.6.0", text: "X-MSYS-API header must appear at most once")) {
+        #expect(
+            throws: SMTPReply(code: 550, enhancedStatus: "5.6.0", text: "X-MSYS-API header must appear at most once")
+        ) {
             try Fixture.engine().prepare(message: message, envelope: Envelope(sender: "a@b.c", recipients: ["d@e.f"]))
         }
     }
@@ -49,7 +53,8 @@ import Tracking
     @Test func invalidJSONFromTheReferenceIsRefusedPrecisely() throws {
         let message = try Corpus.bundled("invalid-header.eml")
         do {
-            _ = try Fixture.engine().prepare(message: message, envelope: Envelope(sender: "a@b.c", recipients: ["d@e.f"]))
+            _ = try Fixture.engine().prepare(
+                message: message, envelope: Envelope(sender: "a@b.c", recipients: ["d@e.f"]))
             Issue.record("accepted an invalid header")
         } catch let reply as SMTPReply {
             #expect(reply.code == 550)
@@ -60,7 +65,8 @@ import Tracking
     }
 
     @Test func recipientsAreDeduplicatedCaseInsensitivelyFirstOccurrenceWins() throws {
-        let message = Fixture.crlf("""
+        let message = Fixture.crlf(
+            """
             X-MSYS-API: {"cc": ["Two@Example.org", "three@example.org"], "bcc": ["ONE@example.org", "four@example.org", "three@EXAMPLE.org"],
              "archive": ["four@example.org", "five@example.org"], "options": {"transactional": true}}
             Subject: x
@@ -69,17 +75,22 @@ import Tracking
 
             """)
         let transmission = try Fixture.engine().prepare(
-            message: message, envelope: Envelope(sender: "s@example.com", recipients: ["one@example.org", "two@example.org", "One@Example.org"]))
+            message: message,
+            envelope: Envelope(
+                sender: "s@example.com", recipients: ["one@example.org", "two@example.org", "One@Example.org"]))
         let summary = transmission.copies.map { "\($0.address):\($0.rcptType?.rawValue ?? "-")" }
-        #expect(summary == [
-            "one@example.org:-", "two@example.org:-", "three@example.org:cc", "four@example.org:bcc", "five@example.org:archive",
-        ])
+        #expect(
+            summary == [
+                "one@example.org:-", "two@example.org:-", "three@example.org:cc", "four@example.org:bcc",
+                "five@example.org:archive",
+            ])
         #expect(Set(transmission.copies.map(\.messageID)).count == 5)
         #expect(transmission.copies.allSatisfy { $0.messageID.count == 22 })
     }
 
     @Test func headerRulesForEachRecipientType() throws {
-        let message = Fixture.crlf("""
+        let message = Fixture.crlf(
+            """
             From: s@example.com
             To: main@example.org
             Cc: "Already" <old@example.org>
@@ -111,8 +122,11 @@ import Tracking
     }
 
     @Test func ccHeaderIsAddedWhenTheMessageHasNone() throws {
-        let message = Fixture.message("Subject: x\nX-MSYS-API: {\"cc\": [\"a@example.org\", {\"email\": \"b@example.org\", \"name\": \"Bee\"}], \"options\": {\"transactional\": true}}\n\nBody\n")
-        let transmission = try Fixture.engine().prepare(message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
+        let message = Fixture.message(
+            "Subject: x\nX-MSYS-API: {\"cc\": [\"a@example.org\", {\"email\": \"b@example.org\", \"name\": \"Bee\"}], \"options\": {\"transactional\": true}}\n\nBody\n"
+        )
+        let transmission = try Fixture.engine().prepare(
+            message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
         let output = try transmission.renderedBytes(transmission.copies[0])
         #expect(output.text == "Subject: x\nCc: a@example.org,\n Bee <b@example.org>\n\nBody\n")
     }
@@ -124,12 +138,19 @@ import Tracking
             suppressionList: SuppressionList(parsing: "gone@example.org\nreceipts-only@example.org transactional\n"))
         func recipients(_ api: String) throws -> [String] {
             let message = Fixture.message("X-MSYS-API: \(api)\nSubject: x\n\nBody\n")
-            return try engine.prepare(message: message, envelope: Envelope(sender: "", recipients: ["gone@example.org", "receipts-only@example.org", "ok@example.org"]))
-                .copies.map(\.address)
+            return try engine.prepare(
+                message: message,
+                envelope: Envelope(
+                    sender: "", recipients: ["gone@example.org", "receipts-only@example.org", "ok@example.org"])
+            )
+            .copies.map(\.address)
         }
         #expect(try recipients("{}") == ["receipts-only@example.org", "ok@example.org"])
         #expect(try recipients("{\"options\": {\"transactional\": true}}") == ["ok@example.org"])
-        #expect(try recipients("{\"options\": {\"skip_suppression\": true}}") == ["gone@example.org", "receipts-only@example.org", "ok@example.org"])
+        #expect(
+            try recipients("{\"options\": {\"skip_suppression\": true}}") == [
+                "gone@example.org", "receipts-only@example.org", "ok@example.org",
+            ])
     }
 
     @Test func tooManyRecipientsIsAClearReply() throws {
@@ -139,9 +160,12 @@ import Tracking
         #expect(throws: SMTPReply.self) {
             try engine.prepare(message: message, envelope: Envelope(sender: "", recipients: many))
         }
-        let transmission = try engine.prepare(message: message, envelope: Envelope(sender: "", recipients: Array(many.dropLast())))
+        let transmission = try engine.prepare(
+            message: message, envelope: Envelope(sender: "", recipients: Array(many.dropLast())))
         #expect(transmission.copies.count == 100_000)
-        #expect(try transmission.renderedBytes(transmission.copies[99_999]).text.hasPrefix("Subject: x\nList-Unsubscribe: <https://t.example.net/u/"))
+        #expect(
+            try transmission.renderedBytes(transmission.copies[99_999]).text.hasPrefix(
+                "Subject: x\nList-Unsubscribe: <https://t.example.net/u/"))
     }
 
     @Test func hugeHeaderIsRefusedNotHung() throws {
@@ -149,7 +173,8 @@ import Tracking
         message += [UInt8](repeating: UInt8(ascii: "a"), count: 10 << 20)
         message += Array("\n\nBody\n".utf8)
         #expect(throws: SMTPReply.self) {
-            try Fixture.engine().prepare(message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
+            try Fixture.engine().prepare(
+                message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
         }
     }
 
@@ -166,12 +191,17 @@ import Tracking
     }
 
     @Test func ipPoolAndSandboxTravelWithTheCopy() throws {
-        let message = Fixture.message("From: x@sandbox.example\nX-MSYS-API: {\"options\": {\"ip_pool\": \"sp_shared\", \"sandbox\": true, \"transactional\": true}}\n\nBody\n")
+        let message = Fixture.message(
+            "From: x@sandbox.example\nX-MSYS-API: {\"options\": {\"ip_pool\": \"sp_shared\", \"sandbox\": true, \"transactional\": true}}\n\nBody\n"
+        )
         let engine = try Fixture.engine { $0.sandboxDomain = "sandbox.example" }
-        let transmission = try engine.prepare(message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
-        #expect(try transmission.renderedBytes(transmission.copies[0]).text
-            == "From: x@sandbox.example\nX-Linkstamp-IP-Pool: sp_shared\nX-Linkstamp-Sandbox: yes\n\nBody\n")
-        let wrongFrom = Fixture.message("From: x@elsewhere.example\nX-MSYS-API: {\"options\": {\"sandbox\": true}}\n\nBody\n")
+        let transmission = try engine.prepare(
+            message: message, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
+        #expect(
+            try transmission.renderedBytes(transmission.copies[0]).text
+                == "From: x@sandbox.example\nX-Linkstamp-IP-Pool: sp_shared\nX-Linkstamp-Sandbox: yes\n\nBody\n")
+        let wrongFrom = Fixture.message(
+            "From: x@elsewhere.example\nX-MSYS-API: {\"options\": {\"sandbox\": true}}\n\nBody\n")
         #expect(throws: SMTPReply.self) {
             try engine.prepare(message: wrongFrom, envelope: Envelope(sender: "", recipients: ["r@example.org"]))
         }

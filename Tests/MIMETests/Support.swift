@@ -1,9 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import MIME
-
 
 enum Paths {
     /// `<package root>` found from this file: Tests/MIMETests/Support.swift.

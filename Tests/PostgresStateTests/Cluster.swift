@@ -35,7 +35,8 @@ struct Cluster {
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .compactMap(Int.init).sorted()
-        for version in versions.reversed() where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
+        for version in versions.reversed()
+        where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
             return "\(root)/\(version)/bin"
         }
         return nil
@@ -65,7 +66,8 @@ struct Cluster {
             try run("/bin/cp", ["-a", template, data])
             if asRoot { try run("/bin/chown", ["-R", "postgres:postgres", directory]) }
             let port = try freePort()
-            var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off"
+            var options =
+                "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off"
                 + " -c shared_buffers=16MB -c max_connections=50"
             if logStatements { options += " -c log_statement=all" }
             let cluster = Cluster(directory: directory, data: data, port: port, bin: bin)
@@ -91,7 +93,10 @@ struct Cluster {
     func psql(_ sql: String) throws -> String {
         let output = try Cluster.run(
             bin + "/psql",
-            ["-h", "127.0.0.1", "-p", String(port), "-U", Cluster.user, "-d", "postgres", "-X", "-q", "-tA", "-c", sql],
+            [
+                "-h", "127.0.0.1", "-p", String(port), "-U", Cluster.user, "-d", "postgres", "-X", "-q", "-tA", "-c",
+                sql,
+            ],
             environment: ["PGPASSWORD": Cluster.password])
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

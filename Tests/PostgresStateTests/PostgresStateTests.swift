@@ -1,13 +1,14 @@
 import Foundation
 import Linkstamp
 import NIOPosix
-@testable import PostgresState
 import SMTPAPI
 import SMTPDoor
 import Synchronization
 import Testing
 import Tracking
 import TrackingServer
+
+@testable import PostgresState
 
 /// The shared state against a real PostgreSQL server (a throwaway cluster per test).
 @Suite(.serialized) struct PostgresStateTests {
@@ -43,8 +44,9 @@ import TrackingServer
             list = try await store.suppression(for: ["reader@example.org"])
             #expect(list.contains("reader@example.org", transactional: true))
             #expect(list.contains("reader@example.org", transactional: false))
-            #expect(try cluster.psql("SELECT address, kind, source FROM suppressions ORDER BY address")
-                == "ops@example.org|transactional|import\nreader@example.org|both|list_unsubscribe")
+            #expect(
+                try cluster.psql("SELECT address, kind, source FROM suppressions ORDER BY address")
+                    == "ops@example.org|transactional|import\nreader@example.org|both|list_unsubscribe")
 
             // The SMTP door's delivery path asks the same table: a message only to a suppressed
             // address relays nothing, gets 250 and writes its policy_rejection to the events table.
@@ -109,7 +111,9 @@ import TrackingServer
                     for writer in 0..<writers {
                         group.addTask {
                             for index in 0..<perWriter {
-                                try await journal.append([#"{"msys":{"track_event":{"type":"open","event_id":"\#(writer)-\#(index)"}}}"#])
+                                try await journal.append([
+                                    #"{"msys":{"track_event":{"type":"open","event_id":"\#(writer)-\#(index)"}}}"#
+                                ])
                             }
                         }
                     }
@@ -154,10 +158,13 @@ import TrackingServer
         await setup.close()
 
         // 1. First run: three copies (a, b and the cc), three injection events in the table.
-        let first = try Support.linkstamp(filter + [directory + "/out1", "--", "a@example.org", "b@example.org"], stdin: Support.message)
+        let first = try Support.linkstamp(
+            filter + [directory + "/out1", "--", "a@example.org", "b@example.org"], stdin: Support.message)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try cluster.psql("SELECT count(*) FROM events WHERE type = 'injection'") == "3")
-        let lookups = cluster.log.components(separatedBy: "\n").filter { $0.contains("FROM suppressions WHERE address = ANY") }
+        let lookups = cluster.log.components(separatedBy: "\n").filter {
+            $0.contains("FROM suppressions WHERE address = ANY")
+        }
         #expect(lookups.count == 1)
         let parameters = cluster.log.components(separatedBy: "\n").filter {
             $0.contains("parameters: $1 = '{") && !$0.contains("msys")
@@ -165,7 +172,9 @@ import TrackingServer
         #expect(parameters.count == 1)
         #expect(parameters.first?.contains("a@example.org,b@example.org,c@example.org") == true)
 
-        let copies = try FileManager.default.contentsOfDirectory(atPath: directory + "/out1").filter { $0.hasSuffix(".eml") }.sorted()
+        let copies = try FileManager.default.contentsOfDirectory(atPath: directory + "/out1").filter {
+            $0.hasSuffix(".eml")
+        }.sorted()
         #expect(copies.count == 3)
         let copyOfB = try String(contentsOfFile: directory + "/out1/" + copies[1], encoding: .utf8)
         let urls = Support.urls(in: copyOfB)
@@ -184,19 +193,30 @@ import TrackingServer
                 logger: Support.quietLogger)
             nodes.append(try await Node(server, services: stores.services))
         }
-        #expect(await Support.request(port: nodes[0].port, "POST", Support.path(unsubscribe), body: "List-Unsubscribe=One-Click") == 200)
+        #expect(
+            await Support.request(
+                port: nodes[0].port, "POST", Support.path(unsubscribe), body: "List-Unsubscribe=One-Click") == 200)
         let clicked = await Support.request(port: nodes[1].port, "GET", Support.path(click))
         #expect(clicked == 302, "\(click)")
         for node in nodes { await node.stop() }
-        #expect(try cluster.psql("SELECT address, kind, source FROM suppressions") == "b@example.org|non_transactional|list_unsubscribe")
-        #expect(try cluster.psql("SELECT type FROM events WHERE type <> 'injection' ORDER BY id") == "list_unsubscribe\nclick")
+        #expect(
+            try cluster.psql("SELECT address, kind, source FROM suppressions")
+                == "b@example.org|non_transactional|list_unsubscribe")
+        #expect(
+            try cluster.psql("SELECT type FROM events WHERE type <> 'injection' ORDER BY id")
+                == "list_unsubscribe\nclick")
 
         // 3. The next run leaves b out and records why.
-        let second = try Support.linkstamp(filter + [directory + "/out2", "--", "a@example.org", "b@example.org"], stdin: Support.message)
+        let second = try Support.linkstamp(
+            filter + [directory + "/out2", "--", "a@example.org", "b@example.org"], stdin: Support.message)
         #expect(second.status == 0, "\(second.stderr)")
-        let copies2 = try FileManager.default.contentsOfDirectory(atPath: directory + "/out2").filter { $0.hasSuffix(".eml") }
+        let copies2 = try FileManager.default.contentsOfDirectory(atPath: directory + "/out2").filter {
+            $0.hasSuffix(".eml")
+        }
         #expect(copies2.count == 2)
-        let allLookups = cluster.log.components(separatedBy: "\n").filter { $0.contains("FROM suppressions WHERE address = ANY") }
+        let allLookups = cluster.log.components(separatedBy: "\n").filter {
+            $0.contains("FROM suppressions WHERE address = ANY")
+        }
         #expect(allLookups.count == 2)
         let rejection = try cluster.psql("SELECT line FROM events WHERE type = 'policy_rejection'")
         #expect(rejection.contains("\"rcpt_to\":\"b@example.org\""))
@@ -205,8 +225,10 @@ import TrackingServer
         // 4. Publishing fails (the sendmail command refuses): exit 75 and this run's events are
         // taken back out of the table.
         let failed = try Support.linkstamp(
-            ["filter", "--config", configurationPath, "-f", "news@acme.example", "--sendmail", "/bin/false", "--",
-             "a@example.org", "b@example.org"], stdin: Support.message)
+            [
+                "filter", "--config", configurationPath, "-f", "news@acme.example", "--sendmail", "/bin/false", "--",
+                "a@example.org", "b@example.org",
+            ], stdin: Support.message)
         #expect(failed.status == 75, "\(failed.stderr)")
         #expect(try cluster.psql("SELECT count(*) FROM events WHERE type = 'injection'") == "5")
         #expect(try cluster.psql("SELECT count(*) FROM events WHERE type = 'policy_rejection'") == "1")
@@ -222,10 +244,16 @@ import TrackingServer
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let events = directory + "/events.jsonl"
         let result = try Support.linkstamp(
-            ["filter", "--config", configurationPath, "-f", "news@acme.example", "--events", events, "--", "a@example.org"],
+            [
+                "filter", "--config", configurationPath, "-f", "news@acme.example", "--events", events, "--",
+                "a@example.org",
+            ],
             stdin: Support.message)
         #expect(result.status == 75)
-        #expect(result.stderr.hasPrefix("4.3.0 linkstamp cannot reach the database postgresql://linkstamp@127.0.0.1:\(port)/postgres"), "\(result.stderr)")
+        #expect(
+            result.stderr.hasPrefix(
+                "4.3.0 linkstamp cannot reach the database postgresql://linkstamp@127.0.0.1:\(port)/postgres"),
+            "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: events))
 
@@ -239,7 +267,8 @@ import TrackingServer
         let state = PostgresState.pool(try DatabaseURL(parsing: url), logger: Support.quietLogger)
         let running = Task { await state.run { _ in } }
         defer { running.cancel() }
-        let relay = RelayClient(host: "127.0.0.1", port: port, heloName: "door.test", group: MultiThreadedEventLoopGroup.singleton)
+        let relay = RelayClient(
+            host: "127.0.0.1", port: port, heloName: "door.test", group: MultiThreadedEventLoopGroup.singleton)
         var delivery = MessageDelivery(engine: engine, relay: relay, eventsPath: nil)
         delivery.suppressionLookup = PostgresSuppressionStore(state: state)
         let reply = await delivery.deliver(
@@ -250,7 +279,8 @@ import TrackingServer
     }
 
     @Test func databaseURLs() throws {
-        let full = try DatabaseURL(parsing: "postgresql://app:p%40ss%23@db.example.net:6432/mail?sslmode=require&connect_timeout=3")
+        let full = try DatabaseURL(
+            parsing: "postgresql://app:p%40ss%23@db.example.net:6432/mail?sslmode=require&connect_timeout=3")
         #expect(full.host == "db.example.net")
         #expect(full.port == 6432)
         #expect(full.user == "app")

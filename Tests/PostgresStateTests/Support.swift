@@ -2,8 +2,8 @@ import Foundation
 import Linkstamp
 import Logging
 import ServiceLifecycle
-import Testing
 import TestSupport
+import Testing
 import Tracking
 import TrackingServer
 
@@ -87,7 +87,9 @@ enum Support {
     /// status code, or 0 when there was no response.
     static func request(port: Int, _ method: String, _ target: String, body: String? = nil) async -> Int {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: t.example.net\r\nConnection: close\r\n"
-        if let body { text += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n" }
+        if let body {
+            text += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n"
+        }
         text += "\r\n" + (body ?? "")
         let request = Array(text.utf8)
         return await withCheckedContinuation { continuation in
@@ -106,12 +108,16 @@ enum Support {
         var timeout = timeval(tv_sec: 20, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { return 0 }
         var sent = 0
         while sent < request.count {
-            let count = request.withUnsafeBytes { send(fd, $0.baseAddress! + sent, request.count - sent, Int32(MSG_NOSIGNAL)) }
+            let count = request.withUnsafeBytes {
+                send(fd, $0.baseAddress! + sent, request.count - sent, Int32(MSG_NOSIGNAL))
+            }
             if count <= 0 { return 0 }
             sent += count
         }

@@ -24,7 +24,8 @@ extension SMTPDoorServerTests {
             var length = socklen_t(MemoryLayout<Int32>.size)
             guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue)
             else { return nil }
-            func port(_ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Int? {
+            func port(_ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Int?
+            {
                 var address = sockaddr_in()
                 var size = socklen_t(MemoryLayout<sockaddr_in>.size)
                 let ok = withUnsafeMutablePointer(to: &address) {
@@ -48,7 +49,8 @@ extension SMTPDoorServerTests {
             defer { rig.stop() }
             let client = try LineClient(port: rig.port)
             #expect(try client.reply()?.hasPrefix("220 door.test") == true)
-            try client.send("EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
+            try client.send(
+                "EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
             _ = try client.reply()
             _ = try client.reply()
             _ = try client.reply()
@@ -65,7 +67,8 @@ extension SMTPDoorServerTests {
                 guard isAccepted || isRelay else { continue }
                 #expect(SMTPDoorServerTests.socketOption(fd, SOL_SOCKET, SO_DEBUG) == 0, "fd \(fd) has SO_DEBUG set")
                 #expect(
-                    SMTPDoorServerTests.socketOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY) != 0, "fd \(fd) lacks TCP_NODELAY")
+                    SMTPDoorServerTests.socketOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY) != 0,
+                    "fd \(fd) lacks TCP_NODELAY")
                 if isAccepted { accepted += 1 } else { relayed += 1 }
             }
             #expect(accepted >= 1, "found no accepted door socket")

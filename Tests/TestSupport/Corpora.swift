@@ -68,7 +68,8 @@ public enum Corpora {
     }()
 
     /// True when the shared corpus has both its `eml/` and `html/` folders.
-    public static let sharedIsPresent: Bool = isDirectory(sharedRoot.appendingPathComponent("eml"))
+    public static let sharedIsPresent: Bool =
+        isDirectory(sharedRoot.appendingPathComponent("eml"))
         && isDirectory(sharedRoot.appendingPathComponent("html"))
 
     /// True when the environment variable `CI` is set to anything but empty, `0`, `false` or `no`.

@@ -70,6 +70,7 @@ public enum LinkstampBinary {
         let out = output.fileHandleForReading.readDataToEndOfFile()
         let err = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: Array(out), stderr: String(decoding: err, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: Array(out), stderr: String(decoding: err, as: UTF8.self))
     }
 }

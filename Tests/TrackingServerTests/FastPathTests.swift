@@ -19,7 +19,8 @@ import Tracking
         let transmission = try setup.engine().prepare(
             message: Array(ServerTests.message.utf8),
             envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]))
-        let (urls, list) = try ServerTests.urls(in: try transmission.renderedBytes(try #require(transmission.copies.first)))
+        let (urls, list) = try ServerTests.urls(
+            in: try transmission.renderedBytes(try #require(transmission.copies.first)))
         try #require(urls.count == 4)
         return (urls.map(ServerTests.path), ServerTests.path(try #require(list)))
     }
@@ -68,7 +69,8 @@ import Tracking
             return RawHTTP.readAll(fd).bytes
         }
         let answers = Self.responses(raw, heads: [4])
-        #expect(answers.map(\.status) == [302, 200, 200, 200, 200, 404, 302], "\(String(decoding: raw, as: UTF8.self))")
+        #expect(
+            answers.map(\.status) == [302, 200, 200, 200, 200, 404, 302], "\(String(decoding: raw, as: UTF8.self))")
         if answers.count == 7 {
             #expect(answers[0].header("Location") == "https://shop.example.com/sale?x=1")
             #expect(answers[0].header("Cache-Control") == "no-store")
@@ -136,7 +138,9 @@ import Tracking
 extension FastPathTests {
     /// The journal line's string writer escapes exactly as the JSON serializer does.
     @Test func lineWriterEscapesLikeTheSerializer() {
-        for text in ["", "plain", "quote \" back \\ slash", "\u{0}\u{1}\u{8}\u{9}\n\u{c}\r\u{1f}\u{7f}", "é ✓ 🙂 \u{2028}"] {
+        for text in [
+            "", "plain", "quote \" back \\ slash", "\u{0}\u{1}\u{8}\u{9}\n\u{c}\r\u{1f}\u{7f}", "é ✓ 🙂 \u{2028}",
+        ] {
             var writer = EngagementEvent.LineWriter()
             writer.string(text)
             #expect(String(decoding: writer.bytes, as: UTF8.self) == EngagementEvent.quoted(text), "\(text)")

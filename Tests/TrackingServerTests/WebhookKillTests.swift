@@ -1,8 +1,8 @@
 import Foundation
 import Linkstamp
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @testable import TrackingServer
 
@@ -124,7 +124,8 @@ final class LoadRecord: Sendable {
         let copy = try transmission.renderedBytes(try #require(transmission.copies.first))
         let urls = try ServerTests.urls(in: copy).body
         try #require(urls.count == 4)
-        let click = ServerTests.path(urls[1]), open = ServerTests.path(urls[3])
+        let click = ServerTests.path(urls[1])
+        let open = ServerTests.path(urls[3])
 
         // 2,000 clicks and opens from 16 clients at once, each with its own User-Agent, and a
         // SIGKILL as soon as 600 have been answered.

@@ -85,10 +85,11 @@ final class RunningDelivery: Sendable {
         let requests = receiver.requests
         #expect(requests.map(\.eventIDs) == [["1", "2", "3"], ["4", "5", "6"], ["7"]])
         let lines = (1...7).map(Self.event)
-        #expect(requests.map { String(decoding: $0.body, as: UTF8.self) } == [
-            "[" + lines[0..<3].joined(separator: ",") + "]", "[" + lines[3..<6].joined(separator: ",") + "]",
-            "[" + lines[6] + "]",
-        ])
+        #expect(
+            requests.map { String(decoding: $0.body, as: UTF8.self) } == [
+                "[" + lines[0..<3].joined(separator: ",") + "]", "[" + lines[3..<6].joined(separator: ",") + "]",
+                "[" + lines[6] + "]",
+            ])
         for request in requests {
             #expect(request.method == "POST" && request.target == "/hook")
             #expect(request.headers["content-type"] == "application/json")
@@ -223,7 +224,10 @@ final class RunningDelivery: Sendable {
         try journal.append(events: 1...1)
         try journal.append(#"{"msys":{"track_event":{"type":"cli"#)  // the writer died here
         try journal.append(events: 2...3)
-        #expect(Support.lines(journal.path) == [Self.event(1), #"{"msys":{"track_event":{"type":"cli"#, Self.event(2), Self.event(3)])
+        #expect(
+            Support.lines(journal.path) == [
+                Self.event(1), #"{"msys":{"track_event":{"type":"cli"#, Self.event(2), Self.event(3),
+            ])
         let receiver = try WebhookReceiver()
         defer { receiver.stop() }
         let running = RunningDelivery(journal.delivery(to: receiver.url))

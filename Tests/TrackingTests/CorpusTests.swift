@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import Tracking
 
@@ -49,7 +49,9 @@ import TestSupport
             let recipientToken = try builder.recipientToken(recipient)
             for (index, href) in Self.hrefs(bytes).enumerated() where href.utf8.count <= 4096 {
                 let link = LinkInfo(transmissionID: UInt64(messageIndex), index: index, target: href)
-                let url = builder.clickURLPrefix(linkToken: try builder.linkToken(link), sublink: nil) + recipientToken.string(.click)
+                let url =
+                    builder.clickURLPrefix(linkToken: try builder.linkToken(link), sublink: nil)
+                    + recipientToken.string(.click)
                 let event = try TrackingDecoder.decode(url: url, keyRing: ring, now: Support.now)
                 #expect(Array((event.targetLinkURL ?? "").utf8) == Array(href.utf8), "\(file) link \(index)")
                 #expect(event.messageID == recipient.messageID)

@@ -17,7 +17,8 @@ import Testing
 
     private func url(_ kind: URLKind, segment: String) throws -> String {
         switch kind {
-        case .click: return builder.clickURLPrefix(linkToken: try builder.linkToken(Support.link), sublink: nil) + segment
+        case .click:
+            return builder.clickURLPrefix(linkToken: try builder.linkToken(Support.link), sublink: nil) + segment
         case .open: return builder.openURLPrefix + segment
         case .initialOpen: return builder.initialOpenURLPrefix + segment
         case .unsubscribe: return builder.unsubscribeURLPrefix + segment

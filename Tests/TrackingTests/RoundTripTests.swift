@@ -69,7 +69,10 @@ import Testing
             ("t..example", "tracking domain has an empty or over-long label at byte 2"),
             (".example", "tracking domain has an empty or over-long label at byte 0"),
             ("example.", "tracking domain has an empty or over-long label at byte 8"),
-            (String(repeating: "a", count: 64) + ".example", "tracking domain has an empty or over-long label at byte 0"),
+            (
+                String(repeating: "a", count: 64) + ".example",
+                "tracking domain has an empty or over-long label at byte 0"
+            ),
         ]
         for (domain, message) in bad {
             let error = Support.error { () throws(TrackingError) in try TrackingURLBuilder.validateDomain(domain) }

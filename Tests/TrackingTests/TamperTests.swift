@@ -1,6 +1,6 @@
 import MailBytes
-import Testing
 import TestSupport
+import Testing
 
 @testable import Tracking
 
@@ -200,4 +200,3 @@ import TestSupport
         }
     }
 }
-

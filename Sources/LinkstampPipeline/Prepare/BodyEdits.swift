@@ -33,7 +33,9 @@ extension Transmission {
             let part = try rewriter.rewrite(structure.parts[index], isHTML: isHTML)
             edits += part.edits
             if index == 0 { result.topHeaderAddition += part.topHeaderAddition }
-            if let reason = part.untrackedReason { result.untrackedParts.append(UntrackedPart(part: index, reason: reason)) }
+            if let reason = part.untrackedReason {
+                result.untrackedParts.append(UntrackedPart(part: index, reason: reason))
+            }
             if let skipped = part.cssInlineSkipped { result.cssInlineSkipped = skipped }
         }
         result.untrackedParts.sort { $0.part < $1.part }

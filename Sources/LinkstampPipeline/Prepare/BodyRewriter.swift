@@ -72,7 +72,8 @@ struct BodyRewriter {
     /// such parts are left alone.
     static func isASCIICompatible(_ charset: String?) -> Bool {
         guard let charset = charset?.lowercased() else { return true }
-        return !(charset.hasPrefix("utf-16") || charset.hasPrefix("utf-32") || charset.hasPrefix("ucs-2")
+        return
+            !(charset.hasPrefix("utf-16") || charset.hasPrefix("utf-32") || charset.hasPrefix("ucs-2")
             || charset.hasPrefix("ucs-4") || charset == "utf16" || charset == "utf32")
     }
 
@@ -86,7 +87,8 @@ struct BodyRewriter {
             return Result(untrackedReason: "unknown transfer encoding \(Self.quoted(part.transferEncoding.token))")
         }
         guard BodyRewriter.isASCIICompatible(part.contentType.charset) else {
-            return Result(untrackedReason: "charset \(Self.quoted(part.contentType.charset ?? "")) is not ASCII-compatible")
+            return Result(
+                untrackedReason: "charset \(Self.quoted(part.contentType.charset ?? "")) is not ASCII-compatible")
         }
         let decoded: [UInt8]
         if part.transferEncoding == .base64 {
@@ -111,7 +113,14 @@ struct BodyRewriter {
         if isHTML {
             let scan = HTMLLinkScanner.scan(content, limits: scanLimits)
             if open, options.initialPixel, let offset = scan.initialPixelOffset {
-                edits.append((offset..<offset, [.bytes(Self.initialPixelHead + (mint.urls.initialOpenURLPrefix + messageSegment).utf8), .bodyToken(softBreak: nil, kind: .initialOpen), .bytes(Self.initialPixelTail)]))
+                edits.append(
+                    (
+                        offset..<offset,
+                        [
+                            .bytes(Self.initialPixelHead + (mint.urls.initialOpenURLPrefix + messageSegment).utf8),
+                            .bodyToken(softBreak: nil, kind: .initialOpen), .bytes(Self.initialPixelTail),
+                        ]
+                    ))
             }
             if click {
                 for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
@@ -120,7 +129,14 @@ struct BodyRewriter {
             let trap = click && scannerTrapLink ? try trapLinkPieces() : []
             if open {
                 let offset = scan.openPixelOffset
-                edits.append((offset..<offset, trap + [.bytes(Self.openPixelHead + (mint.urls.openURLPrefix + messageSegment).utf8), .bodyToken(softBreak: nil, kind: .open), .bytes(Self.openPixelTail)]))
+                edits.append(
+                    (
+                        offset..<offset,
+                        trap + [
+                            .bytes(Self.openPixelHead + (mint.urls.openURLPrefix + messageSegment).utf8),
+                            .bodyToken(softBreak: nil, kind: .open), .bytes(Self.openPixelTail),
+                        ]
+                    ))
             } else if !trap.isEmpty {
                 edits.append((scan.openPixelOffset..<scan.openPixelOffset, trap))
             }

@@ -16,8 +16,9 @@ extension Transmission {
         var appended: [UInt8] = []
         if !cc.isEmpty {
             let existing = top.first("cc", in: message)
-            let present = Set(existing.map { HeaderText.addresses(in: HeaderText.unfoldedValue($0, in: message)) }?
-                .map { $0.lowercased() } ?? [])
+            let present = Set(
+                existing.map { HeaderText.addresses(in: HeaderText.unfoldedValue($0, in: message)) }?
+                    .map { $0.lowercased() } ?? [])
             var seen = present
             var mailboxes: [String] = []
             for recipient in cc where seen.insert(recipient.email.lowercased()).inserted {
@@ -57,14 +58,18 @@ extension Transmission {
         // removed (X-MSYS-API, Bcc) or rewritten (Cc, Content-Transfer-Encoding: both end with a
         // line break), what precedes the insertion already ends a line: adding one would end the
         // header there and put the new fields in the body.
-        let lastFieldEdited = edits.contains { $0.layer == .header && !$0.range.isEmpty && $0.range.upperBound == headerEnd }
+        let lastFieldEdited = edits.contains {
+            $0.layer == .header && !$0.range.isEmpty && $0.range.upperBound == headerEnd
+        }
         let lacksLineBreak = headerEnd > 0 && message[headerEnd - 1] != 0x0A && !lastFieldEdited
         // A header without its final line break is then the whole input: a body edit there is an
         // empty body gaining content, which must not join the last field's line either.
         let bodyFollows = edits.contains { $0.layer == .body && $0.range.lowerBound == headerEnd }
         let fixedLineBreak = lacksLineBreak && (!commonFields.isEmpty || bodyFollows)
         var insertion: [Piece] = []
-        if fixedLineBreak || !commonFields.isEmpty { insertion.append(.bytes((fixedLineBreak ? lineEnding : []) + commonFields)) }
+        if fixedLineBreak || !commonFields.isEmpty {
+            insertion.append(.bytes((fixedLineBreak ? lineEnding : []) + commonFields))
+        }
         insertion.append(.copyHeaders)
         return (Edit(range: headerEnd..<headerEnd, pieces: insertion), lacksLineBreak && !fixedLineBreak)
     }
@@ -73,7 +78,8 @@ extension Transmission {
     static func listUnsubscribePieces(
         configuration: Configuration, urls: TrackingURLBuilder, lineEnding: [UInt8], messageToken: String = ""
     ) -> [[UInt8]] {
-        let post = configuration.unsubscribeHTTPS
+        let post =
+            configuration.unsubscribeHTTPS
             ? Array("List-Unsubscribe-Post: List-Unsubscribe=One-Click".utf8) + lineEnding : []
         let https = Array("<\(urls.unsubscribeURLPrefix)\(messageToken.isEmpty ? "" : messageToken + "/")".utf8)
         switch (configuration.unsubscribeMailto, configuration.unsubscribeHTTPS) {
@@ -84,7 +90,9 @@ extension Transmission {
                 Array(">".utf8) + lineEnding + post,
             ]
         case (let mailto?, false):
-            return [Array("List-Unsubscribe: <mailto:\(mailto)?subject=unsubscribe%20".utf8), Array(">".utf8) + lineEnding]
+            return [
+                Array("List-Unsubscribe: <mailto:\(mailto)?subject=unsubscribe%20".utf8), Array(">".utf8) + lineEnding,
+            ]
         case (nil, true):
             return [Array("List-Unsubscribe: ".utf8) + https, Array(">".utf8) + lineEnding + post]
         case (nil, false):

@@ -24,15 +24,22 @@ enum HeaderText {
             current.removeAll(keepingCapacity: true)
         }
         for byte in value.utf8 {
-            if escaped { escaped = false; continue }
+            if escaped {
+                escaped = false
+                continue
+            }
             if inQuotes {
                 if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inQuotes = false }
                 continue
             }
             if commentDepth > 0 {
-                if byte == UInt8(ascii: "\\") { escaped = true }
-                else if byte == UInt8(ascii: "(") { commentDepth += 1 }
-                else if byte == UInt8(ascii: ")") { commentDepth -= 1 }
+                if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "(") {
+                    commentDepth += 1
+                } else if byte == UInt8(ascii: ")") {
+                    commentDepth -= 1
+                }
                 continue
             }
             if angle != nil {
@@ -47,7 +54,9 @@ enum HeaderText {
                 continue
             }
             switch byte {
-            case UInt8(ascii: "\""): inQuotes = true; current.removeAll(keepingCapacity: true)
+            case UInt8(ascii: "\""):
+                inQuotes = true
+                current.removeAll(keepingCapacity: true)
             case UInt8(ascii: "("): commentDepth = 1
             case UInt8(ascii: "<"): angle = []
             case UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: ":"): flush()

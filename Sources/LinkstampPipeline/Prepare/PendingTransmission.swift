@@ -34,7 +34,9 @@ public struct PendingTransmission: Sendable {
     /// (``Transmission/resolveOptions(_:configuration:)``), sandbox sender, transmission id and
     /// the recipients (``Transmission/expandRecipients(envelope:api:limits:transmissionID:isSuppressed:)``
     /// with nothing suppressed yet).
-    init(engine: Engine, message: [UInt8], envelope: Envelope, now: Date, transmissionID fixedID: UInt64?) throws(SMTPReply) {
+    init(engine: Engine, message: [UInt8], envelope: Envelope, now: Date, transmissionID fixedID: UInt64?)
+        throws(SMTPReply)
+    {
         let limits = engine.limits
         let configuration = engine.configuration
         try limits.checkMessageSize(message.count)

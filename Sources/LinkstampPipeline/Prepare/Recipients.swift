@@ -10,7 +10,9 @@ extension Transmission {
     ) throws(SMTPReply) -> (copies: [Copy], suppressed: [Copy]) {
         let total = envelope.recipients.count + api.cc.count + api.bcc.count + api.archive.count
         guard total <= limits.maxCopies else {
-            throw SMTPReply(code: 550, enhancedStatus: "5.5.3", text: "too many recipients: \(total) (at most \(limits.maxCopies) copies per message)")
+            throw SMTPReply(
+                code: 550, enhancedStatus: "5.5.3",
+                text: "too many recipients: \(total) (at most \(limits.maxCopies) copies per message)")
         }
         guard !envelope.recipients.isEmpty else {
             throw SMTPReply(code: 554, enhancedStatus: "5.5.1", text: "no valid recipients")
@@ -34,14 +36,16 @@ extension Transmission {
         }
         for address in envelope.recipients {
             guard address.utf8.count <= limits.maxAddressBytes, EmailAddress.isValid(address) else {
-                throw SMTPReply(code: 550, enhancedStatus: "5.1.3", text: "bad recipient address syntax '\(headerSafe(address))'")
+                throw SMTPReply(
+                    code: 550, enhancedStatus: "5.1.3", text: "bad recipient address syntax '\(headerSafe(address))'")
             }
             add(address, name: nil, type: nil)
         }
         for (list, type) in [(api.cc, RecipientType.cc), (api.bcc, .bcc), (api.archive, .archive)] {
             for recipient in list {
                 guard recipient.email.utf8.count <= limits.maxAddressBytes else {
-                    throw SMTPReply.permanent("X-MSYS-API '\(type.rawValue)' contains an invalid address '\(headerSafe(recipient.email))'")
+                    throw SMTPReply.permanent(
+                        "X-MSYS-API '\(type.rawValue)' contains an invalid address '\(headerSafe(recipient.email))'")
                 }
                 add(recipient.email, name: recipient.name, type: type)
             }

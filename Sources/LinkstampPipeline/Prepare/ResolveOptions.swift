@@ -32,7 +32,8 @@ extension Transmission {
         let from = top.first("from", in: message).map { HeaderText.unfoldedValue($0, in: message) } ?? ""
         let domain = HeaderText.addresses(in: from).first?.split(separator: "@").last.map { $0.lowercased() }
         guard domain == sandboxDomain else {
-            throw SMTPReply.permanent("X-MSYS-API sandbox messages must be sent From the sandbox domain '\(sandboxDomain)'")
+            throw SMTPReply.permanent(
+                "X-MSYS-API sandbox messages must be sent From the sandbox domain '\(sandboxDomain)'")
         }
     }
 }

@@ -97,7 +97,9 @@ public struct Transmission: Sendable {
     package var trackingDomainConfigured: Bool { mint.urls.domain != Configuration.placeholderTrackingDomain }
 
     /// Prepares one message in named stages; each stage gets the values it needs, not the engine.
-    init(engine: Engine, message: [UInt8], envelope: Envelope, now: Date, transmissionID fixedID: UInt64?) throws(SMTPReply) {
+    init(engine: Engine, message: [UInt8], envelope: Envelope, now: Date, transmissionID fixedID: UInt64?)
+        throws(SMTPReply)
+    {
         let pending = try PendingTransmission(
             engine: engine, message: message, envelope: envelope, now: now, transmissionID: fixedID)
         try self.init(engine: engine, pending: pending, suppression: nil)
@@ -153,7 +155,8 @@ public struct Transmission: Sendable {
         edits.append(insertion.edit)
 
         let hasListUnsubscribe = top.first("list-unsubscribe", in: message) != nil
-        let addsListUnsubscribe = !options.transactional && !hasListUnsubscribe
+        let addsListUnsubscribe =
+            !options.transactional && !hasListUnsubscribe
             && (configuration.unsubscribeHTTPS || configuration.unsubscribeMailto != nil)
 
         let subjectField = top.first("subject", in: message)
@@ -172,7 +175,8 @@ public struct Transmission: Sendable {
         self.template = Template(input: message, edits: edits)
         self.mint = mint
         self.lineEnding = lineEnding
-        self.listUnsubscribe = addsListUnsubscribe
+        self.listUnsubscribe =
+            addsListUnsubscribe
             ? Transmission.listUnsubscribePieces(
                 configuration: configuration, urls: engine.urls, lineEnding: lineEnding,
                 messageToken: try Transmission.listUnsubscribeMessageToken(
