@@ -11,7 +11,9 @@ import Testing
 
 /// SIGTERM and SIGINT stop the real `linkstamp smtpd` and `linkstamp serve` processes (issue 12:
 /// the door kept running and answering after SIGTERM). Each process listens on a port the
-/// kernel picks; every wait is bounded, and a process still running at the end is killed.
+/// kernel picks; every wait is bounded, and a process still running at the end is killed. The
+/// waits sleep asynchronously and nothing here waits for another task: a test that blocks a
+/// cooperative thread until a task runs can starve the other suites' `blocking` helpers.
 @Suite struct SignalTests {
     /// A `linkstamp` process; its standard error goes to a file read while it runs.
     final class Running {
@@ -52,7 +54,7 @@ import Testing
 
         /// The port in the first line of standard error that contains `marker`, followed by
         /// `127.0.0.1:PORT` (waits up to 60 s: debug start-up under a full test run is slow).
-        func listeningPort(marker: String) throws -> Int {
+        func listeningPort(marker: String) async throws -> Int {
             for _ in 0..<600 {
                 for line in standardError.split(separator: "\n") where line.contains(marker) {
                     guard let range = line.range(of: "127.0.0.1:") else { continue }
@@ -60,16 +62,16 @@ import Testing
                     if let port = Int(digits), port > 0 { return port }
                 }
                 guard process.isRunning else { break }
-                Thread.sleep(forTimeInterval: 0.1)
+                try await Task.sleep(for: .milliseconds(100))
             }
             throw TestFailure("no '\(marker)' line; standard error:\n\(standardError)")
         }
 
         /// Sends `signal`; `true` when the process then exited within `seconds`.
-        func signalAndWait(_ signal: Int32, seconds: Double) -> Bool {
+        func signalAndWait(_ signal: Int32, seconds: Double) async throws -> Bool {
             kill(process.processIdentifier, signal)
             let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
             guard !process.isRunning else { return false }
             process.waitUntilExit()
             return true
@@ -86,20 +88,20 @@ import Testing
     static let signals: [Int32] = [SIGTERM, SIGINT]
 
     @Test(arguments: signals)
-    func smtpdDrainsAnIdleClientAndExits(signal: Int32) throws {
+    func smtpdDrainsAnIdleClientAndExits(signal: Int32) async throws {
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // Nothing is relayed, so the relay address need not answer.
         let door = try Running(
             ["smtpd", "--listen", "127.0.0.1:0", "--relay", "127.0.0.1:9", "--hostname", "door.test"],
             directory: directory)
-        let port = try door.listeningPort(marker: "listening on")
+        let port = try await door.listeningPort(marker: "listening on")
         let client = try LineClient(port: port, timeoutSeconds: 30)
         #expect(try client.reply()?.hasPrefix("220 door.test") == true)
         try client.send("EHLO app.test\r\n")
         #expect(try client.reply()?.hasPrefix("250") == true)
 
-        #expect(door.signalAndWait(signal, seconds: 10), "still running 10 s after signal \(signal)")
+        #expect(try await door.signalAndWait(signal, seconds: 10), "still running 10 s after signal \(signal)")
         #expect(try client.reply() == "421 4.3.2 door.test Service shutting down, try again later")
         #expect(try client.readsEndOfStream())
         #expect(door.process.terminationReason == .exit)
@@ -107,18 +109,15 @@ import Testing
         #expect(throws: (any Error).self) { _ = try LineClient(port: port, timeoutSeconds: 5) }
     }
 
-    @Test func smtpdLetsTheMessageBeingRelayedFinishOnSIGTERM() throws {
+    @Test func smtpdLetsTheMessageBeingRelayedFinishOnSIGTERM() async throws {
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // The sink answers the end of DATA 2 s late: the signal comes while the copy is relayed.
-        let sink = try blocking {
-            try await SinkServer(dataReplyDelay: .seconds(2), group: MultiThreadedEventLoopGroup.singleton)
-        }
-        defer { try? blocking { await sink.close() } }
+        let sink = try await SinkServer(dataReplyDelay: .seconds(2), group: MultiThreadedEventLoopGroup.singleton)
         let door = try Running(
             ["smtpd", "--listen", "127.0.0.1:0", "--relay", "127.0.0.1:\(sink.port)", "--hostname", "door.test"],
             directory: directory)
-        let port = try door.listeningPort(marker: "listening on")
+        let port = try await door.listeningPort(marker: "listening on")
         let client = try LineClient(port: port, timeoutSeconds: 30)
         _ = try client.reply()
         try client.send("EHLO app.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n")
@@ -126,39 +125,42 @@ import Testing
         try client.send("From: a@x.test\r\nTo: b@y.test\r\nSubject: s\r\n\r\nbody\r\n.\r\n")
         var waited = 0
         while sink.received.withLock({ $0.isEmpty }) && waited < 3000 {
-            Thread.sleep(forTimeInterval: 0.01)
+            try await Task.sleep(for: .milliseconds(10))
             waited += 1
         }
         #expect(sink.received.withLock { $0.count } == 1, "the copy never reached the sink")
 
-        #expect(door.signalAndWait(SIGTERM, seconds: 15), "still running 15 s after SIGTERM")
+        #expect(try await door.signalAndWait(SIGTERM, seconds: 15), "still running 15 s after SIGTERM")
         #expect(try client.reply()?.hasPrefix("250 2.0.0 Ok: queued as ") == true)
         #expect(try client.reply() == "421 4.3.2 door.test Service shutting down, try again later")
         #expect(try client.readsEndOfStream())
         #expect(door.process.terminationStatus == 0, "\(door.standardError)")
         #expect(sink.received.withLock { $0.count } == 1)
+        await sink.close()
     }
 
     @Test(arguments: signals)
-    func serveExits(signal: Int32) throws {
+    func serveExits(signal: Int32) async throws {
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = directory + "/linkstamp.conf"
         try "tracking_domain = click.test\nkey_ring = keys\n".write(toFile: config, atomically: true, encoding: .utf8)
         let keygen = try Running(["keygen", "--config", config], directory: directory)
+        for _ in 0..<600 where keygen.process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        try #require(!keygen.process.isRunning, "keygen still running after 60 s")
         keygen.process.waitUntilExit()
         try #require(keygen.process.terminationStatus == 0, "keygen: \(keygen.standardError)")
 
         let serve = try Running(
             ["serve", "--config", config, "--listen", "127.0.0.1:0", "--events", directory + "/events.jsonl"],
             directory: directory)
-        let port = try serve.listeningPort(marker: "[TrackingServer] listening")
+        let port = try await serve.listeningPort(marker: "[TrackingServer] listening")
         // A keep-alive client stays connected through the signal.
         let client = try LineClient(port: port, timeoutSeconds: 30)
         try client.send("GET /nothing HTTP/1.1\r\nHost: click.test\r\n\r\n")
         #expect(try client.line()?.hasPrefix("HTTP/1.1 ") == true)
 
-        #expect(serve.signalAndWait(signal, seconds: 10), "still running 10 s after signal \(signal)")
+        #expect(try await serve.signalAndWait(signal, seconds: 10), "still running 10 s after signal \(signal)")
         #expect(serve.process.terminationReason == .exit)
         #expect(serve.process.terminationStatus == 0, "\(serve.standardError)")
         #expect(throws: (any Error).self) { _ = try LineClient(port: port, timeoutSeconds: 5) }
