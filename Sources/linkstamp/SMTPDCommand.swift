@@ -123,7 +123,9 @@ struct SMTPDCommand: ParsableCommand {
             source.resume()
             return source
         }
-        for _ in signals { registered.wait() }
+        for _ in signals where registered.wait(timeout: .now() + .seconds(10)) == .timedOut {
+            printError("linkstamp smtpd: warning: SIGTERM/SIGINT handling not registered after 10 s")
+        }
         Task {
             do {
                 let address = try await server.start()
