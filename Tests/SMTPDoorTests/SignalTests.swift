@@ -67,6 +67,14 @@ import Testing
             throw TestFailure("no '\(marker)' line; standard error:\n\(standardError)")
         }
 
+        /// The signal lines of /proc/PID/status (what is blocked, caught, pending), for a failure.
+        var signalState: String {
+            let status =
+                (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            return status.split(separator: "\n").filter { $0.hasPrefix("Sig") || $0.hasPrefix("ShdPnd") }
+                .joined(separator: " ")
+        }
+
         /// Sends `signal`; `true` when the process then exited within `seconds`.
         func signalAndWait(_ signal: Int32, seconds: Double) async throws -> Bool {
             kill(process.processIdentifier, signal)
@@ -101,7 +109,8 @@ import Testing
         try client.send("EHLO app.test\r\n")
         #expect(try client.reply()?.hasPrefix("250") == true)
 
-        #expect(try await door.signalAndWait(signal, seconds: 10), "still running 10 s after signal \(signal)")
+        let exited = try await door.signalAndWait(signal, seconds: 10)
+        try #require(exited, "still running 10 s after signal \(signal): \(door.signalState)\n\(door.standardError)")
         #expect(try client.reply() == "421 4.3.2 door.test Service shutting down, try again later")
         #expect(try client.readsEndOfStream())
         #expect(door.process.terminationReason == .exit)
@@ -130,7 +139,8 @@ import Testing
         }
         #expect(sink.received.withLock { $0.count } == 1, "the copy never reached the sink")
 
-        #expect(try await door.signalAndWait(SIGTERM, seconds: 15), "still running 15 s after SIGTERM")
+        let exited = try await door.signalAndWait(SIGTERM, seconds: 15)
+        try #require(exited, "still running 15 s after SIGTERM: \(door.signalState)\n\(door.standardError)")
         #expect(try client.reply()?.hasPrefix("250 2.0.0 Ok: queued as ") == true)
         #expect(try client.reply() == "421 4.3.2 door.test Service shutting down, try again later")
         #expect(try client.readsEndOfStream())
@@ -160,7 +170,8 @@ import Testing
         try client.send("GET /nothing HTTP/1.1\r\nHost: click.test\r\n\r\n")
         #expect(try client.line()?.hasPrefix("HTTP/1.1 ") == true)
 
-        #expect(try await serve.signalAndWait(signal, seconds: 10), "still running 10 s after signal \(signal)")
+        let exited = try await serve.signalAndWait(signal, seconds: 10)
+        try #require(exited, "still running 10 s after signal \(signal): \(serve.signalState)\n\(serve.standardError)")
         #expect(serve.process.terminationReason == .exit)
         #expect(serve.process.terminationStatus == 0, "\(serve.standardError)")
         #expect(throws: (any Error).self) { _ = try LineClient(port: port, timeoutSeconds: 5) }
