@@ -91,14 +91,25 @@ struct SMTPDCommand: ParsableCommand {
             await database.run { error in printError("linkstamp smtpd: \(error)") }
         }
 
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
         let stopped = DispatchSemaphore(value: 0)
         let failure = LockedText()
-        let signals = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
         let draining = LockedText()
-        for source in signals {
+        // SIGTERM and SIGINT drain. The sources must stay alive while the main thread waits: a
+        // source whose last reference is gone handles nothing, and an optimized build may release
+        // a local after its last use (release builds did: the signals were never handled and the
+        // process ran on, issue 12), hence `withExtendedLifetime` below. On Linux Dispatch installs its own handler and reads the
+        // signal through a signalfd, so the signals are not ignored there (one that arrives
+        // before the sources are registered stops the process, before it listens); on Darwin its
+        // kqueue sees them only when they are ignored. The server starts once both sources are
+        // registered, so from the "listening" line on every SIGTERM/SIGINT drains.
+        let registered = DispatchSemaphore(value: 0)
+        let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            #if canImport(Darwin)
+                signal(number, SIG_IGN)
+            #endif
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setRegistrationHandler { registered.signal() }
             source.setEventHandler {
                 guard draining.setOnce("draining") else { return }
                 Task {
@@ -108,6 +119,10 @@ struct SMTPDCommand: ParsableCommand {
                 }
             }
             source.resume()
+            return source
+        }
+        for _ in signals where registered.wait(timeout: .now() + .seconds(10)) == .timedOut {
+            printError("linkstamp smtpd: warning: SIGTERM/SIGINT handling not registered after 10 s")
         }
         Task {
             do {
@@ -118,7 +133,7 @@ struct SMTPDCommand: ParsableCommand {
                 stopped.signal()
             }
         }
-        stopped.wait()
+        withExtendedLifetime(signals) { stopped.wait() }
         if let text = failure.value {
             printError("linkstamp smtpd: \(text)")
             throw ExitCode(SysExit.cantCreate)
