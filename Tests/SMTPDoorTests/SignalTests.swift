@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -14,10 +15,14 @@ import Testing
 /// kernel picks; every wait is bounded, and a process still running at the end is killed. The
 /// waits sleep asynchronously and nothing here waits for another task: a test that blocks a
 /// cooperative thread until a task runs can starve the other suites' `blocking` helpers.
-// Disabled: in 2 of 4 whole `swift test` runs on this 2-core machine the run hung with both idle
-// doors still waiting for their signal (never sent: the test task did not resume). Passes alone
-// (20+ runs). Enable once the cause (cooperative-pool starvation by the suites' blocking code?) is found.
-@Suite(.disabled("hangs the whole run intermittently; see the comment above"))
+// Run on their own (`scripts/ci.d/55-signals.sh` sets LINKSTAMP_SIGNAL_TESTS): inside the whole
+// `swift test` run on a 2-core machine, 2 of 4 runs hung with both idle doors still waiting for
+// their signal (the test task never resumed: cooperative-pool starvation by other suites'
+// blocking helpers is the suspect). Alone they passed 20+ runs.
+@Suite(
+    .enabled(
+        if: ProcessInfo.processInfo.environment["LINKSTAMP_SIGNAL_TESTS"] != nil,
+        "run alone by scripts/ci.d/55-signals.sh"))
 struct SignalTests {
     /// A `linkstamp` process; its standard error goes to a file read while it runs.
     final class Running {
@@ -25,7 +30,7 @@ struct SignalTests {
         let errorPath: String
 
         init(_ arguments: [String], directory: String) throws {
-            let executable = try #require(SMTPDoorCommandTests.executable, "the linkstamp executable is not built")
+            let executable = try #require(LinkstampBinary.url, "the linkstamp executable is not built")
             errorPath = directory + "/stderr-\(UInt64.random(in: 0...UInt64.max)).txt"
             guard FileManager.default.createFile(atPath: errorPath, contents: nil),
                 let error = FileHandle(forWritingAtPath: errorPath)
