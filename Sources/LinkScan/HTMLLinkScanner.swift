@@ -390,16 +390,9 @@ private struct HTMLScanner {
     /// `bytes` as a String (invalid UTF-8 repaired) cut to at most `maxBytes` UTF-8 bytes at a
     /// Unicode scalar boundary.
     static func truncated(_ bytes: [UInt8], maxBytes: Int) -> String {
+        // Invalid UTF-8 is repaired first (U+FFFD), then cut by the one rule.
         let string = String(decoding: bytes, as: UTF8.self)
         guard string.utf8.count > maxBytes else { return string }
-        var result = String.UnicodeScalarView()
-        var length = 0
-        for scalar in string.unicodeScalars {
-            let size = UTF8.width(scalar)
-            if length + size > maxBytes { break }
-            length += size
-            result.append(scalar)
-        }
-        return String(result)
+        return String(decoding: UTF8Prefix.cut(Array(string.utf8), maxBytes: maxBytes), as: UTF8.self)
     }
 }

@@ -1,3 +1,4 @@
+import MailBytes
 /// Builds tokens and tracked URL prefixes for one tracking domain with one key ring.
 ///
 /// URL shapes (`<R:kind>` is the recipient token followed by the kind's 8-character tag, `<M>`
@@ -96,13 +97,7 @@ public struct TrackingURLBuilder: Sendable {
             throw .fieldTooLong("target URL", bytes: targetCount, limit: limits.maxTargetBytes)
         }
         let named = link.name != TokenFormat.defaultLinkName
-        var name = named ? Array(link.name.utf8) : []
-        if name.count > limits.maxLinkNameBytes {
-            var cut = max(limits.maxLinkNameBytes, 0)
-            // Back up to the start of a UTF-8 scalar so the name stays valid text.
-            while cut > 0 && name[cut] & 0xC0 == 0x80 { cut -= 1 }
-            name.removeSubrange(cut...)
-        }
+        let name = named ? UTF8Prefix.cut(Array(link.name.utf8), maxBytes: limits.maxLinkNameBytes) : []
         var plain = [UInt8]()
         plain.reserveCapacity(24 + name.count + targetCount)
         plain.append(TokenKind.link.rawValue)

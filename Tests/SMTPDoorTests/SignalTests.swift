@@ -15,14 +15,14 @@ import Testing
 /// kernel picks; every wait is bounded, and a process still running at the end is killed. The
 /// waits sleep asynchronously and nothing here waits for another task: a test that blocks a
 /// cooperative thread until a task runs can starve the other suites' `blocking` helpers.
-// Run on their own (`scripts/ci.d/55-signals.sh` sets LINKSTAMP_SIGNAL_TESTS): inside the whole
+// Run on their own (`scripts/test` runs them after the rest, with LINKSTAMP_SIGNAL_TESTS set): inside the whole
 // `swift test` run on a 2-core machine, 2 of 4 runs hung with both idle doors still waiting for
 // their signal (the test task never resumed: cooperative-pool starvation by other suites'
 // blocking helpers is the suspect). Alone they passed 20+ runs.
 @Suite(
     .enabled(
         if: ProcessInfo.processInfo.environment["LINKSTAMP_SIGNAL_TESTS"] != nil,
-        "run alone by scripts/ci.d/55-signals.sh"))
+        "run on their own by scripts/test"))
 struct SignalTests {
     /// A `linkstamp` process; its standard error goes to a file read while it runs.
     final class Running {
