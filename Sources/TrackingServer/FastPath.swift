@@ -67,19 +67,7 @@ struct FastPathResponder: Sendable {
 
     func click(_ path: String, _ request: HTTPRequest, peer: String, isHEAD: Bool) -> FastAnswer? {
         let now = server.clock()
-        var event: TrackedEvent
-        var expired = false
-        do {
-            event = try TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64(now))
-        } catch  where error.isExpired {
-            guard let stale = try? TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64.min) else {
-                return nil
-            }
-            event = stale
-            expired = true
-        } catch {
-            return nil
-        }
+        guard let (event, expired) = server.decodeAllowingExpiry(path, now: now) else { return nil }
         // Link unsubscribes also write the suppression list (asynchronous): the router does them.
         guard event.type == .click, let target = event.targetLinkURL,
             let location = TrackingServer.redirectLocation(target)
@@ -105,19 +93,7 @@ struct FastPathResponder: Sendable {
 
     func pixel(_ path: String, _ request: HTTPRequest, peer: String, isHEAD: Bool) -> FastAnswer? {
         let now = server.clock()
-        let event: TrackedEvent
-        var expired = false
-        do {
-            event = try TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64(now))
-        } catch  where error.isExpired {
-            guard let stale = try? TrackingDecoder.decode(url: path, keyRing: server.keyRing, now: Int64.min) else {
-                return nil
-            }
-            event = stale
-            expired = true
-        } catch {
-            return nil
-        }
+        guard let (event, expired) = server.decodeAllowingExpiry(path, now: now) else { return nil }
         guard event.type == .open || event.type == .initial_open else { return nil }
         let client = server.client(headers: request.headerFields, peer: peer)
         guard server.limiter.allow(client.ipAddress, now: now) else { return nil }

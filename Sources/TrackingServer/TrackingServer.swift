@@ -124,23 +124,27 @@ public struct TrackingServer: Sendable {
 
     // MARK: Routes
 
+    /// Decodes a tracked URL path. A token that only expired still decodes, with `expired` set
+    /// (the recipient still reaches the content; the event is not recorded); `nil` when it does
+    /// not decode at all (forged, other key ring, garbled, wrong kind).
+    func decodeAllowingExpiry(_ path: String, now: Double) -> (event: TrackedEvent, expired: Bool)? {
+        do {
+            return (try TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64(now)), false)
+        } catch  where error.isExpired {
+            guard let stale = try? TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64.min) else {
+                return nil
+            }
+            return (stale, true)
+        } catch {
+            return nil
+        }
+    }
+
     func click(_ request: Request, context: TrackingRequestContext) async -> Response {
         let now = clock()
         let client = self.client(request, context: context)
         guard limiter.allow(client.ipAddress, now: now) else { return refused(.forbidden, "rate_limited") }
-        let path = request.head.path ?? ""
-        var event: TrackedEvent
-        var expired = false
-        do {
-            event = try TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64(now))
-        } catch  where error.isExpired {
-            // The recipient still reaches the content; the event is not recorded.
-            guard let stale = try? TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64.min) else {
-                return notFound("undecodable")
-            }
-            event = stale
-            expired = true
-        } catch {
+        guard let (event, expired) = decodeAllowingExpiry(request.head.path ?? "", now: now) else {
             return notFound("undecodable")
         }
         guard event.type == .click || event.type == .link_unsubscribe, let target = event.targetLinkURL,

@@ -12,13 +12,7 @@ struct ConfigOptions: ParsableArguments {
     var config: String?
 
     /// `--config`, else `LINKSTAMP_CONFIG` when set and not empty, else nil (the defaults).
-    var path: String? {
-        if let config { return config }
-        if let environment = ProcessInfo.processInfo.environment["LINKSTAMP_CONFIG"], !environment.isEmpty {
-            return environment
-        }
-        return nil
-    }
+    var path: String? { configurationPath(config) }
 
     /// The configuration named by ``path``, else the defaults; a configuration that cannot be
     /// used is `4.3.5` and exit 75 (EX_TEMPFAIL), as for `filter`.
