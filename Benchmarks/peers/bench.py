@@ -377,6 +377,82 @@ def fast_mail_parser(messages: list[tuple[str, bytes]]) -> Row:
 
 
 # --------------------------------------------------------------------------------------------
+# (d) One whole process per message: `linkstamp filter` vs altermime
+
+
+STARTUP = BENCHMARKS / "filter-startup"
+
+
+def spawn_timed(argv: list[str], stdin_path: str | None) -> tuple[float, float]:
+    """Runs argv (no shell; stdout to /dev/null): wall and CPU (user + system, from wait4) in s."""
+    devnull = os.open("/dev/null", os.O_WRONLY)
+    stdin = os.open(stdin_path or "/dev/null", os.O_RDONLY)
+    actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+               (os.POSIX_SPAWN_DUP2, devnull, 2)]
+    start = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    os.close(devnull)
+    os.close(stdin)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv[0]} exited {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def filter_processes(binary: Path, rounds: int, work: Path) -> list[Row]:
+    """`linkstamp filter` and `altermime --input=FILE --disclaimer=FILE` on the same 4 KB message
+    (filter-startup/message.eml), one whole process each, interleaved round by round; each row's
+    time is the median CPU time of one process (wall medians in the notes: they move more on a
+    shared machine). altermime edits its input in place: it gets a fresh copy every round, made
+    outside the clock."""
+    import shutil
+    import statistics
+
+    binary = binary.resolve()
+    altermime = shutil.which("altermime")
+    message = work / "message.eml"
+    shutil.copy(STARTUP / "message.eml", message)
+    shutil.copy(STARTUP / "disclaimer.txt", work / "disclaimer.txt")
+    shutil.copy(STARTUP / "linkstamp.conf", work / "linkstamp.conf")
+    subprocess.run([str(binary), "keygen", "--config", str(work / "linkstamp.conf")], check=True,
+                   capture_output=True, cwd=work)
+    size = message.stat().st_size
+    commands = {
+        "linkstamp": ([str(binary), "filter", "--config", str(work / "linkstamp.conf"), "-f", "news@acme.example",
+                       "--", "reader@example.org"], str(message)),
+    }
+    if altermime:
+        commands["altermime"] = ([altermime, f"--input={work / 'altermime.eml'}",
+                                  f"--disclaimer={work / 'disclaimer.txt'}"], None)
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, (argv, stdin) in commands.items():
+            if name == "altermime":
+                shutil.copy(message, work / "altermime.eml")
+            wall, cpu = spawn_timed(argv, stdin)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    rows = []
+    for name in commands:
+        cpu, wall = statistics.median(cpus[name]), statistics.median(walls[name])
+        if name == "linkstamp":
+            row = Row("process", "Linkstamp", LINKSTAMP_VERSION,
+                      "whole `linkstamp filter` process: one 4 KB message, one recipient, tracking on",
+                      reference=True, label="Linkstamp: filter process")
+        else:
+            row = Row("process", "altermime", command_output(["dpkg-query", "-W", "-f=${Version}", "altermime"]),
+                      "whole `altermime --input=FILE --disclaimer=FILE` process, same message")
+        row.items, row.input_bytes, row.seconds = 1, size, cpu
+        row.notes.append(f"{rounds} interleaved rounds: CPU median {cpu * 1e3:.2f} ms, wall median {wall * 1e3:.2f} ms")
+        rows.append(row)
+    if not altermime:
+        rows[0].notes.append("altermime is not installed (apt-get install altermime): no peer row")
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
 # Report
 
 
@@ -385,6 +461,7 @@ GROUPS = {
     "stamp": "Per-recipient links + pixel (HTML corpus, MB/s of document x copies)",
     "mime": "MIME (.eml corpus, input MB/s)",
     "memcpy": "memcpy of the stamped output (output MB/s)",
+    "process": "One whole process per 4 KB message, as pipe(8) runs it (message MB per CPU second)",
 }
 
 
@@ -493,6 +570,9 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=10)
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--out", type=Path, default=BENCHMARKS)
+    parser.add_argument("--filter-binary", type=Path, default=None,
+                        help="the linkstamp binary README installs, for the per-process row (default: --linkstamp)")
+    parser.add_argument("--process-rounds", type=int, default=200)
     arguments = parser.parse_args()
 
     corpus = locate_corpus()
@@ -535,6 +615,11 @@ def main() -> None:
     step("memcpy")
     rows.append(linkstamp(binary, html_folder, "memcpy", n, passes, "memcpy",
                           "copy the stamped bytes into a reused buffer"))
+
+    step(f"whole filter process vs altermime, {arguments.process_rounds} interleaved rounds")
+    import tempfile
+    with tempfile.TemporaryDirectory() as scratch:
+        rows.extend(filter_processes(arguments.filter_binary or binary, arguments.process_rounds, Path(scratch)))
 
     machine = {
         "cpu": cpu_model(),

@@ -18,6 +18,15 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$here/requirements.txt" "$stamp"; th
     cp "$here/requirements.txt" "$stamp"
 fi
 
+# altermime (C, Debian) is the peer of the per-process row (one `linkstamp filter` per message).
+if ! command -v altermime >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    echo "peers: installing altermime (Debian)" >&2
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq altermime >&2 ||
+        { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq altermime >&2; }
+fi
+
 echo "peers: building linkstamp (release)" >&2
 swift build --package-path "$root" -c release --product linkstamp >&2
 linkstamp="$(swift build --package-path "$root" -c release --show-bin-path)/linkstamp"
