@@ -93,6 +93,15 @@ extension Template {
             if lhs.element.layer != rhs.element.layer { return lhs.element.layer < rhs.element.layer }
             return lhs.offset < rhs.offset
         }
+        // One allocation for the arena and one for the segments, not a regrowth per part.
+        var arenaBytes = 0
+        var pieceCount = 0
+        for edit in edits {
+            pieceCount += edit.pieces.count
+            for case .bytes(let bytes) in edit.pieces { arenaBytes += bytes.count }
+        }
+        arena.reserveCapacity(arenaBytes)
+        segments.reserveCapacity(2 * edits.count + pieceCount + 1)
         var cursor = 0
         for (_, edit) in ordered {
             let start = max(edit.range.lowerBound, cursor)
