@@ -92,7 +92,28 @@ public enum Base64 {
                     var count = 0
                     var sextets = 0
                     var padding = 0
-                    for b in src {
+                    var k = 0
+                    let n = src.count
+                    while k < n {
+                        // Fast path: a whole quantum of alphabet bytes (most of every line).
+                        if count == 0 && padding == 0 && k + 4 <= n {
+                            let v0 = table[Int(src[k])]
+                            let v1 = table[Int(src[k + 1])]
+                            let v2 = table[Int(src[k + 2])]
+                            let v3 = table[Int(src[k + 3])]
+                            if v0 | v1 | v2 | v3 < 64 {
+                                let q = UInt32(v0) << 18 | UInt32(v1) << 12 | UInt32(v2) << 6 | UInt32(v3)
+                                out[w] = UInt8(truncatingIfNeeded: q >> 16)
+                                out[w + 1] = UInt8(truncatingIfNeeded: q >> 8)
+                                out[w + 2] = UInt8(truncatingIfNeeded: q)
+                                w += 3
+                                sextets += 4
+                                k += 4
+                                continue
+                            }
+                        }
+                        let b = src[k]
+                        k += 1
                         let v = table[Int(b)]
                         if v == 255 {
                             if b == ASCII.cr || b == ASCII.lf || b == ASCII.space || b == ASCII.tab { continue }

@@ -277,8 +277,12 @@ enum LineMeasure {
         while true {
             let lineFeed = buffer.firstOffset(of: ASCII.lf, from: start, to: n)
             let end = lineFeed ?? n
-            lineLength += end - start - crCount(buffer, start..<end)
-            if lineLength > limit { return false }
+            // A line that ends here and fits with its CRs counted fits without: count them only
+            // when it would not, or when the line goes on into the next bytes.
+            if lineFeed == nil || lineLength + (end - start) > limit {
+                lineLength += end - start - crCount(buffer, start..<end)
+                if lineLength > limit { return false }
+            }
             guard let lineFeed else { return true }
             lineLength = 0
             start = lineFeed + 1
