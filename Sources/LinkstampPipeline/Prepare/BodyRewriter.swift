@@ -155,14 +155,22 @@ struct BodyRewriter {
 
         // The part's new decoded content, as literal bytes and token holes.
         edits.sort { $0.range.lowerBound < $1.range.lowerBound }
+        // Without inlining, a 7bit, 8bit or binary body's content is the input's body bytes:
+        // literal stretches then refer to the input instead of being copied.
+        let contentIsInput = !inline && Transmission.isIdentity(part.transferEncoding)
+        let base = part.bodyRange.lowerBound
+        func literal(_ range: Range<Int>) -> Piece {
+            contentIsInput ? .input(base + range.lowerBound..<base + range.upperBound) : .bytes(Array(content[range]))
+        }
         var pieces: [Piece] = []
+        pieces.reserveCapacity(2 * edits.count + 1)
         var cursor = 0
         for edit in edits where edit.range.lowerBound >= cursor {
-            if edit.range.lowerBound > cursor { pieces.append(.bytes(Array(content[cursor..<edit.range.lowerBound]))) }
+            if edit.range.lowerBound > cursor { pieces.append(literal(cursor..<edit.range.lowerBound)) }
             pieces += edit.pieces
             cursor = edit.range.upperBound
         }
-        if cursor < content.count { pieces.append(.bytes(Array(content[cursor...]))) }
+        if cursor < content.count { pieces.append(literal(cursor..<content.count)) }
 
         var result = Result(cssInlineSkipped: cssInlineSkipped)
         let keepsEncoding = keepsIdentityEncoding(part.transferEncoding, pieces: pieces, original: decoded)
@@ -230,6 +238,16 @@ struct BodyRewriter {
                 if checksEightBit && !hasEightBit {
                     hasEightBit = bytes.withUnsafeBufferPointer { LineMeasure.hasEightBitByte($0) }
                 }
+            case .input(let range):
+                let fits = input.withUnsafeBufferPointer { whole in
+                    LineMeasure.fits(UnsafeBufferPointer(rebasing: whole[range]), lineLength: &lineLength, limit: 998)
+                }
+                if !fits { return false }
+                if checksEightBit && !hasEightBit {
+                    hasEightBit = input.withUnsafeBufferPointer {
+                        LineMeasure.hasEightBitByte(UnsafeBufferPointer(rebasing: $0[range]))
+                    }
+                }
             case .bodyToken:
                 lineLength += tokenLength
                 if lineLength > 998 { return false }
@@ -251,6 +269,7 @@ struct BodyRewriter {
         for piece in pieces {
             switch piece {
             case .bytes(let bytes): encoder.append(bytes[...])
+            case .input(let range): encoder.append(input[range])
             case .bodyToken(_, let kind):
                 encoder.softBreak()
                 out.append(.bytes(encoder.takeOutput()))

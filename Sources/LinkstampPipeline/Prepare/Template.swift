@@ -49,6 +49,7 @@ struct Template: Sendable {
     mutating func append(_ piece: Piece) {
         switch piece {
         case .bytes(let bytes): appendBytes(bytes)
+        case .input(let range): appendInput(range)
         case .bodyToken(let softBreak, let kind):
             usesBodyToken = true
             segments.append(.bodyToken(softBreak: softBreak, kind: kind))
@@ -60,6 +61,8 @@ struct Template: Sendable {
 /// A piece of prepared output before it is laid into a template.
 enum Piece: Sendable, Hashable {
     case bytes([UInt8])
+    /// Bytes of the input, laid out as they are (no copy into the arena).
+    case input(Range<Int>)
     case bodyToken(softBreak: [UInt8]?, kind: URLKind)
     case copyHeaders
 }
