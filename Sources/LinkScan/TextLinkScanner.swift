@@ -56,18 +56,7 @@ private struct TextScanner {
         let n = bytes.count
         var i = 0
         while i < n {
-            let b = bytes[i]
-            guard b | 0x20 == 0x68 else {  // "h" or "H"
-                i += 1
-                continue
-            }
-            let start = i
-            guard start == 0 || !ASCII.isAlphanumeric(bytes[start - 1]),
-                let authority = LinkTarget.authorityStart(bytes, start..<n)
-            else {
-                i += 1
-                continue
-            }
+            guard let (start, authority) = nextURLStart(from: i) else { return }
             var runEnd = authority
             while runEnd < n, Self.isURLByte(bytes[runEnd]) {
                 if bytes[runEnd] == ASCII.leftBracket, runEnd + 1 < n, bytes[runEnd + 1] == ASCII.leftBracket { break }
@@ -93,6 +82,37 @@ private struct TextScanner {
                     isUnsubscribe: annotations.unsubscribe == [0x31],  // "1"
                     sublink: sublink, source: .text))
         }
+    }
+
+    /// The first URL start at or after `from`: an `http://` or `https://` (any case) not preceded
+    /// by an ASCII letter or digit, and the offset after its `://`. Found from the colons (one
+    /// `memchr` each; text has few) rather than from every `h`: each `://` has at most one
+    /// candidate start (4 bytes before it for `http`, 5 for `https`), and candidates come in the
+    /// order of their colons, so the first match is the first start a byte-by-byte walk finds.
+    func nextURLStart(from: Int) -> (start: Int, authority: Int)? {
+        let n = bytes.count
+        var c = from + 4
+        while c < n, let colon = bytes.firstOffset(of: ASCII.colon, from: c, to: n) {
+            c = colon + 1
+            // Most colons (times, `Subject:`, `mailto:`) are not followed by `//`.
+            guard colon + 2 < n, bytes[colon + 1] == ASCII.slash, bytes[colon + 2] == ASCII.slash else { continue }
+            if colon - 4 >= from, let authority = authorityStart(at: colon - 4, colon: colon) {
+                return (colon - 4, authority)
+            }
+            if colon - 5 >= from, let authority = authorityStart(at: colon - 5, colon: colon) {
+                return (colon - 5, authority)
+            }
+        }
+        return nil
+    }
+
+    /// The authority after a URL start at `start` whose `://` is at `colon`, or nil.
+    @inline(__always)
+    func authorityStart(at start: Int, colon: Int) -> Int? {
+        guard start == 0 || !ASCII.isAlphanumeric(bytes[start - 1]),
+            let authority = LinkTarget.authorityStart(bytes, start..<bytes.count), authority == colon + 3
+        else { return nil }
+        return authority
     }
 
     /// Whether the run stopped inside the authority (before any `/`, `?`, `#` or `\`) at a byte

@@ -31,12 +31,24 @@ public struct Copy: Sendable, Hashable {
     /// The address lower-cased, as events and tokens carry it in `rcpt_to`.
     public let normalizedAddress: String
 
-    init(index: Int, address: String, name: String?, rcptType: RecipientType?, messageID: String) {
+    init(
+        index: Int, address: String, name: String?, rcptType: RecipientType?, messageID: String,
+        normalizedAddress: String? = nil
+    ) {
         self.index = index
         self.address = address
         self.name = name
         self.rcptType = rcptType
         self.messageID = messageID
-        self.normalizedAddress = address.lowercased()
+        self.normalizedAddress = normalizedAddress ?? Copy.normalize(address)
+    }
+
+    /// `address.lowercased()`; the address itself (no new string) when it is ASCII without
+    /// upper-case letters, as most are.
+    static func normalize(_ address: String) -> String {
+        let plain = address.utf8.withContiguousStorageIfAvailable { bytes in
+            !bytes.contains { $0 >= 0x80 || ($0 >= 0x41 && $0 <= 0x5A) }
+        }
+        return plain == true ? address : address.lowercased()
     }
 }

@@ -57,8 +57,10 @@ public struct SuppressionList: Sendable, Hashable {
 
     /// Whether `address` is suppressed for mail of this kind.
     public func contains(_ address: String, transactional isTransactional: Bool) -> Bool {
-        let key = address.lowercased()
-        return isTransactional ? transactional.contains(key) : nonTransactional.contains(key)
+        let set = isTransactional ? transactional : nonTransactional
+        // Most relays suppress nobody: no lower-cased copy of every address for an empty set.
+        guard !set.isEmpty else { return false }
+        return set.contains(address.lowercased())
     }
 }
 

@@ -72,6 +72,14 @@ public enum QuotedPrintable {
                 out[w] = b
                 w += 1
                 i += 1
+                // The bytes that stand for themselves (most of a body) in a tight loop.
+                while i < n {
+                    let c = buf[i]
+                    guard c > ASCII.space, c != ASCII.equals else { break }
+                    out[w] = c
+                    w += 1
+                    i += 1
+                }
             }
         }
         return w

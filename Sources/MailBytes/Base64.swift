@@ -81,27 +81,81 @@ public enum Base64 {
     /// and no lone final sextet. Missing padding is accepted. A body that fails here is not
     /// base64 in any useful sense and is best left untouched.
     public static func decodeIfValid(_ bytes: ArraySlice<UInt8>) -> [UInt8]? {
-        var sextets = 0
-        var padding = 0
-        let valid: Bool = standardValues.withUnsafeBufferPointer { table in
-            for b in bytes {
-                let v = table[Int(b)]
-                if v == 255 {
-                    if b == ASCII.cr || b == ASCII.lf || b == ASCII.space || b == ASCII.tab { continue }
-                    return false
+        // One pass that checks and decodes together (what `decode` yields for valid input: it
+        // stops at the first `=` and skips the whitespace).
+        var valid = true
+        let decoded: [UInt8] = standardValues.withUnsafeBufferPointer { table in
+            bytes.withUnsafeBufferPointer { src in
+                [UInt8](unsafeUninitializedCapacity: src.count / 4 * 3 + 3) { out, written in
+                    var w = 0
+                    var quantum: UInt32 = 0
+                    var count = 0
+                    var sextets = 0
+                    var padding = 0
+                    var k = 0
+                    let n = src.count
+                    while k < n {
+                        // Fast path: a whole quantum of alphabet bytes (most of every line).
+                        if count == 0 && padding == 0 && k + 4 <= n {
+                            let v0 = table[Int(src[k])]
+                            let v1 = table[Int(src[k + 1])]
+                            let v2 = table[Int(src[k + 2])]
+                            let v3 = table[Int(src[k + 3])]
+                            if v0 | v1 | v2 | v3 < 64 {
+                                let q = UInt32(v0) << 18 | UInt32(v1) << 12 | UInt32(v2) << 6 | UInt32(v3)
+                                out[w] = UInt8(truncatingIfNeeded: q >> 16)
+                                out[w + 1] = UInt8(truncatingIfNeeded: q >> 8)
+                                out[w + 2] = UInt8(truncatingIfNeeded: q)
+                                w += 3
+                                sextets += 4
+                                k += 4
+                                continue
+                            }
+                        }
+                        let b = src[k]
+                        k += 1
+                        let v = table[Int(b)]
+                        if v == 255 {
+                            if b == ASCII.cr || b == ASCII.lf || b == ASCII.space || b == ASCII.tab { continue }
+                            valid = false
+                            break
+                        }
+                        if v == 64 {
+                            padding += 1
+                            continue
+                        }
+                        if padding > 0 {  // data after padding
+                            valid = false
+                            break
+                        }
+                        sextets += 1
+                        quantum = quantum << 6 | UInt32(v)
+                        count += 1
+                        if count == 4 {
+                            out[w] = UInt8(truncatingIfNeeded: quantum >> 16)
+                            out[w + 1] = UInt8(truncatingIfNeeded: quantum >> 8)
+                            out[w + 2] = UInt8(truncatingIfNeeded: quantum)
+                            w += 3
+                            quantum = 0
+                            count = 0
+                        }
+                    }
+                    if valid {
+                        valid = sextets % 4 != 1 && padding <= 2 && (padding == 0 || (sextets + padding) % 4 == 0)
+                    }
+                    if valid && count == 2 {
+                        out[w] = UInt8(truncatingIfNeeded: quantum >> 4)
+                        w += 1
+                    } else if valid && count == 3 {
+                        out[w] = UInt8(truncatingIfNeeded: quantum >> 10)
+                        out[w + 1] = UInt8(truncatingIfNeeded: quantum >> 2)
+                        w += 2
+                    }
+                    written = w
                 }
-                if v == 64 {
-                    padding += 1
-                    continue
-                }
-                if padding > 0 { return false }  // data after padding
-                sextets += 1
             }
-            return true
         }
-        guard valid, sextets % 4 != 1, padding <= 2 else { return nil }
-        if padding > 0 && (sextets + padding) % 4 != 0 { return nil }
-        return decode(bytes)
+        return valid ? decoded : nil
     }
 
     /// Encodes with `=` padding, a line break after every `lineLength` output bytes (none when

@@ -70,6 +70,16 @@ import Testing
             "«1»\u{E9} «2»<b>\n1 text - name=Raw URL https://e.com/caf\n2 text - name=Raw URL https://e.com/a")
     }
 
+    /// URLs are found from their `://`: colons that start none, and URLs holding colons.
+    @Test func colonsThatStartNoURL() {
+        check(
+            "at 10:30: http:/x.example http:x https:// e http://e.com/a:b//c :// hhttp://e.com/ https://e.com/",
+            "at 10:30: http:/x.example http:x https:// e «1» :// hhttp://e.com/ «2»"
+                + "\n1 text - name=Raw URL http://e.com/a:b//c\n2 text - name=Raw URL https://e.com/")
+        check("http://", "http://")
+        check("https://e.com", "«1»\n1 text - name=Raw URL https://e.com")
+    }
+
     @Test func aHostCutByAnEightBitOrControlByteIsNotTracked() {
         func links(_ bytes: [UInt8]) -> [String] { TextLinkScanner.scan(bytes).links.map(\.target) }
         // The case: tracking it as `http://ex` would send the click elsewhere.

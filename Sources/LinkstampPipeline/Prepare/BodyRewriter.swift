@@ -1,6 +1,7 @@
 import CSSInline
 import LinkScan
 import MIME
+import MailBytes
 import SMTPAPI
 import Tracking
 
@@ -154,14 +155,22 @@ struct BodyRewriter {
 
         // The part's new decoded content, as literal bytes and token holes.
         edits.sort { $0.range.lowerBound < $1.range.lowerBound }
+        // Without inlining, a 7bit, 8bit or binary body's content is the input's body bytes:
+        // literal stretches then refer to the input instead of being copied.
+        let contentIsInput = !inline && Transmission.isIdentity(part.transferEncoding)
+        let base = part.bodyRange.lowerBound
+        func literal(_ range: Range<Int>) -> Piece {
+            contentIsInput ? .input(base + range.lowerBound..<base + range.upperBound) : .bytes(Array(content[range]))
+        }
         var pieces: [Piece] = []
+        pieces.reserveCapacity(2 * edits.count + 1)
         var cursor = 0
         for edit in edits where edit.range.lowerBound >= cursor {
-            if edit.range.lowerBound > cursor { pieces.append(.bytes(Array(content[cursor..<edit.range.lowerBound]))) }
+            if edit.range.lowerBound > cursor { pieces.append(literal(cursor..<edit.range.lowerBound)) }
             pieces += edit.pieces
             cursor = edit.range.upperBound
         }
-        if cursor < content.count { pieces.append(.bytes(Array(content[cursor...]))) }
+        if cursor < content.count { pieces.append(literal(cursor..<content.count)) }
 
         var result = Result(cssInlineSkipped: cssInlineSkipped)
         let keepsEncoding = keepsIdentityEncoding(part.transferEncoding, pieces: pieces, original: decoded)
@@ -216,18 +225,27 @@ struct BodyRewriter {
         default: return false
         }
         let tokenLength = maxTokenLength
+        let checksEightBit = encoding == .sevenBit
         var lineLength = 0
         var hasEightBit = false
         for piece in pieces {
             switch piece {
             case .bytes(let bytes):
-                for byte in bytes {
-                    if byte == 0x0A {
-                        lineLength = 0
-                    } else {
-                        if byte >= 0x80 { hasEightBit = true }
-                        if byte != 0x0D { lineLength += 1 }
-                        if lineLength > 998 { return false }
+                let fits = bytes.withUnsafeBufferPointer { buffer in
+                    LineMeasure.fits(buffer, lineLength: &lineLength, limit: 998)
+                }
+                if !fits { return false }
+                if checksEightBit && !hasEightBit {
+                    hasEightBit = bytes.withUnsafeBufferPointer { LineMeasure.hasEightBitByte($0) }
+                }
+            case .input(let range):
+                let fits = input.withUnsafeBufferPointer { whole in
+                    LineMeasure.fits(UnsafeBufferPointer(rebasing: whole[range]), lineLength: &lineLength, limit: 998)
+                }
+                if !fits { return false }
+                if checksEightBit && !hasEightBit {
+                    hasEightBit = input.withUnsafeBufferPointer {
+                        LineMeasure.hasEightBitByte(UnsafeBufferPointer(rebasing: $0[range]))
                     }
                 }
             case .bodyToken:
@@ -236,7 +254,9 @@ struct BodyRewriter {
             case .copyHeaders: break
             }
         }
-        if encoding == .sevenBit, hasEightBit, !original.contains(where: { $0 >= 0x80 }) { return false }
+        if checksEightBit, hasEightBit, !original.withUnsafeBufferPointer({ LineMeasure.hasEightBitByte($0) }) {
+            return false
+        }
         return true
     }
 
@@ -249,6 +269,7 @@ struct BodyRewriter {
         for piece in pieces {
             switch piece {
             case .bytes(let bytes): encoder.append(bytes[...])
+            case .input(let range): encoder.append(input[range])
             case .bodyToken(_, let kind):
                 encoder.softBreak()
                 out.append(.bytes(encoder.takeOutput()))
@@ -259,5 +280,71 @@ struct BodyRewriter {
         encoder.finish()
         out.append(.bytes(encoder.takeOutput()))
         return out
+    }
+}
+
+/// Line lengths and 8-bit bytes of prepared bytes, measured with `memchr` and word-at-a-time
+/// loads rather than byte by byte (every rewritten part's bytes pass through here once).
+enum LineMeasure {
+    /// Adds the bytes of `buffer` to the line being measured: `lineLength` counts the bytes of
+    /// the current line other than CR (the part of a line before `buffer` comes in, the part of
+    /// the last line of `buffer` goes out) and restarts after every LF. False as soon as a line
+    /// is longer than `limit`.
+    static func fits(_ buffer: UnsafeBufferPointer<UInt8>, lineLength: inout Int, limit: Int) -> Bool {
+        let n = buffer.count
+        var start = 0
+        while true {
+            let lineFeed = buffer.firstOffset(of: ASCII.lf, from: start, to: n)
+            let end = lineFeed ?? n
+            // A line that ends here and fits with its CRs counted fits without: count them only
+            // when it would not, or when the line goes on into the next bytes.
+            if lineFeed == nil || lineLength + (end - start) > limit {
+                lineLength += end - start - crCount(buffer, start..<end)
+                if lineLength > limit { return false }
+            }
+            guard let lineFeed else { return true }
+            lineLength = 0
+            start = lineFeed + 1
+        }
+    }
+
+    /// The CR bytes in `buffer[range]` (usually one, at the end of the line).
+    @inline(__always)
+    static func crCount(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
+        var count = 0
+        var from = range.lowerBound
+        while let cr = buffer.firstOffset(of: ASCII.cr, from: from, to: range.upperBound) {
+            count += 1
+            from = cr + 1
+        }
+        return count
+    }
+
+    /// Whether any byte is 0x80 or above, eight bytes at a time.
+    static func hasEightBitByte(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = buffer.baseAddress else { return false }
+        let raw = UnsafeRawPointer(base)
+        let n = buffer.count
+        var i = 0
+        var any: UInt64 = 0
+        while i + 32 <= n {
+            any |=
+                raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                | raw.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                | raw.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
+                | raw.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+            if any & 0x8080_8080_8080_8080 != 0 { return true }
+            i += 32
+        }
+        while i + 8 <= n {
+            any |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        if any & 0x8080_8080_8080_8080 != 0 { return true }
+        while i < n {
+            if base[i] >= 0x80 { return true }
+            i += 1
+        }
+        return false
     }
 }

@@ -23,10 +23,12 @@ extension Transmission {
         copies.reserveCapacity(total)
         var index = 0
         func add(_ address: String, name: String?, type: RecipientType?) {
-            guard seen.insert(address.lowercased()).inserted else { return }
+            let normalized = Copy.normalize(address)
+            guard seen.insert(normalized).inserted else { return }
             let copy = Copy(
                 index: index, address: address, name: name, rcptType: type,
-                messageID: Transmission.messageID(transmissionID: transmissionID, index: index))
+                messageID: Transmission.messageID(transmissionID: transmissionID, index: index),
+                normalizedAddress: normalized)
             index += 1
             if isSuppressed(address) {
                 suppressed.append(copy)
@@ -53,11 +55,20 @@ extension Transmission {
         return (copies, suppressed)
     }
 
-    /// 22 hex digits: the transmission id, then the copy's index.
+    /// 22 hex digits: the transmission id (16), then the copy's index (at least 6), lower case.
     static func messageID(transmissionID: UInt64, index: Int) -> String {
-        let high = String(transmissionID, radix: 16)
-        let low = String(UInt32(truncatingIfNeeded: index), radix: 16)
-        return String(repeating: "0", count: 16 - high.count) + high
-            + String(repeating: "0", count: max(0, 6 - low.count)) + low
+        let low = UInt64(UInt32(truncatingIfNeeded: index))
+        var lowDigits = 1
+        while lowDigits < 8 && low >> (4 * lowDigits) != 0 { lowDigits += 1 }
+        let lowWidth = max(6, lowDigits)
+        return String(unsafeUninitializedCapacity: 16 + lowWidth) { out in
+            @inline(__always) func digit(_ value: UInt64) -> UInt8 {
+                let nibble = UInt8(truncatingIfNeeded: value & 0xF)
+                return nibble < 10 ? 0x30 + nibble : 0x57 + nibble  // 0-9, a-f
+            }
+            for k in 0..<16 { out[k] = digit(transmissionID >> (60 - 4 * k)) }
+            for k in 0..<lowWidth { out[16 + k] = digit(low >> (4 * (lowWidth - 1 - k))) }
+            return 16 + lowWidth
+        }
     }
 }

@@ -49,6 +49,7 @@ struct Template: Sendable {
     mutating func append(_ piece: Piece) {
         switch piece {
         case .bytes(let bytes): appendBytes(bytes)
+        case .input(let range): appendInput(range)
         case .bodyToken(let softBreak, let kind):
             usesBodyToken = true
             segments.append(.bodyToken(softBreak: softBreak, kind: kind))
@@ -60,6 +61,8 @@ struct Template: Sendable {
 /// A piece of prepared output before it is laid into a template.
 enum Piece: Sendable, Hashable {
     case bytes([UInt8])
+    /// Bytes of the input, laid out as they are (no copy into the arena).
+    case input(Range<Int>)
     case bodyToken(softBreak: [UInt8]?, kind: URLKind)
     case copyHeaders
 }
@@ -93,6 +96,15 @@ extension Template {
             if lhs.element.layer != rhs.element.layer { return lhs.element.layer < rhs.element.layer }
             return lhs.offset < rhs.offset
         }
+        // One allocation for the arena and one for the segments, not a regrowth per part.
+        var arenaBytes = 0
+        var pieceCount = 0
+        for edit in edits {
+            pieceCount += edit.pieces.count
+            for case .bytes(let bytes) in edit.pieces { arenaBytes += bytes.count }
+        }
+        arena.reserveCapacity(arenaBytes)
+        segments.reserveCapacity(2 * edits.count + pieceCount + 1)
         var cursor = 0
         for (_, edit) in ordered {
             let start = max(edit.range.lowerBound, cursor)

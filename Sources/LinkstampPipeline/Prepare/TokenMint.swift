@@ -44,8 +44,8 @@ struct TokenMint: Sendable {
     /// The length of the longest recipient token (with its kind tag) any of `copies` can carry,
     /// 0 when there is none. Tokens differ in length only by the address they carry, so the
     /// longest address bounds them all and prepared lines can be checked against 998 octets.
-    /// Always a sealed token, placeholders or not: line lengths, and so the encodings chosen, are
-    /// the same in tests as in production.
+    /// Always a sealed token's length (computed without sealing), placeholders or not: line
+    /// lengths, and so the encodings chosen, are the same in tests as in production.
     func longestRecipientToken(of copies: [Copy], transmissionID: UInt64, expires: Int64) throws(SMTPReply) -> Int {
         guard let longest = copies.max(by: { $0.normalizedAddress.utf8.count < $1.normalizedAddress.utf8.count }) else {
             return 0
@@ -53,7 +53,7 @@ struct TokenMint: Sendable {
         let probe = RecipientInfo(
             transmissionID: transmissionID, messageID: longest.messageID, rcptTo: longest.normalizedAddress,
             rcptType: .archive, expires: expires)
-        do { return try urls.recipientToken(probe).segmentLength } catch { throw TokenMint.sealingFailed(error) }
+        do { return try urls.recipientSegmentLength(probe) } catch { throw TokenMint.sealingFailed(error) }
     }
 
     static func sealingFailed(_ error: TrackingError) -> SMTPReply {

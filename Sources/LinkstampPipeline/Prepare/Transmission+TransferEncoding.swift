@@ -10,3 +10,13 @@ extension Transmission {
         }
     }
 }
+
+extension Transmission {
+    /// Whether decoding a body in this transfer encoding leaves its bytes as they are.
+    static func isIdentity(_ encoding: TransferEncoding) -> Bool {
+        switch encoding {
+        case .sevenBit, .eightBit, .binary: return true
+        case .quotedPrintable, .base64, .other: return false
+        }
+    }
+}
