@@ -246,12 +246,11 @@ final class SMTPServerHandler: ChannelInboundHandler {
                 }
                 let delivery = self.delivery
                 let user = session.authenticatedUser
-                context.eventLoop.makeFutureWithTask {
-                    await delivery.deliver(message: message, envelope: envelope, user: user)
-                }.assumeIsolated().whenSuccess { reply in
-                    guard context.channel.isActive else { return }
-                    self.perform(self.session.deliveryFinished(reply), context: context)
-                }
+                delivery.deliver(message: message, envelope: envelope, user: user, on: context.eventLoop)
+                    .assumeIsolated().whenSuccess { reply in
+                        guard context.channel.isActive else { return }
+                        self.perform(self.session.deliveryFinished(reply), context: context)
+                    }
             case .startTLS:
                 // The 220 goes out in plaintext; everything after it through TLS. The handler is in
                 // place before this read returns, so the next bytes read are the handshake.

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+@testable import SMTPDoor
+
+/// The door's per-message path on the client connection's event loop (issue 12): the events file
+/// kept open across messages but following rotation, and engine refusals answered in order.
+extension SMTPDoorServerTests {
+    /// One message for `recipient` through `client`; returns the door's reply.
+    func relayOne(_ client: LineClient, to recipient: String) throws -> String? {
+        try client.send("MAIL FROM:<news@acme.example>\r\nRCPT TO:<\(recipient)>\r\nDATA\r\n")
+        for _ in 0..<3 { _ = try client.reply() }
+        try client.send(SMTPDoorServerTests.dotStuffed(Array("Subject: s\r\n\r\nbody\r\n".utf8)))
+        return try client.reply()
+    }
+
+    static func lines(_ path: String) -> [Substring] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
+    }
+
+    @Test func eventsGoToTheFileThePathNamesAfterRotationAndDeletion() throws {
+        let rig = try rig()
+        defer {
+            rig.stop()
+            try? FileManager.default.removeItem(atPath: rig.events + ".1")
+        }
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send("EHLO app.test\r\n")
+        _ = try client.reply()
+        #expect(try relayOne(client, to: "one@example.org")?.hasPrefix("250 2.0.0") == true)
+        #expect(try relayOne(client, to: "two@example.org")?.hasPrefix("250 2.0.0") == true)
+        let first = SMTPDoorServerTests.lines(rig.events)
+        #expect(first.count == 2)
+        #expect(
+            first.allSatisfy { $0.hasPrefix(#"{"msys":{"message_event":{"type":"injection""#) && $0.hasSuffix("}}}") })
+        #expect(
+            first[0].contains(#""rcpt_to":"one@example.org""#) && first[1].contains(#""rcpt_to":"two@example.org""#))
+
+        // Rotated (renamed away): the next line goes to a new file at the path, not the old one.
+        try FileManager.default.moveItem(atPath: rig.events, toPath: rig.events + ".1")
+        #expect(try relayOne(client, to: "three@example.org")?.hasPrefix("250 2.0.0") == true)
+        #expect(SMTPDoorServerTests.lines(rig.events + ".1").count == 2)
+        let after = SMTPDoorServerTests.lines(rig.events)
+        #expect(after.count == 1)
+        #expect(after.first?.contains(#""rcpt_to":"three@example.org""#) == true)
+
+        // Deleted: created again.
+        try FileManager.default.removeItem(atPath: rig.events)
+        #expect(try relayOne(client, to: "four@example.org")?.hasPrefix("250 2.0.0") == true)
+        #expect(SMTPDoorServerTests.lines(rig.events).map { $0.contains(#""rcpt_to":"four@example.org""#) } == [true])
+    }
+
+    @Test func manyPipelinedRefusedMessagesAreAnsweredInOrder() throws {
+        let count = 2000
+        let rig = try rig {
+            $0.maxMessagesPerConnection = count + 1
+            $0.maxPendingBytes = 4 << 20
+        }
+        defer { rig.stop() }
+        let refused = SMTPDoorServerTests.dotStuffed(
+            Array("From: a@x.test\r\nX-MSYS-API: {\"metadata\": [1]}\r\nSubject: s\r\n\r\nbody\r\n".utf8))
+        var wire = Array("EHLO app.test\r\n".utf8)
+        for index in 0..<count {
+            wire += Array("MAIL FROM:<a\(index)@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n".utf8) + refused
+        }
+        wire += Array("NOOP\r\n".utf8)
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send(wire)
+        #expect(try client.reply()?.hasPrefix("250-door.test") == true)
+        var answered = 0
+        for _ in 0..<count {
+            guard try client.reply() == "250 2.1.0 Ok", try client.reply() == "250 2.1.5 Ok",
+                try client.reply()?.hasPrefix("354 ") == true,
+                try client.reply() == "550 5.6.0 X-MSYS-API 'metadata' must be of type 'json object'"
+            else { break }
+            answered += 1
+        }
+        #expect(answered == count)
+        #expect(try client.reply() == "250 2.0.0 Ok")
+        let logged = rig.log.withLock { $0 }
+        #expect(logged.count == count)
+        #expect(logged.last?.hasPrefix("from=<a\(count - 1)@x.test> rcpts=1") == true)
+        #expect(rig.sink.commands.withLock { $0.isEmpty })
+    }
+}
