@@ -137,7 +137,9 @@ public enum Events {
             var object: [UInt8] = []
             JSONSerializer.write(.object(fields.map { JSONMember(key: $0.0, value: $0.1) }), into: &object)
             // `{…}` → `,…`
-            return [UInt8(ascii: ",")] + object.dropFirst().dropLast()
+            object[0] = UInt8(ascii: ",")
+            object.removeLast()
+            return object
         }
     }
 

@@ -4,6 +4,12 @@ import NIOPosix
 import SMTPAPI
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Hands copies to the downstream MTA (`--relay HOST:PORT`) as an SMTP client: pipelined
 /// MAIL/RCPT/DATA when the server offers PIPELINING, one command at a time otherwise, over a
 /// small pool of reused connections.
@@ -385,12 +391,10 @@ final class RelayConnection: Sendable {
         promise: EventLoopPromise<Outcome>
     ) {
         let item = items[index]
-        var framed: [UInt8] = []
-        framed.reserveCapacity(item.content.count + item.content.count / 64 + 8)
-        BatchSMTP.appendData(item.content, to: &framed)
         let next = index + 1 < items.count && pipelining ? items[index + 1] : nil
-        var buffer = channel.allocator.buffer(capacity: framed.count + (next == nil ? 0 : 600))
-        buffer.writeBytes(framed)
+        var buffer = channel.allocator.buffer(
+            capacity: item.content.count + item.content.count / 64 + 8 + (next == nil ? 0 : 600))
+        RelayConnection.appendData(item.content, to: &buffer)
         if let next { envelopeCommands(next, eightBit: eightBit, into: &buffer) }
         let replies = request(buffer, replies: next == nil ? 1 : 4)
         replies[0].whenComplete { result in
@@ -410,6 +414,43 @@ final class RelayConnection: Sendable {
                     eightBit: eightBit, promise: promise)
             }
         }
+    }
+}
+
+extension RelayConnection {
+    /// `BatchSMTP.appendData` written straight into a `ByteBuffer`, the same bytes: bare LF and
+    /// bare CR become CRLF, a line starting with "." gets another (RFC 5321 §4.5.2), and the
+    /// terminating `.` line follows. Each line's text is found with `memchr` and copied at once.
+    static func appendData(_ message: [UInt8], to out: inout ByteBuffer) {
+        let crlf: StaticString = "\r\n"
+        var atLineStart = true
+        message.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress else { return }
+            let count = bytes.count
+            var index = 0
+            while index < count {
+                if atLineStart && base[index] == UInt8(ascii: ".") { out.writeInteger(UInt8(ascii: ".")) }
+                // The line's text ends at its first CR or LF.
+                var end = count
+                if let lf = memchr(base + index, 0x0A, count - index) {
+                    end = base.distance(to: lf.assumingMemoryBound(to: UInt8.self))
+                }
+                if let cr = memchr(base + index, 0x0D, end - index) {
+                    end = base.distance(to: cr.assumingMemoryBound(to: UInt8.self))
+                }
+                out.writeBytes(UnsafeRawBufferPointer(start: base + index, count: end - index))
+                guard end < count else {
+                    atLineStart = false
+                    break
+                }
+                out.writeStaticString(crlf)
+                index = end + 1
+                if base[end] == 0x0D && index < count && base[index] == 0x0A { index += 1 }
+                atLineStart = true
+            }
+        }
+        if !atLineStart { out.writeStaticString(crlf) }
+        out.writeStaticString(".\r\n")
     }
 }
 

@@ -1,4 +1,6 @@
 import Foundation
+import Linkstamp
+import NIOCore
 import Testing
 
 @testable import SMTPDoor
@@ -83,5 +85,95 @@ extension SMTPDoorServerTests {
         #expect(logged.count == count)
         #expect(logged.last?.hasPrefix("from=<a\(count - 1)@x.test> rcpts=1") == true)
         #expect(rig.sink.commands.withLock { $0.isEmpty })
+    }
+}
+
+/// The byte loops of the DATA path against the plain implementations they replace.
+@Suite struct DataPathEquivalenceTests {
+    /// Random content made of the bytes that matter: ".", CR, LF and text.
+    static func randomContent(_ generator: inout some RandomNumberGenerator, length: Int) -> [UInt8] {
+        let alphabet = Array(".\r\naZ .".utf8)
+        return (0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+    }
+
+    @Test func relayFramingIsBatchSMTPsByteForByte() {
+        var generator = SystemRandomNumberGenerator()
+        var inputs: [[UInt8]] = [[], Array(".".utf8), Array("\r".utf8), Array("\n".utf8), Array("a\r\n.\r\n".utf8)]
+        for length in 0..<40 { inputs.append(DataPathEquivalenceTests.randomContent(&generator, length: length)) }
+        for _ in 0..<2000 {
+            inputs.append(DataPathEquivalenceTests.randomContent(&generator, length: Int.random(in: 0...300)))
+        }
+        for input in inputs {
+            var expected: [UInt8] = []
+            BatchSMTP.appendData(input, to: &expected)
+            var buffer = ByteBuffer()
+            RelayConnection.appendData(input, to: &buffer)
+            #expect(Array(buffer.readableBytesView) == expected, "\(input)")
+        }
+    }
+
+    /// DATA content with CRLF line ends only, dot-stuffed, read in random pieces, gives back the
+    /// content; with a bare CR or LF anywhere it is refused, however it is split.
+    @Test func dataInRandomPiecesIsUnstuffedOrRefusedAsAWhole() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<600 {
+            var content = DataPathEquivalenceTests.randomContent(&generator, length: Int.random(in: 0...400))
+            let clean = round % 2 == 0
+            if clean {
+                // Every CR and LF made part of a CRLF.
+                var normalized: [UInt8] = []
+                for byte in content where byte != 0x0A {
+                    normalized += byte == 0x0D ? [0x0D, 0x0A] : [byte]
+                }
+                content = normalized
+            }
+            var wire: [UInt8] = []
+            BatchSMTP.appendData(content, to: &wire)  // adds CRLF when missing and ".\r\n"
+            var expected = content
+            if !expected.isEmpty && !(expected.count >= 2 && expected.suffix(2) == [0x0D, 0x0A]) {
+                expected += [0x0D, 0x0A]
+            }
+            var door = SMTPServerSession(hostname: "door.test")
+            _ = door.receive(Array("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n".utf8))
+            var actions: [SMTPServerSession.Action] = []
+            var offset = 0
+            while offset < wire.count {
+                let piece = min(wire.count - offset, Int.random(in: 1...64, using: &generator))
+                actions += door.receive(wire[offset..<(offset + piece)])
+                offset += piece
+            }
+            let message = actions.lazy.compactMap { action -> [UInt8]? in
+                if case .deliver(_, let message) = action { return message }
+                return nil
+            }.first
+            if clean {
+                #expect(message == expected, "\(content)")
+            } else if content.contains(0x0D) || content.contains(0x0A) {
+                // BatchSMTP turned bare line ends into CRLF: the wire is clean, the content too.
+                #expect(message != nil)
+            }
+        }
+    }
+
+    @Test func bareLineEndsAreRefusedInAnyPiece() {
+        for bare in ["a\rb\r\n", "a\nb\r\n", "\r\r\n", ".\n.\r\n"] {
+            let wire = Array("\(bare).\r\n".utf8)
+            for piece in 1...4 {
+                var door = SMTPServerSession(hostname: "door.test")
+                _ = door.receive(Array("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n".utf8))
+                var actions: [SMTPServerSession.Action] = []
+                var offset = 0
+                while offset < wire.count {
+                    let end = min(wire.count, offset + piece)
+                    actions += door.receive(wire[offset..<end])
+                    offset = end
+                }
+                let replies = actions.compactMap { action -> String? in
+                    if case .send(let bytes) = action { return String(decoding: bytes, as: UTF8.self) }
+                    return nil
+                }.joined()
+                #expect(replies.hasPrefix("550 5.6.11"), "\(bare.debugDescription) in pieces of \(piece): \(replies)")
+            }
+        }
     }
 }
