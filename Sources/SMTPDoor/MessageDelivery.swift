@@ -34,10 +34,18 @@ public struct MessageDelivery: Sendable {
     /// The events file's descriptor, kept open between messages.
     let eventsFile: EventsFile?
 
+    /// Prepare small messages on the client connection's event loop instead of in a task (see
+    /// ``deliver(message:envelope:user:on:)``). Off by default: it saves the two thread switches
+    /// per message, but on a shared machine the one thread that then does all the work is
+    /// scheduled worse than the handing-over threads were (issue 12: under a load average of 10,
+    /// `smtpd-vs-sink.sh` with one recipient ran at a third of the msg/s, for the same CPU time
+    /// per message). For a relay with cores to itself.
+    public var prepareOnEventLoop = false
+
     /// Messages whose size times recipient count is at most this are prepared on the client
-    /// connection's event loop (a few hundred microseconds for a 4 KB message with 10 copies);
-    /// larger ones are prepared off it, so one big fan-out does not stall the loop's other
-    /// connections.
+    /// connection's event loop when `prepareOnEventLoop` is set (a few hundred microseconds for a
+    /// 4 KB message with 10 copies); larger ones are prepared off it, so one big fan-out does not
+    /// stall the loop's other connections.
     static let inlineWorkLimit = 1 << 20
 
     /// A delivery path.
@@ -60,15 +68,16 @@ public struct MessageDelivery: Sendable {
         return reply
     }
 
-    /// The same, as a future completed on `loop` (the client connection's). Without a suppression
-    /// lookup or an event journal (nothing to wait for but the relay) a message of at most
-    /// `inlineWorkLimit` is prepared right here on the loop and its copies handed to a relay
-    /// connection of the same loop, with no hop to Swift concurrency and back; otherwise this is
-    /// ``deliver(message:envelope:user:)`` run as a task.
+    /// The same, as a future completed on `loop` (the client connection's). With
+    /// `prepareOnEventLoop` and without a suppression lookup or an event journal (nothing to
+    /// wait for but the relay), a message of at most `inlineWorkLimit` is prepared right here on
+    /// the loop and its copies handed to a relay connection of the same loop, with no hop to
+    /// Swift concurrency and back; otherwise this is ``deliver(message:envelope:user:)`` run as
+    /// a task.
     public func deliver(message: [UInt8], envelope: Envelope, user: String?, on loop: any EventLoop)
         -> EventLoopFuture<SMTPReply>
     {
-        guard suppressionLookup == nil, eventJournal == nil,
+        guard prepareOnEventLoop, suppressionLookup == nil, eventJournal == nil,
             message.count.multipliedReportingOverflow(by: max(1, envelope.recipients.count)).partialValue
                 <= MessageDelivery.inlineWorkLimit
         else {

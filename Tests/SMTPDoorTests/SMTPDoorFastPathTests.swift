@@ -5,8 +5,9 @@ import Testing
 
 @testable import SMTPDoor
 
-/// The door's per-message path on the client connection's event loop (issue 12): the events file
-/// kept open across messages but following rotation, and engine refusals answered in order.
+/// The door's per-message path, in a task and on the client connection's event loop
+/// (`prepareOnEventLoop`, issue 12): the events file kept open across messages but following
+/// rotation, engine refusals answered in order, and every copy byte for byte.
 extension SMTPDoorServerTests {
     /// One message for `recipient` through `client`; returns the door's reply.
     func relayOne(_ client: LineClient, to recipient: String) throws -> String? {
@@ -20,8 +21,9 @@ extension SMTPDoorServerTests {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
     }
 
-    @Test func eventsGoToTheFileThePathNamesAfterRotationAndDeletion() throws {
-        let rig = try rig()
+    @Test(arguments: [false, true])
+    func eventsGoToTheFileThePathNamesAfterRotationAndDeletion(prepareOnEventLoop: Bool) throws {
+        let rig = try rig(prepareOnEventLoop: prepareOnEventLoop)
         defer {
             rig.stop()
             try? FileManager.default.removeItem(atPath: rig.events + ".1")
@@ -53,9 +55,10 @@ extension SMTPDoorServerTests {
         #expect(SMTPDoorServerTests.lines(rig.events).map { $0.contains(#""rcpt_to":"four@example.org""#) } == [true])
     }
 
-    @Test func manyPipelinedRefusedMessagesAreAnsweredInOrder() throws {
+    @Test(arguments: [false, true])
+    func manyPipelinedRefusedMessagesAreAnsweredInOrder(prepareOnEventLoop: Bool) throws {
         let count = 2000
-        let rig = try rig {
+        let rig = try rig(prepareOnEventLoop: prepareOnEventLoop) {
             $0.maxMessagesPerConnection = count + 1
             $0.maxPendingBytes = 4 << 20
         }
