@@ -23,7 +23,10 @@
 # calibration run to last about SECONDS_PER_RUN seconds; ROUNDS rounds, the order rotating per round.
 #
 # Environment: ROUNDS (3), SECONDS_PER_RUN (4), SESSIONS (8), PIPE_WORKERS (4), SINK_PORT
-# (18025), SMTPD_PORT (18026). Prints a Markdown table on stdout, progress on stderr.
+# (18025), SMTPD_PORT (18026), BASELINE (a second linkstamp binary, e.g. the one before a change:
+# its door runs too, on SMTPD_PORT + 1 and CPU 0, and gets its own row, measured in the same
+# rounds; empty: none), PIPE (1; 0 leaves the pipe path out). Prints a Markdown table on stdout,
+# progress on stderr.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -34,6 +37,9 @@ sessions=${SESSIONS:-8}
 workers=${PIPE_WORKERS:-4}
 sink_port=${SINK_PORT:-18025}
 smtpd_port=${SMTPD_PORT:-18026}
+baseline=${BASELINE:-}
+baseline_port=$((smtpd_port + 1))
+with_pipe=${PIPE:-1}
 message="$here/message-4k.eml"
 PATH="$PATH:/usr/sbin:/usr/lib/postfix/sbin"
 
@@ -42,6 +48,7 @@ for tool in smtp-source smtp-sink taskset python3 awk sort; do
     command -v "$tool" > /dev/null || missing+=("$tool")
 done
 [ -x "$bin" ] || missing+=("$bin (build it: swift build -c release --product linkstamp)")
+[ -z "$baseline" ] || [ -x "$baseline" ] || missing+=("$baseline (BASELINE)")
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "smtpd-vs-sink: missing: ${missing[*]}" >&2
     echo "  on Debian: DEBIAN_FRONTEND=noninteractive apt-get install postfix util-linux python3" \
@@ -90,9 +97,17 @@ taskset -c 0 "$bin" smtpd --config "$work/linkstamp.conf" --listen "127.0.0.1:$s
     --relay "127.0.0.1:$sink_port" --events "$work/events.jsonl" --hostname door.bench.invalid \
     2> "$work/smtpd.log" &
 pids+=($!)
+ports=("$sink_port" "$smtpd_port")
+if [ -n "$baseline" ]; then
+    taskset -c 0 "$baseline" smtpd --config "$work/linkstamp.conf" --listen "127.0.0.1:$baseline_port" \
+        --relay "127.0.0.1:$sink_port" --events "$work/baseline-events.jsonl" --hostname door.bench.invalid \
+        2> "$work/baseline.log" &
+    pids+=($!)
+    ports+=("$baseline_port")
+fi
 for _ in $(seq 1 100); do
     python3 -c "import socket,sys; [socket.create_connection(('127.0.0.1', p), 1).close() for p in sys.argv[1:]]" \
-        "$sink_port" "$smtpd_port" 2> /dev/null && break
+        "${ports[@]}" 2> /dev/null && break
     sleep 0.1
 done
 
@@ -100,9 +115,10 @@ done
 send() {
     local config=$1 rcpts=$2 count=$3 start end
     case "$config" in
-        direct | smtpd)
+        direct | smtpd | baseline)
             local port=$sink_port
             [ "$config" = smtpd ] && port=$smtpd_port
+            [ "$config" = baseline ] && port=$baseline_port
             start=$(date +%s.%N)
             taskset -c 1 smtp-source -d -s "$sessions" -m "$count" -r "$rcpts" -F "$message" \
                 -f news@acme.example -t reader@example.org -M bench.invalid "127.0.0.1:$port" 2> "$work/source.err" \
@@ -128,7 +144,9 @@ injections=$(grep -c '"type":"injection"' "$work/events.jsonl" || true)
 [ "$injections" = 10 ] || { log "expected 10 injection events, got $injections"; cat "$work/smtpd.log" >&2; exit 70; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-configs="direct smtpd pipe"
+configs="direct smtpd"
+[ -n "$baseline" ] && configs="$configs baseline"
+[ "$with_pipe" = 1 ] && configs="$configs pipe"
 declare -A size
 for rcpts in 1 10; do
     for config in $configs; do
@@ -150,6 +168,7 @@ for round in $(seq 1 "$rounds"); do
         for _ in $(seq 2 "$round"); do set -- "${@:2}" "$1"; done
         for config in "$@"; do
             : > "$work/events.jsonl"
+            : > "$work/baseline-events.jsonl"
             send "$config" "$rcpts" "${size[$config.$rcpts]}" > "$work/last"
             read -r n s < "$work/last"
             rate=$(awk -v n="$n" -v s="$s" 'BEGIN { printf "%.0f", n / s }')
@@ -167,13 +186,15 @@ echo
 echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ): message-4k.eml (4,129 bytes, 4 links, open and click tracking)," \
     "$rounds rounds; smtp-source -d -s $sessions; linkstamp on CPU 0, smtp-source and smtp-sink on CPU 1;" \
     "pipe path: $workers filter processes at a time; load average before $load_before, after $load_after."
+[ -n "$baseline" ] && echo && echo "Baseline binary: $baseline; smtpd: $bin."
 echo
 echo "| path | 1 recipient: msg/s, median (best) | vs direct | smtpd vs this | 10 recipients: msg/s, median (best) | vs direct | smtpd vs this |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-for config in direct smtpd pipe; do
+for config in $configs; do
     case $config in
         direct) label="smtp-source → smtp-sink (direct)" ;;
         smtpd) label="smtp-source → linkstamp smtpd → smtp-sink" ;;
+        baseline) label="smtp-source → linkstamp smtpd (BASELINE binary) → smtp-sink" ;;
         pipe) label="one linkstamp filter process per message → smtp-sink" ;;
     esac
     row="| $label"
@@ -183,7 +204,11 @@ for config in direct smtpd pipe; do
         d=$(rates direct "$rcpts" | median)
         o=$(rates smtpd "$rcpts" | median)
         row="$row | $m ($b) | $(awk -v a="$m" -v b="$d" 'BEGIN { printf "%.2fx", a / b }')"
-        row="$row | $([ "$config" != pipe ] && echo "" || awk -v a="$o" -v b="$m" 'BEGIN { printf "%.1fx", a / b }')"
+        case $config in
+            pipe) row="$row | $(awk -v a="$o" -v b="$m" 'BEGIN { printf "%.1fx", a / b }')" ;;
+            baseline) row="$row | $(awk -v a="$o" -v b="$m" 'BEGIN { printf "%.2fx", a / b }')" ;;
+            *) row="$row | " ;;
+        esac
     done
     echo "$row |"
 done

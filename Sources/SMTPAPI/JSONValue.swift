@@ -40,14 +40,14 @@ public struct JSONMember: Hashable, Sendable {
 }
 
 /// Writes `JSONValue`s as compact JSON with an explicit stack (no recursion).
-enum JSONSerializer {
+package enum JSONSerializer {
     private enum Task {
         case value(JSONValue)
         case member(JSONMember)
         case byte(UInt8)
     }
 
-    static func write(_ root: JSONValue, into out: inout [UInt8]) {
+    package static func write(_ root: JSONValue, into out: inout [UInt8]) {
         var tasks: [Task] = [.value(root)]
         while let task = tasks.popLast() {
             switch task {
@@ -85,8 +85,14 @@ enum JSONSerializer {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    static func writeString(_ text: String, into out: inout [UInt8]) {
+    package static func writeString(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escape: one copy.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])

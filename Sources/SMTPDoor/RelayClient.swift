@@ -4,6 +4,12 @@ import NIOPosix
 import SMTPAPI
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Hands copies to the downstream MTA (`--relay HOST:PORT`) as an SMTP client: pipelined
 /// MAIL/RCPT/DATA when the server offers PIPELINING, one command at a time otherwise, over a
 /// small pool of reused connections.
@@ -55,35 +61,52 @@ public final class RelayClient: Sendable {
     /// concurrency between copies); with PIPELINING, each copy's content goes out together with
     /// the next copy's MAIL/RCPT/DATA (RFC 2920 §3.1), so every copy costs one round trip.
     public func deliver(_ items: [Item]) async -> [SMTPReply] {
-        guard !items.isEmpty else { return [] }
-        var replies: [SMTPReply] = []
-        var connection: RelayConnection
-        var reused: Bool
-        do { (connection, reused) = try await checkOut() } catch {
-            return items.map { _ in RelayClient.unreachable(error) }
+        let loop = group.next()
+        do { return try await deliver(items, on: loop).get() } catch {
+            return items.map { _ in RelayClient.lost(error) }  // never: the future does not fail
         }
-        while replies.count < items.count {
-            let outcome: RelayConnection.Outcome
-            do { outcome = try await connection.transactions(items[replies.count...]).get() } catch {
-                outcome = RelayConnection.Outcome(replies: [], error: error)  // the chain never fails
+    }
+
+    /// The same as a future completed on `loop`, which never fails. A pooled connection of
+    /// `loop` is preferred, and a new one is opened on `loop`, so a caller on `loop` (the door's
+    /// client connection) hands its copies over without a thread hop.
+    public func deliver(_ items: [Item], on loop: any EventLoop) -> EventLoopFuture<[SMTPReply]> {
+        guard !items.isEmpty else { return loop.makeSucceededFuture([]) }
+        if let pooled = checkOutPooled(preferring: loop) {
+            return run(items, done: [], on: pooled, reused: true, loop: loop)
+        }
+        return connect(on: loop).flatMap { connection in
+            self.run(items, done: [], on: connection, reused: false, loop: loop)
+        }.flatMapError { error in
+            loop.makeSucceededFuture(items.map { _ in RelayClient.unreachable(error) })
+        }
+    }
+
+    /// The items after `done` on `connection`; on `loop`, never fails.
+    func run(
+        _ items: [Item], done: [SMTPReply], on connection: RelayConnection, reused: Bool, loop: any EventLoop
+    ) -> EventLoopFuture<[SMTPReply]> {
+        connection.transactions(items[done.count...]).hop(to: loop).flatMap { outcome in
+            let replies = done + outcome.replies
+            guard let error = outcome.error else {
+                if replies.count < items.count {
+                    return self.run(items, done: replies, on: connection, reused: reused, loop: loop)
+                }
+                self.checkIn(connection)
+                return loop.makeSucceededFuture(replies)
             }
-            replies += outcome.replies
-            guard let error = outcome.error else { continue }
             connection.close()
             // A pooled connection the server closed meanwhile: try once more on a new one.
             if reused && outcome.replies.isEmpty {
-                reused = false
-                do {
-                    connection = try await connect()
-                    continue
-                } catch {
-                    return replies + items[replies.count...].map { _ in RelayClient.unreachable(error) }
+                return self.connect(on: loop).flatMap { fresh in
+                    self.run(items, done: replies, on: fresh, reused: false, loop: loop)
+                }.flatMapError { error in
+                    loop.makeSucceededFuture(
+                        replies + items[replies.count...].map { _ in RelayClient.unreachable(error) })
                 }
             }
-            return replies + items[replies.count...].map { _ in RelayClient.lost(error) }
+            return loop.makeSucceededFuture(replies + items[replies.count...].map { _ in RelayClient.lost(error) })
         }
-        checkIn(connection)
-        return replies
     }
 
     /// Sends QUIT on the idle connections and closes them.
@@ -96,12 +119,16 @@ public final class RelayClient: Sendable {
         for connection in connections { await connection.quit() }
     }
 
-    func checkOut() async throws -> (RelayConnection, Bool) {
-        while let pooled = idle.withLock({ $0.popLast() }) {
-            if pooled.isUsable { return (pooled, true) }
+    /// An idle usable connection, one of `loop` when there is one.
+    func checkOutPooled(preferring loop: any EventLoop) -> RelayConnection? {
+        while let pooled = idle.withLock({ pool -> RelayConnection? in
+            if let index = pool.lastIndex(where: { $0.channel.eventLoop === loop }) { return pool.remove(at: index) }
+            return pool.popLast()
+        }) {
+            if pooled.isUsable { return pooled }
             pooled.close()
         }
-        return (try await connect(), false)
+        return nil
     }
 
     func checkIn(_ connection: RelayConnection) {
@@ -117,7 +144,17 @@ public final class RelayClient: Sendable {
         if !kept { Task { await connection.quit() } }
     }
 
+    /// A new connection on `loop`, greeted.
+    func connect(on loop: any EventLoop) -> EventLoopFuture<RelayConnection> {
+        loop.makeFutureWithTask { try await self.connect(group: loop) }
+    }
+
+    /// A new connection on any of the group's loops, greeted.
     func connect() async throws -> RelayConnection {
+        try await connect(group: group)
+    }
+
+    func connect(group: any EventLoopGroup) async throws -> RelayConnection {
         let timeout = TimeAmount.seconds(timeoutSeconds)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
@@ -280,9 +317,14 @@ final class RelayConnection: Sendable {
         let (pipelining, eightBit) = state.withLock { ($0.pipelining, $0.eightBit) }
         let items = Array(items)
         let promise = channel.eventLoop.makePromise(of: Outcome.self)
-        channel.eventLoop.execute {
-            self.transaction(
+        if channel.eventLoop.inEventLoop {
+            transaction(
                 items, at: 0, done: [], envelope: nil, pipelining: pipelining, eightBit: eightBit, promise: promise)
+        } else {
+            channel.eventLoop.execute {
+                self.transaction(
+                    items, at: 0, done: [], envelope: nil, pipelining: pipelining, eightBit: eightBit, promise: promise)
+            }
         }
         return promise.futureResult
     }
@@ -349,12 +391,10 @@ final class RelayConnection: Sendable {
         promise: EventLoopPromise<Outcome>
     ) {
         let item = items[index]
-        var framed: [UInt8] = []
-        framed.reserveCapacity(item.content.count + item.content.count / 64 + 8)
-        BatchSMTP.appendData(item.content, to: &framed)
         let next = index + 1 < items.count && pipelining ? items[index + 1] : nil
-        var buffer = channel.allocator.buffer(capacity: framed.count + (next == nil ? 0 : 600))
-        buffer.writeBytes(framed)
+        var buffer = channel.allocator.buffer(
+            capacity: item.content.count + item.content.count / 64 + 8 + (next == nil ? 0 : 600))
+        RelayConnection.appendData(item.content, to: &buffer)
         if let next { envelopeCommands(next, eightBit: eightBit, into: &buffer) }
         let replies = request(buffer, replies: next == nil ? 1 : 4)
         replies[0].whenComplete { result in
@@ -374,6 +414,43 @@ final class RelayConnection: Sendable {
                     eightBit: eightBit, promise: promise)
             }
         }
+    }
+}
+
+extension RelayConnection {
+    /// `BatchSMTP.appendData` written straight into a `ByteBuffer`, the same bytes: bare LF and
+    /// bare CR become CRLF, a line starting with "." gets another (RFC 5321 §4.5.2), and the
+    /// terminating `.` line follows. Each line's text is found with `memchr` and copied at once.
+    static func appendData(_ message: [UInt8], to out: inout ByteBuffer) {
+        let crlf: StaticString = "\r\n"
+        var atLineStart = true
+        message.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress else { return }
+            let count = bytes.count
+            var index = 0
+            while index < count {
+                if atLineStart && base[index] == UInt8(ascii: ".") { out.writeInteger(UInt8(ascii: ".")) }
+                // The line's text ends at its first CR or LF.
+                var end = count
+                if let lf = memchr(base + index, 0x0A, count - index) {
+                    end = base.distance(to: lf.assumingMemoryBound(to: UInt8.self))
+                }
+                if let cr = memchr(base + index, 0x0D, end - index) {
+                    end = base.distance(to: cr.assumingMemoryBound(to: UInt8.self))
+                }
+                out.writeBytes(UnsafeRawBufferPointer(start: base + index, count: end - index))
+                guard end < count else {
+                    atLineStart = false
+                    break
+                }
+                out.writeStaticString(crlf)
+                index = end + 1
+                if base[end] == 0x0D && index < count && base[index] == 0x0A { index += 1 }
+                atLineStart = true
+            }
+        }
+        if !atLineStart { out.writeStaticString(crlf) }
+        out.writeStaticString(".\r\n")
     }
 }
 

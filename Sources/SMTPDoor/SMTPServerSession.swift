@@ -232,12 +232,13 @@ public struct SMTPServerSession: Sendable {
     }
 
     func firstLF(from start: Int) -> Int? {
-        var index = start
-        while index < buffer.count {
-            if buffer[index] == 0x0A { return index }
-            index += 1
+        guard start < buffer.count else { return nil }
+        return buffer.withUnsafeBufferPointer { bytes -> Int? in
+            guard let base = bytes.baseAddress, let found = memchr(base + start, 0x0A, bytes.count - start) else {
+                return nil
+            }
+            return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
         }
-        return nil
     }
 
     /// One command line, if a whole one is there. Returns `false` when more bytes are needed.
@@ -505,27 +506,49 @@ public struct SMTPServerSession: Sendable {
                 dataAtLineStart = false
                 continue
             }
-            // Inside a line: copy up to and including the next LF.
-            let end = firstLF(from: readIndex).map { $0 + 1 } ?? buffer.count
+            // Inside a line: copy up to and including the next LF that a "." follows or that ends
+            // the buffer (the lines in between start with something else: nothing to decide).
+            let end = runEnd(from: readIndex)
             appendData(from: readIndex, to: end)
             readIndex = end
         }
         return false
     }
 
-    /// Copies content bytes, noting bare CR and bare LF and the size limit.
-    mutating func appendData(from start: Int, to end: Int) {
-        var index = start
-        while index < end {
-            let byte = buffer[index]
-            if dataPendingCR && byte != 0x0A { dataHasBareLineEnd = true }
-            if byte == 0x0A {
-                if !dataPendingCR { dataHasBareLineEnd = true }
-                dataAtLineStart = true
-            }
-            dataPendingCR = byte == 0x0D
-            index += 1
+    /// The index after the first LF from `start` on that is followed by "." or is the buffer's
+    /// last byte; the buffer's end when there is none.
+    func runEnd(from start: Int) -> Int {
+        var from = start
+        while let lf = firstLF(from: from) {
+            if lf + 1 == buffer.count || buffer[lf + 1] == UInt8(ascii: ".") { return lf + 1 }
+            from = lf + 1
         }
+        return buffer.count
+    }
+
+    /// Copies content bytes (whole lines, but for the last), noting bare CR and bare LF and the
+    /// size limit.
+    mutating func appendData(from start: Int, to end: Int) {
+        var pendingCR = dataPendingCR
+        var bare = dataHasBareLineEnd
+        var atLineStart = dataAtLineStart
+        buffer.withUnsafeBufferPointer { bytes in
+            for index in start..<end {
+                let byte = bytes[index]
+                if byte > 0x0D {  // neither CR nor LF: the common case
+                    if pendingCR { bare = true }
+                    pendingCR = false
+                    continue
+                }
+                if pendingCR && byte != 0x0A { bare = true }
+                if byte == 0x0A && !pendingCR { bare = true }
+                pendingCR = byte == 0x0D
+            }
+            if end > start { atLineStart = bytes[end - 1] == 0x0A }
+        }
+        dataPendingCR = pendingCR
+        dataHasBareLineEnd = bare
+        dataAtLineStart = atLineStart
         if message.count + (end - start) > limits.maxMessageBytes {
             dataTooBig = true
         }

@@ -41,7 +41,7 @@ import Tracking
 
     func rig(
         refusals: [String: String] = [:], dataReplyDelay: TimeAmount = .zero, closeAfterData: Bool = false,
-        silentQuit: Bool = false, pipelining: Bool = true,
+        silentQuit: Bool = false, pipelining: Bool = true, prepareOnEventLoop: Bool = false,
         _ configure: @Sendable (inout SMTPServerLimits) -> Void = { _ in }
     ) throws -> Rig {
         let engine = try SMTPDoorServerTests.engine()
@@ -59,9 +59,10 @@ import Tracking
                 silentQuit: silentQuit, pipelining: pipelining,
                 group: group)
             let relay = RelayClient(host: "127.0.0.1", port: sink.port, heloName: "door.test", group: group)
-            let delivery = MessageDelivery(
+            var delivery = MessageDelivery(
                 engine: engine, relay: relay, eventsPath: events, now: { SMTPDoorServerTests.now },
                 log: { line in log.withLock { $0.append(line) } })
+            delivery.prepareOnEventLoop = prepareOnEventLoop
             let door = SMTPDoorServer(settings: fixed, delivery: delivery, group: group)
             let address = try await door.start()
             return Rig(door: door, sink: sink, port: address.port ?? 0, engine: engine, events: events, log: log)
@@ -84,8 +85,9 @@ import Tracking
         return wire
     }
 
-    @Test func goodMessageReachesTheSinkAsEveryCopyByteForByte() throws {
-        let rig = try rig()
+    @Test(arguments: [false, true])
+    func goodMessageReachesTheSinkAsEveryCopyByteForByte(prepareOnEventLoop: Bool) throws {
+        let rig = try rig(prepareOnEventLoop: prepareOnEventLoop)
         defer { rig.stop() }
         let message = try SMTPDoorServerTests.newsletter()
         let client = try LineClient(port: rig.port)
@@ -132,8 +134,9 @@ import Tracking
         #expect(try client.readsEndOfStream())
     }
 
-    @Test func badHeaderGets550OnTheClientsSocketAndNothingReachesTheSink() throws {
-        let rig = try rig()
+    @Test(arguments: [false, true])
+    func badHeaderGets550OnTheClientsSocketAndNothingReachesTheSink(prepareOnEventLoop: Bool) throws {
+        let rig = try rig(prepareOnEventLoop: prepareOnEventLoop)
         defer { rig.stop() }
         let message = Array(
             "From: a@x.test\r\nTo: b@y.test\r\nX-MSYS-API: {\"metadata\": [1]}\r\nSubject: s\r\n\r\nbody\r\n".utf8)
@@ -156,8 +159,11 @@ import Tracking
         #expect(try client.reply() == "250 2.0.0 Ok")
     }
 
-    @Test func oneRefusedCopyGivesATemporaryFailureAndNoEvents() throws {
-        let rig = try rig(refusals: ["audit@acme.example": "550 5.1.1 <audit@acme.example>: no such user"])
+    @Test(arguments: [false, true])
+    func oneRefusedCopyGivesATemporaryFailureAndNoEvents(prepareOnEventLoop: Bool) throws {
+        let rig = try rig(
+            refusals: ["audit@acme.example": "550 5.1.1 <audit@acme.example>: no such user"],
+            prepareOnEventLoop: prepareOnEventLoop)
         defer { rig.stop() }
         let client = try LineClient(port: rig.port)
         _ = try client.reply()
@@ -308,8 +314,9 @@ import Tracking
 }
 
 extension SMTPDoorServerTests {
-    @Test func shutdownLetsTheMessageBeingRelayedFinish() throws {
-        let rig = try rig(dataReplyDelay: .milliseconds(500))
+    @Test(arguments: [false, true])
+    func shutdownLetsTheMessageBeingRelayedFinish(prepareOnEventLoop: Bool) throws {
+        let rig = try rig(dataReplyDelay: .milliseconds(500), prepareOnEventLoop: prepareOnEventLoop)
         let client = try LineClient(port: rig.port)
         _ = try client.reply()
         try client.send("EHLO app.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n")
@@ -330,8 +337,9 @@ extension SMTPDoorServerTests {
         #expect(rig.sink.received.withLock { $0.count } == 1)
     }
 
-    @Test func aRelayThatHangsUpIsReconnected() throws {
-        let rig = try rig(closeAfterData: true)
+    @Test(arguments: [false, true])
+    func aRelayThatHangsUpIsReconnected(prepareOnEventLoop: Bool) throws {
+        let rig = try rig(closeAfterData: true, prepareOnEventLoop: prepareOnEventLoop)
         defer { rig.stop() }
         let client = try LineClient(port: rig.port)
         _ = try client.reply()
