@@ -534,7 +534,7 @@ def main() -> None:
 
     step("memcpy")
     rows.append(linkstamp(binary, html_folder, "memcpy", n, passes, "memcpy",
-                          "copy the stamped bytes into a reused buffer"))
+                          "copy the stamped bytes into fresh memory (a 128 MiB ring, as stamping writes)"))
 
     machine = {
         "cpu": cpu_model(),
