@@ -4,8 +4,9 @@
 
 /// The random bits of token nonces.
 enum TokenRandom {
-    /// Fills `buffer` from the system's cryptographically secure generator: one `getentropy`
-    /// call (one `getrandom` system call) for the whole nonce on Linux (the standard library's generator makes one per 8 bytes).
+    /// Fills `buffer` from the system's cryptographically secure generator: on Linux one
+    /// `getentropy` call (one `getrandom` system call) for the whole nonce, where the standard
+    /// library's generator makes one per 8 bytes.
     static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         #if canImport(Glibc)
             // At most 256 bytes per call; a nonce is 16.
