@@ -614,7 +614,7 @@ def main() -> None:
 
     step("memcpy")
     rows.append(linkstamp(binary, html_folder, "memcpy", n, passes, "memcpy",
-                          "copy the stamped bytes into a reused buffer"))
+                          "copy the stamped bytes into fresh memory (a 128 MiB ring, as stamping writes)"))
 
     step(f"whole filter process vs altermime, {arguments.process_rounds} interleaved rounds")
     import tempfile

@@ -42,10 +42,36 @@ public struct TrackingKey: Sendable, Equatable {
 final class SecretBox: @unchecked Sendable {
     let key: SymmetricKey
     private let hmac: HMAC<SHA256>
+    /// SHA-256 states after the key's inner and outer HMAC pads (RFC 2104), for
+    /// ``tokenKeyDigest(prefix:)``.
+    private let innerPad: SHA256
+    private let outerPad: SHA256
 
     init(_ key: SymmetricKey) {
         self.key = key
         self.hmac = HMAC<SHA256>(key: key)
+        // The key (32 bytes) is shorter than SHA-256's 64-byte block: zero-padded, then XORed.
+        var block = [UInt8](repeating: 0, count: 64)
+        key.withUnsafeBytes { bytes in
+            for (index, byte) in bytes.prefix(block.count).enumerated() { block[index] = byte }
+        }
+        var inner = SHA256()
+        inner.update(data: block.map { $0 ^ 0x36 })
+        var outer = SHA256()
+        outer.update(data: block.map { $0 ^ 0x5C })
+        innerPad = inner
+        outerPad = outer
+    }
+
+    /// The one-token key, as ``tokenKey(prefix:)`` computes it (HMAC-SHA256 of the prefix), for
+    /// the seal: concrete `SHA256` calls on the prepared pads instead of the generic `HMAC`, which
+    /// runs unspecialised, and no `SymmetricKey` made.
+    func tokenKeyDigest(prefix: UnsafeRawBufferPointer) -> SHA256Digest {
+        var inner = innerPad
+        inner.update(bufferPointer: prefix)
+        var outer = outerPad
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        return outer.finalize()
     }
 
     /// The one-token key: HMAC-SHA256 of the token's prefix (version, key id, nonce).

@@ -84,40 +84,63 @@ enum TokenFormat {
     static func seal(
         _ plaintext: [UInt8], key: TrackingKey, fixedNonce: (UInt64, UInt64)? = nil, sealVersion: UInt8 = version
     ) throws(TrackingError) -> [UInt8] {
-        try sealReturningKey(plaintext, key: key, fixedNonce: fixedNonce, sealVersion: sealVersion).token
+        try sealToken(plaintext, key: key, fixedNonce: fixedNonce, sealVersion: sealVersion).token
     }
 
     /// Seals `plaintext` and also returns the token's one-time key (for its kind tags).
     static func sealReturningKey(
         _ plaintext: [UInt8], key: TrackingKey, fixedNonce: (UInt64, UInt64)? = nil, sealVersion: UInt8 = version
     ) throws(TrackingError) -> (token: [UInt8], tokenKey: SymmetricKey) {
-        // `raw` first holds the prefix (the associated data); the ciphertext and tag follow, so
-        // the token's bytes are assembled in one buffer.
-        var raw = [UInt8]()
-        raw.reserveCapacity(prefixCount + plaintext.count + tagCount)
-        raw.append(sealVersion)
-        raw.append(UInt8(truncatingIfNeeded: key.id >> 8))
-        raw.append(UInt8(truncatingIfNeeded: key.id))
-        var random = SystemRandomNumberGenerator()
-        let words = fixedNonce ?? (random.next(), random.next())
-        withUnsafeBytes(of: words.0.bigEndian) { raw.append(contentsOf: $0) }
-        withUnsafeBytes(of: words.1.bigEndian) { raw.append(contentsOf: $0) }
-        let tokenKey: SymmetricKey
-        do {
-            tokenKey = key.secret.tokenKey(prefix: raw[...])
-            let box = try ChaChaPoly.seal(
-                plaintext, using: tokenKey, nonce: ChaChaPoly.Nonce(data: zeroNonce),
-                authenticating: raw)
-            // `combined` is ChaCha's nonce (our constant zeros), ciphertext, tag: keep the last two.
-            box.combined.withUnsafeBytes { sealed in
-                raw.append(contentsOf: UnsafeRawBufferPointer(rebasing: sealed[zeroNonce.count...]))
+        let sealed = try sealToken(plaintext, key: key, fixedNonce: fixedNonce, sealVersion: sealVersion)
+        return (sealed.token, SymmetricKey(data: sealed.tokenKey))
+    }
+
+    /// The one sealing path: the token's ASCII bytes and its one-time key.
+    ///
+    /// Built for the per-copy cost: the raw token (prefix, ciphertext, tag) is assembled on the
+    /// stack and base64url-encoded straight into the one array returned; the nonce comes from one
+    /// `getrandom` call; the token key is derived with the ring key's prepared HMAC pads through
+    /// concrete `SHA256` calls (see ``SecretBox/tokenKeyDigest(prefix:)``).
+    static func sealToken(
+        _ plaintext: [UInt8], key: TrackingKey, fixedNonce: (UInt64, UInt64)? = nil, sealVersion: UInt8 = version
+    ) throws(TrackingError) -> (token: [UInt8], tokenKey: SHA256Digest) {
+        let rawCount = prefixCount + plaintext.count + tagCount
+        guard let chachaNonce = try? ChaChaPoly.Nonce(data: zeroNonce) else { throw .encryptionFailed }
+        let sealed: (token: [UInt8], tokenKey: SHA256Digest)? = withUnsafeTemporaryAllocation(
+            byteCount: rawCount, alignment: 8
+        ) { raw in
+            raw[0] = sealVersion
+            raw[1] = UInt8(truncatingIfNeeded: key.id >> 8)
+            raw[2] = UInt8(truncatingIfNeeded: key.id)
+            let nonce = UnsafeMutableRawBufferPointer(rebasing: raw[headerCount..<prefixCount])
+            if let fixedNonce {
+                nonce.storeBytes(of: fixedNonce.0.bigEndian, toByteOffset: 0, as: UInt64.self)
+                nonce.storeBytes(of: fixedNonce.1.bigEndian, toByteOffset: 8, as: UInt64.self)
+            } else {
+                TokenRandom.fill(nonce)
             }
-        } catch {
-            throw .encryptionFailed
+            // `raw` first holds the prefix (the associated data); the ciphertext and tag follow.
+            let prefix = UnsafeRawBufferPointer(rebasing: raw[0..<prefixCount])
+            let digest = key.secret.tokenKeyDigest(prefix: prefix)
+            guard
+                let box = try? ChaChaPoly.seal(
+                    plaintext, using: SymmetricKey(data: digest), nonce: chachaNonce, authenticating: prefix)
+            else { return nil }
+            // `combined` is ChaCha's nonce (our constant zeros), ciphertext, tag: keep the last two.
+            let copied = box.combined.withUnsafeBytes { combined in
+                guard combined.count == zeroNonce.count + plaintext.count + tagCount else { return false }
+                UnsafeMutableRawBufferPointer(rebasing: raw[prefixCount...]).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: combined[zeroNonce.count...]))
+                return true
+            }
+            guard copied else { return nil }
+            var out = [UInt8]()
+            out.reserveCapacity(Base64.encodedCount(rawCount, alphabet: .url))
+            Base64.encode(UnsafeRawBufferPointer(raw), alphabet: .url, into: &out)
+            return (out, digest)
         }
-        var out = [UInt8]()
-        raw.withUnsafeBytes { Base64.encode($0, alphabet: .url, into: &out) }
-        return (out, tokenKey)
+        guard let sealed else { throw .encryptionFailed }
+        return sealed
     }
 
     /// Decodes and authenticates one token (`offset` locates it in the URL for errors).
@@ -134,6 +157,21 @@ enum TokenFormat {
         var hash = SHA256()
         tokenKey.withUnsafeBytes { hash.update(bufferPointer: $0) }
         hash.update(data: kindTagLabel)
+        var out = [UInt8]()
+        out.reserveCapacity(4 * kindTagCount)
+        hash.finalize().withUnsafeBytes { digest in
+            Base64.encode(
+                UnsafeRawBufferPointer(rebasing: digest[0..<4 * kindTagByteCount]), alphabet: .url, into: &out)
+        }
+        return out
+    }
+
+    /// The four kind tags of the token whose one-time key is `tokenKey` (the seal's side: the
+    /// key as ``sealToken(_:key:fixedNonce:sealVersion:)`` returns it, no `SymmetricKey` made).
+    static func kindTags(digest tokenKey: SHA256Digest) -> [UInt8] {
+        var hash = SHA256()
+        tokenKey.withUnsafeBytes { hash.update(bufferPointer: $0) }
+        kindTagLabel.withUnsafeBytes { hash.update(bufferPointer: $0) }
         var out = [UInt8]()
         out.reserveCapacity(4 * kindTagCount)
         hash.finalize().withUnsafeBytes { digest in

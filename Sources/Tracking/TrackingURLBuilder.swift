@@ -1,4 +1,5 @@
 import MailBytes
+
 /// Builds tokens and tracked URL prefixes for one tracking domain with one key ring.
 ///
 /// URL shapes (`<R:kind>` is the recipient token followed by the kind's 8-character tag, `<M>`
@@ -117,8 +118,8 @@ public struct TrackingURLBuilder: Sendable {
     /// The recipient token of one copy, with the tags that bind it to each kind of URL.
     public func recipientToken(_ recipient: RecipientInfo) throws(TrackingError) -> RecipientToken {
         guard let key = activeKey else { throw .emptyKeyRing }
-        let sealed = try TokenFormat.sealReturningKey(try recipientPlaintext(recipient), key: key)
-        return RecipientToken(base: sealed.token, kindTags: TokenFormat.kindTags(sealed.tokenKey))
+        let sealed = try TokenFormat.sealToken(try recipientPlaintext(recipient), key: key)
+        return RecipientToken(base: sealed.token, kindTags: TokenFormat.kindTags(digest: sealed.tokenKey))
     }
 
     /// The recipient token's plaintext (see ``TokenFormat``).

@@ -1,7 +1,9 @@
 import ArgumentParser
 import CSSInline
+import Dispatch
 import Foundation
 import Linkstamp
+import Synchronization
 
 /// What `linkstamp bench` times.
 enum BenchPhase: String, ExpressibleByArgument, CaseIterable {
@@ -11,9 +13,11 @@ enum BenchPhase: String, ExpressibleByArgument, CaseIterable {
     case prepare
     /// Only the per-recipient work, on messages prepared before the clock starts.
     case stamp
+    /// Only the recipient-token seal of every copy (the cryptographic part of stamping).
+    case seal
     /// Only the CSS inliner, on each input's HTML document.
     case inlineCSS = "inline-css"
-    /// Copying the bytes stamping writes into the same reused buffer: the physical limit.
+    /// Copying the bytes stamping writes into the same kind of destination: the physical limit.
     case memcpy
 }
 
@@ -24,10 +28,14 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Every .eml file is used as it is; every .html document is wrapped in a message with \
             open and click tracking on. Phases: pipeline (prepare + stamp every recipient, the \
-            default), prepare, stamp, inline-css (each input's HTML document: an .html file, or \
-            the HTML part of an .eml), memcpy (copying the same output bytes: the physical \
-            limit). A progress bar is drawn on stderr when it is a terminal; the summary line is \
-            always printed (on stderr with --json). Use a release build for figures.
+            default), prepare, stamp, seal (only the recipient tokens), inline-css (each input's \
+            HTML document: an .html file, or the HTML part of an .eml), memcpy (copying the same \
+            output bytes: the physical limit). Stamping and memcpy write each copy into fresh \
+            memory: a 128 MiB ring, larger than the last-level cache. With --threads N the \
+            inputs are spread over N threads sharing one engine, and the one-thread figure is \
+            measured in the same run for the scaling. A progress bar is drawn on stderr when it \
+            is a terminal; the summary line is always printed (on stderr with --json). Use a \
+            release build for figures.
             """
     )
 
@@ -51,12 +59,17 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Passes over the corpus (the fastest pass is reported).")
     var iterations: Int = 3
 
+    @Option(
+        name: .long,
+        help: "Threads the inputs are spread over, sharing one engine (more than 1: one thread is measured too).")
+    var threads: Int = 1
+
     @Flag(name: .long, help: "Print one JSON object on stdout (the summary line goes to stderr).")
     var json = false
 
     func run() throws {
-        guard recipients >= 1, iterations >= 1 else {
-            printError("linkstamp: --recipients and --iterations must be at least 1")
+        guard recipients >= 1, iterations >= 1, threads >= 1, threads <= 256 else {
+            printError("linkstamp: --recipients and --iterations must be at least 1, --threads 1 to 256")
             throw ExitCode(SysExit.usage)
         }
         var isFolder: ObjCBool = false
@@ -91,15 +104,28 @@ struct BenchCommand: ParsableCommand {
         let envelope = Envelope(
             sender: "news@example.com", recipients: (0..<recipients).map { "reader\($0)@example.org" })
         var bench = CorpusBench(phase: phase, engine: engine, envelope: envelope)
-        let progress = Progress(total: items.count * iterations, enabled: isatty(STDERR_FILENO) == 1)
+        let passes = threads > 1 ? 2 * iterations : iterations
+        let progress = Progress(total: items.count * passes, enabled: isatty(STDERR_FILENO) == 1)
 
         var best: BenchMeasurement?
+        var single: BenchMeasurement?
         for _ in 0..<iterations {
-            let measurement = try bench.measure(items, progress: progress)
+            // With threads, one-thread and N-thread passes alternate, so both see the same load.
+            if threads > 1 {
+                let one = try bench.measure(items, progress: progress)
+                if one.seconds < single?.seconds ?? .infinity { single = one }
+            }
+            let measurement =
+                threads > 1
+                ? try CorpusBench.measure(
+                    items, threads: threads, phase: phase, engine: engine, envelope: envelope, progress: progress)
+                : try bench.measure(items, progress: progress)
             if measurement.seconds < best?.seconds ?? .infinity { best = measurement }
         }
         progress.finish()
         guard var result = best else { return }
+        result.threads = threads
+        result.single = single.map { ($0.rate($0.messages), $0.cpuPerMessage) }
         if phase == .inlineCSS { result.doctypes = bench.doctypes }
         let summary = result.summary(phase: phase, recipients: recipients)
         if json {
@@ -117,8 +143,8 @@ struct CorpusBench {
     let engine: Engine
     let envelope: Envelope
     let clock = ContinuousClock()
-    /// Output buffer reused by every copy, as a relay writing to one socket buffer would.
-    var output: [UInt8] = []
+    /// Where stamping and memcpy write every copy: fresh memory each time, never a hot buffer.
+    var ring: CopyRing?
     /// Doctypes found in and kept byte for byte by the inliner (counted outside the clock).
     var doctypes = DoctypeCount()
 
@@ -126,15 +152,25 @@ struct CorpusBench {
         self.phase = phase
         self.engine = engine
         self.envelope = envelope
-        output.reserveCapacity(1 << 20)
+        if phase == .pipeline || phase == .stamp || phase == .memcpy { ring = CopyRing() }
     }
 
     mutating func measure(_ items: [CorpusLoader.Item], progress: Progress) throws -> BenchMeasurement {
+        var index = 0
+        return try measure(progress: progress) {
+            defer { index += 1 }
+            return index < items.count ? items[index] : nil
+        }
+    }
+
+    /// One pass over the inputs `next` hands out until it returns nil.
+    mutating func measure(progress: Progress?, next: () -> CorpusLoader.Item?) throws -> BenchMeasurement {
         var result = BenchMeasurement()
         var elapsed = Duration.zero
         doctypes = DoctypeCount()
-        for item in items {
-            defer { progress.step() }
+        let cpuStart = threadCPUSeconds()
+        while let item = next() {
+            defer { progress?.step() }
             if phase == .inlineCSS {
                 // An .eml without an HTML part has nothing to inline: not counted at all.
                 guard let document = CorpusLoader.htmlDocument(of: item) else { continue }
@@ -167,23 +203,30 @@ struct CorpusBench {
                 continue
             }
             result.copies += transmission.copies.count
-            if phase == .memcpy {
+            switch phase {
+            case .memcpy:
                 elapsed += try copyRenderedBytes(of: transmission, into: &result)
-                continue
+            case .seal:
+                elapsed += try sealTokens(of: transmission, into: &result)
+            default:
+                guard var ring else { continue }
+                let before = ring.written
+                for copy in transmission.copies {
+                    ring.startCopy()
+                    try transmission.render(copy, into: &ring)
+                }
+                elapsed += clock.now - (phase == .stamp ? prepared : start)
+                result.outputBytes += ring.written - before
+                self.ring = ring
             }
-            for copy in transmission.copies {
-                output.removeAll(keepingCapacity: true)
-                try transmission.render(copy, into: &output)
-                result.outputBytes += output.count
-            }
-            elapsed += clock.now - (phase == .stamp ? prepared : start)
         }
-        result.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        result.cpuSeconds = threadCPUSeconds() - cpuStart
+        result.seconds = elapsed.seconds
         return result
     }
 
     /// Renders every copy outside the clock, then times copying exactly those bytes, copy by
-    /// copy, into the same reused buffer stamping writes to.
+    /// copy, into the ring stamping writes to.
     private mutating func copyRenderedBytes(
         of transmission: Transmission, into result: inout BenchMeasurement
     ) throws -> Duration {
@@ -192,25 +235,107 @@ struct CorpusBench {
         for copy in transmission.copies {
             rendered.append(try transmission.renderedBytes(copy))
         }
-        let largest = rendered.map(\.count).max() ?? 0
-        if output.count < largest { output = [UInt8](repeating: 0, count: largest) }
+        guard var ring else { return .zero }
+        let before = ring.written
         let start = clock.now
-        output.withUnsafeMutableBytes { destination in
-            for bytes in rendered {
-                bytes.withUnsafeBytes { source in
-                    if let to = destination.baseAddress, let from = source.baseAddress {
-                        memcpy(to, from, source.count)
-                    }
-                }
-            }
+        for bytes in rendered {
+            ring.startCopy()
+            bytes.withUnsafeBytes { ring.write($0) }
         }
         let elapsed = clock.now - start
-        blackHole(output)
-        result.outputBytes += rendered.reduce(0) { $0 + $1.count }
+        result.outputBytes += ring.written - before
+        self.ring = ring
         return elapsed
+    }
+
+    /// Times sealing every copy's recipient token, as stamping does first for each copy (one
+    /// seal and its kind tags); the output bytes are the tokens' URL segments.
+    private func sealTokens(of transmission: Transmission, into result: inout BenchMeasurement) throws -> Duration {
+        let urls = engine.urls
+        let infos = transmission.copies.map { copy in
+            RecipientInfo(
+                transmissionID: transmission.transmissionID, messageID: copy.messageID, rcptTo: copy.normalizedAddress,
+                rcptType: copy.rcptType, expires: transmission.expires)
+        }
+        var bytes = 0
+        let start = clock.now
+        for info in infos {
+            bytes += try urls.recipientToken(info).segmentLength
+        }
+        let elapsed = clock.now - start
+        result.outputBytes += bytes
+        return elapsed
+    }
+
+    /// One pass with the inputs spread over `threads` threads that share `engine`: each thread
+    /// takes the next input not yet taken and keeps its own clock, covering only the phase's work
+    /// as with one thread; the pass lasts as long as its slowest thread's clock.
+    static func measure(
+        _ items: [CorpusLoader.Item], threads: Int, phase: BenchPhase, engine: Engine, envelope: Envelope,
+        progress: Progress
+    ) throws -> BenchMeasurement {
+        let shared = SharedPass(items: items)
+        let ready = DispatchSemaphore(value: 0)
+        let go = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<threads {
+            let thread = Thread {
+                // The ring is made (and its memory written) before the start signal.
+                var bench = CorpusBench(phase: phase, engine: engine, envelope: envelope)
+                ready.signal()
+                go.wait()
+                let outcome = Result { try bench.measure(progress: nil) { shared.next() } }
+                shared.results.withLock { $0.append(outcome) }
+                done.signal()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        for _ in 0..<threads { ready.wait() }
+        for _ in 0..<threads { go.signal() }
+        for _ in 0..<threads { done.wait() }
+        for _ in 0..<items.count { progress.step() }
+        var total = BenchMeasurement()
+        for outcome in shared.results.withLock({ $0 }) {
+            let part = try outcome.get()
+            total.messages += part.messages
+            total.refused += part.refused
+            total.inputBytes += part.inputBytes
+            total.copies += part.copies
+            total.outputBytes += part.outputBytes
+            total.cpuSeconds += part.cpuSeconds
+            total.seconds = max(total.seconds, part.seconds)
+        }
+        return total
     }
 }
 
+/// What the threads of one pass share: the next input to take and their results.
+final class SharedPass: Sendable {
+    let items: [CorpusLoader.Item]
+    let taken = Atomic<Int>(0)
+    let results = Mutex<[Result<BenchMeasurement, any Error>]>([])
+
+    init(items: [CorpusLoader.Item]) { self.items = items }
+
+    /// The next input no thread has taken yet, or nil when all are taken.
+    func next() -> CorpusLoader.Item? {
+        let index = taken.add(1, ordering: .relaxed).oldValue
+        return index < items.count ? items[index] : nil
+    }
+}
+
+/// CPU time the calling thread has used, in seconds.
+func threadCPUSeconds() -> Double {
+    var time = timespec()
+    guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return 0 }
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
 /// Documents that start with a doctype, and how many of those the inliner kept byte for byte.
 struct DoctypeCount {
     var found = 0
@@ -251,12 +376,29 @@ struct BenchMeasurement {
     var inputBytes = 0
     var copies = 0
     var outputBytes = 0
+    /// The phase's own time (with threads, the longest of the threads' clocks).
     var seconds = 0.0
+    /// CPU time of the whole pass, every thread summed (work outside the clock included).
+    var cpuSeconds = 0.0
     var doctypes: DoctypeCount?
+    /// Threads the pass ran on.
+    var threads = 1
+    /// With threads, the fastest one-thread pass of the same run: its messages per second and
+    /// CPU microseconds per message.
+    var single: (messagesPerSecond: Double, cpuPerMessage: Double)?
 
     /// Per second, or 0 when nothing was timed (an empty or wholly refused corpus).
     func rate(_ amount: Int, scale: Double = 1) -> Double {
         seconds > 0 ? Double(amount) / seconds / scale : 0
+    }
+
+    /// CPU microseconds per message.
+    var cpuPerMessage: Double { messages > 0 ? cpuSeconds / Double(messages) * 1e6 : 0 }
+
+    /// Messages per second relative to the one-thread pass (nil without threads).
+    var scaling: Double? {
+        guard let single, single.messagesPerSecond > 0 else { return nil }
+        return rate(messages) / single.messagesPerSecond
     }
 
     func json(phase: BenchPhase, recipients: Int, corpus: String) -> String {
@@ -276,7 +418,14 @@ struct BenchMeasurement {
             JSONMember(key: "input_mb_per_s", value: number(rate(inputBytes, scale: 1e6), "%.2f")),
             JSONMember(key: "copies_per_s", value: number(rate(copies), "%.1f")),
             JSONMember(key: "output_mb_per_s", value: number(rate(outputBytes, scale: 1e6), "%.2f")),
+            JSONMember(key: "threads", value: number(threads)),
+            JSONMember(key: "cpu_us_per_message", value: number(cpuPerMessage, "%.2f")),
         ]
+        if let single, let scaling {
+            members.append(JSONMember(key: "messages_per_s_1_thread", value: number(single.messagesPerSecond, "%.1f")))
+            members.append(JSONMember(key: "cpu_us_per_message_1_thread", value: number(single.cpuPerMessage, "%.2f")))
+            members.append(JSONMember(key: "scaling", value: number(scaling, "%.3f")))
+        }
         if let doctypes {
             members.append(JSONMember(key: "doctypes", value: number(doctypes.found)))
             members.append(JSONMember(key: "doctypes_kept", value: number(doctypes.kept)))
@@ -285,22 +434,24 @@ struct BenchMeasurement {
     }
 
     func summary(phase: BenchPhase, recipients: Int) -> String {
+        var scalingNote = ""
+        if let single, let scaling {
+            scalingNote = String(
+                format: "; %d threads: %.2fx 1 thread (%.0f messages/s), CPU %.1f µs/message (1 thread %.1f)",
+                threads, scaling, single.messagesPerSecond, cpuPerMessage, single.cpuPerMessage)
+        }
         if phase == .inlineCSS {
             let rates = String(
                 format: "%.0f documents/s, %.1f MB/s in, %.1f MB/s out (%.1f ms)",
                 rate(messages), rate(inputBytes, scale: 1e6), rate(outputBytes, scale: 1e6), seconds * 1e3)
-            return "inline-css: \(messages) documents (\(refused) refused): \(rates)"
+            return "inline-css: \(messages) documents (\(refused) refused): \(rates)\(scalingNote)"
         }
         let rates = String(
             format: "%.0f messages/s, %.1f MB/s in, %.0f copies/s, %.1f MB/s out (%.1f ms)",
             rate(messages), rate(inputBytes, scale: 1e6), rate(copies), rate(outputBytes, scale: 1e6), seconds * 1e3)
-        return "\(phase.rawValue): \(messages) messages (\(refused) refused), \(recipients) recipients each: \(rates)"
+        return
+            "\(phase.rawValue): \(messages) messages (\(refused) refused), \(recipients) recipients each: \(rates)\(scalingNote)"
     }
-}
-
-@inline(never)
-func blackHole(_ value: [UInt8]) {
-    if value.count == -1 { print(value) }
 }
 
 /// A one-line progress bar on stderr when it is a terminal.

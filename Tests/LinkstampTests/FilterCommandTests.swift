@@ -363,6 +363,40 @@ import Testing
         #expect((object?["corpus"] as? String)?.hasSuffix("/corpus") == true)
     }
 
+    @Test func benchThreadsReportsScalingAgainstOneThread() throws {
+        let home = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let result = try run(
+            ["bench", "--iterations", "1", "--recipients", "2", "--threads", "2", "--json"], configHome: home)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
+        #expect(object["threads"] as? Int == 2)
+        #expect((object["scaling"] as? Double ?? 0) > 0)
+        #expect((object["messages_per_s_1_thread"] as? Double ?? 0) > 0)
+        #expect((object["cpu_us_per_message"] as? Double ?? 0) > 0)
+        // Every input is taken by exactly one thread.
+        let single = try run(["bench", "--iterations", "1", "--recipients", "2", "--json"], configHome: home)
+        let one = try #require(try JSONSerialization.jsonObject(with: Data(single.stdout)) as? [String: Any])
+        #expect(object["messages"] as? Int == one["messages"] as? Int)
+        #expect(object["copies"] as? Int == one["copies"] as? Int)
+        #expect(one["scaling"] == nil)
+        #expect(result.stderr.contains("2 threads: "))
+        #expect(try run(["bench", "--threads", "0"], configHome: home).status == 64)
+    }
+
+    @Test func benchSealPhaseCountsOneTokenPerCopy() throws {
+        let home = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let result = try run(
+            ["bench", "--iterations", "1", "--recipients", "3", "--phase", "seal", "--json"], configHome: home)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
+        let copies = try #require(object["copies"] as? Int)
+        #expect(copies > 0)
+        // A recipient segment (token and kind tag) is at least the shortest token.
+        #expect((object["output_bytes"] as? Int ?? 0) >= copies * 50)
+    }
+
     @Test func helpNamesTheSenderExitCodesAndKeyRing() throws {
         let home = try scratch()
         defer { try? FileManager.default.removeItem(atPath: home) }

@@ -1,0 +1,46 @@
+import Crypto
+import MailBytes
+import Testing
+
+@testable import Tracking
+
+/// The seal's own shortcuts: the token key from the prepared HMAC pads, and one random fill for
+/// the whole nonce.
+@Suite struct TokenSealTests {
+    @Test func tokenKeyIsHMACOfThePrefix() throws {
+        let key = try Support.key(id: 7, seed: 3)
+        let sealed = try TokenFormat.sealToken([2, 0], key: key)
+        let raw = try #require(Base64.decode(ArraySlice(sealed.token), alphabet: .url))
+        let prefix = Array(raw.prefix(TokenFormat.prefixCount))
+        let expected = HMAC<SHA256>.authenticationCode(for: prefix, using: key.secret.key)
+        #expect(Array(sealed.tokenKey) == Array(expected))
+        // And the key the decoder derives is the same one.
+        #expect(
+            key.secret.tokenKey(prefix: prefix[...]).withUnsafeBytes { Array($0) } == Array(sealed.tokenKey))
+    }
+
+    @Test func everyNonceIsFreshInBothHalves() throws {
+        let key = try Support.key(id: 7, seed: 3)
+        var nonces = Set<[UInt8]>()
+        var lowHalves = Set<[UInt8]>()
+        for _ in 0..<64 {
+            let token = try TokenFormat.seal([2, 0], key: key)
+            let raw = try #require(Base64.decode(ArraySlice(token), alphabet: .url))
+            let nonce = Array(raw[TokenFormat.headerCount..<TokenFormat.prefixCount])
+            nonces.insert(nonce)
+            lowHalves.insert(Array(nonce.suffix(8)))
+        }
+        #expect(nonces.count == 64)
+        #expect(lowHalves.count == 64)
+    }
+
+    @Test func randomFillCoversTheWholeBuffer() {
+        var seen = [Bool](repeating: false, count: 16)
+        for _ in 0..<64 {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            bytes.withUnsafeMutableBytes { TokenRandom.fill($0) }
+            for (index, byte) in bytes.enumerated() where byte != 0 { seen[index] = true }
+        }
+        #expect(seen.allSatisfy { $0 })
+    }
+}
