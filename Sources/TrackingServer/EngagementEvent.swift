@@ -134,6 +134,12 @@ public enum EngagementEvent {
         /// characters; everything else as raw UTF-8).
         mutating func string(_ text: String) {
             bytes.append(UInt8(ascii: "\""))
+            // Most values need no escape: copied whole.
+            if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                bytes.append(contentsOf: text.utf8)
+                bytes.append(UInt8(ascii: "\""))
+                return
+            }
             for byte in text.utf8 {
                 switch byte {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"):

@@ -40,7 +40,9 @@ public final class MachineClassifier: Sendable {
         _ event: TrackedEvent, isHEAD: Bool, client: EngagementEvent.Client, now: Double
     ) -> MachineVerdict {
         var reasons: [String] = []
-        if let address = IPAddress(client.ipAddress), proxyRanges.contains(where: { $0.contains(address) }) {
+        if !proxyRanges.isEmpty, let address = IPAddress(client.ipAddress),
+            proxyRanges.contains(where: { $0.contains(address) })
+        {
             reasons.append("apple_mail_privacy_proxy")
         }
         if let agent = client.userAgent {

@@ -42,6 +42,8 @@ public struct TrackingServer: Sendable {
     let limiter: RateLimiter
     let ids = EventIDGenerator()
     let counters = EventCounters()
+    /// Opened link and message tokens of `keyRing` (the same ones come with every click of a campaign).
+    let tokens = TokenCache()
     let registry: PrometheusCollectorRegistry
     let metrics: PrometheusMetricsFactory
     let logger: Logger
@@ -129,9 +131,16 @@ public struct TrackingServer: Sendable {
     /// not decode at all (forged, other key ring, garbled, wrong kind).
     func decodeAllowingExpiry(_ path: String, now: Double) -> (event: TrackedEvent, expired: Bool)? {
         do {
-            return (try TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64(now)), false)
+            return (
+                try TrackingDecoder.decode(
+                    url: path, keyRing: keyRing, now: Int64(now), limits: .default, cache: tokens),
+                false
+            )
         } catch  where error.isExpired {
-            guard let stale = try? TrackingDecoder.decode(url: path, keyRing: keyRing, now: Int64.min) else {
+            guard
+                let stale = try? TrackingDecoder.decode(
+                    url: path, keyRing: keyRing, now: Int64.min, limits: .default, cache: tokens)
+            else {
                 return nil
             }
             return (stale, true)
@@ -271,8 +280,12 @@ public struct TrackingServer: Sendable {
     /// The `Location` for a decoded target: only `http`/`https`, with bytes a header cannot carry
     /// percent-encoded; nil for anything else.
     static func redirectLocation(_ target: String) -> String? {
-        let lower = target.prefix(8).lowercased()
-        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return nil }
+        let bytes = target.utf8
+        guard Self.hasPrefixIgnoringCase(bytes, "http://") || Self.hasPrefixIgnoringCase(bytes, "https://") else {
+            return nil
+        }
+        // Most targets need no escaping: the same string.
+        if !bytes.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) { return target }
         var out = ""
         for byte in target.utf8 {
             if byte <= 0x20 || byte >= 0x7F {
@@ -283,6 +296,21 @@ public struct TrackingServer: Sendable {
             }
         }
         return out
+    }
+
+    /// Whether `bytes` start with `prefix` (lowercase ASCII), ignoring ASCII case.
+    static func hasPrefixIgnoringCase(_ bytes: String.UTF8View, _ prefix: StaticString) -> Bool {
+        prefix.withUTF8Buffer { prefix in
+            var index = bytes.startIndex
+            for expected in prefix {
+                guard index != bytes.endIndex else { return false }
+                let byte = bytes[index]
+                let lower = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                guard lower == expected else { return false }
+                index = bytes.index(after: index)
+            }
+            return true
+        }
     }
 
     func notFound(_ reason: String) -> Response {
