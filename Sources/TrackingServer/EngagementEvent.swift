@@ -135,8 +135,14 @@ public enum EngagementEvent {
         mutating func string(_ text: String) {
             bytes.append(UInt8(ascii: "\""))
             // Most values need no escape: copied whole.
-            if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                bytes.append(contentsOf: text.utf8)
+            let copied =
+                text.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
+                    guard !buffer.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+                    else { return false }
+                    bytes.append(contentsOf: buffer)
+                    return true
+                } ?? false
+            if copied {
                 bytes.append(UInt8(ascii: "\""))
                 return
             }

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Linkstamp
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import Testing
 import Tracking
 
@@ -150,6 +152,28 @@ struct SuspendingSuppression: SuppressionStore {
 }
 
 extension FastPathTests {
+    /// The codec's shortcut gives the request `HTTP1ToHTTPServerCodec` gives, for every form of
+    /// request target.
+    @Test func originFormShortcutMakesTheCodecsRequest() throws {
+        let targets = [
+            "/f/a/AgAB-x_y/AgAB/AgAB?x=1#frag", "/", "//double/slash", "/q/o/%41%2f;p?q=%20", "/a b",
+            "http://t.example.net/f/a/x?y=1", "https://t.example.net", "*", "t.example.net:443",
+        ]
+        for target in targets {
+            for method in [HTTPMethod.GET, .HEAD, .POST, .RAW(value: "PURGE")] {
+                var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
+                head.headers.add(name: "Host", value: "t.example.net")
+                head.headers.add(name: "User-Agent", value: "Firefox/140.0")
+                head.headers.add(name: "Cookie", value: "a=1; b=2")
+                let expected = try HTTPRequest(head, secure: false, splitCookie: false)
+                #expect(try OriginFormHTTPServerCodec.request(head) == expected, "\(method) \(target)")
+            }
+        }
+        var bare = HTTPRequestHead(version: .http1_0, method: .GET, uri: "/healthz")
+        bare.headers = [:]
+        #expect(try OriginFormHTTPServerCodec.request(bare) == HTTPRequest(bare, secure: false, splitCookie: false))
+    }
+
     /// With a suppression store that suspends, link unsubscribes go to the router, which still
     /// suppresses and journals them; plain clicks stay on the event loop.
     @Test func unsubscribeLinksWithAnAsynchronousStoreGoToTheRouter() async throws {
