@@ -384,24 +384,32 @@ extension String {
 /// connection opening or of the previous response ending: a client that trickles its request
 /// (or sends nothing) cannot hold a connection while others wait. The clock does not run while
 /// a request is being answered.
+///
+/// Arming and disarming only move a deadline; one timer per connection checks it when due and
+/// sets itself again for a deadline that moved (a timer scheduled and cancelled per request was
+/// 3 % of a click's instructions).
 final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
     let timeout: TimeAmount
-    private var deadline: Scheduled<Void>?
+    /// When the connection is closed unless a request head has come; nil while one is answered.
+    private var deadline: NIODeadline?
+    /// The pending check, if any (never later than `deadline`).
+    private var timer: Scheduled<Void>?
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
     func handlerAdded(context: ChannelHandlerContext) { arm(context) }
-    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        deadline = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
-            deadline?.cancel()
-            deadline = nil
-        }
+        if case .head = unwrapInboundIn(data) { deadline = nil }
         context.fireChannelRead(data)
     }
 
@@ -411,8 +419,26 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func arm(_ context: ChannelHandlerContext) {
-        deadline?.cancel()
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: timeout) { bound.value.close(promise: nil) }
+        let due = NIODeadline.now() + timeout
+        deadline = due
+        if timer == nil { schedule(context, at: due) }
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at due: NIODeadline) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: due) {
+            let (handler, context) = bound.value
+            handler.check(context)
+        }
+    }
+
+    private func check(_ context: ChannelHandlerContext) {
+        timer = nil
+        guard let deadline else { return }  // a request is being answered: its response re-arms
+        if deadline <= .now() {
+            context.close(promise: nil)
+        } else {
+            schedule(context, at: deadline)
+        }
     }
 }
