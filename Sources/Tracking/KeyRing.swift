@@ -80,6 +80,13 @@ final class SecretBox: @unchecked Sendable {
         mac.update(data: prefix)
         return SymmetricKey(data: mac.finalize())
     }
+
+    /// The same from the prefix's raw bytes (what decoding has at hand).
+    func tokenKey(prefixBytes prefix: UnsafeRawBufferPointer) -> SymmetricKey {
+        var mac = hmac
+        mac.update(data: prefix)
+        return SymmetricKey(data: mac.finalize())
+    }
 }
 
 /// The keys that seal and open tracking tokens. The last key is the active one (it encodes);

@@ -164,8 +164,17 @@ extension TrackingURLBuilder {
 }
 
 extension TrackingDecoder {
-    /// Opens a message token found at `range` of `url`.
-    static func decodeMessage(_ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing) throws(TrackingError)
+    /// Opens a message token found at `range` of `url`, or takes it from `cache`.
+    static func decodeMessage(
+        _ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing, cache: TokenCache? = nil
+    ) throws(TrackingError) -> MessageInfo {
+        if let cache, case .message(let message)? = cache.value(url[range]) { return message }
+        let message = try openMessage(url, range, keyRing: keyRing)
+        cache?.store(url[range], .message(message))
+        return message
+    }
+
+    private static func openMessage(_ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing) throws(TrackingError)
         -> MessageInfo
     {
         var (reader, _) = try TokenFormat.open(

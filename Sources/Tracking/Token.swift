@@ -195,8 +195,7 @@ enum TokenFormat {
     ) throws(TrackingError) -> (reader: ByteReader, keyID: UInt16, kindBound: Bool) {
         var token = segment
         var tag: ArraySlice<UInt8>?
-        let found = versionOf(segment)
-        if urlKind != nil, found == version {
+        if urlKind != nil, versionOf(segment) == version {
             guard segment.count > kindTagCount else { throw .malformedToken(offset: offset) }
             token = segment.dropLast(kindTagCount)
             tag = segment.suffix(kindTagCount)
@@ -207,27 +206,25 @@ enum TokenFormat {
         guard raw[0] == version || raw[0] == unboundVersion else { throw .unsupportedVersion(raw[0], offset: offset) }
         let keyID = UInt16(raw[1]) << 8 | UInt16(raw[2])
         guard let key = keyRing.key(id: keyID) else { throw .unknownKeyID(keyID, offset: offset) }
-        let prefix = raw[0..<prefixCount]
-        let plaintext: [UInt8]
-        let tokenKey = key.secret.tokenKey(prefix: prefix)
-        do {
-            let box = try ChaChaPoly.SealedBox(
-                nonce: ChaChaPoly.Nonce(data: zeroNonce), ciphertext: raw[prefixCount..<raw.count - tagCount],
-                tag: raw[(raw.count - tagCount)...])
-            let data = try ChaChaPoly.open(box, using: tokenKey, authenticating: prefix)
-            plaintext = [UInt8](data)
-        } catch {
-            throw .forged(offset: offset)
+        // The prefix goes to HMAC and the AEAD as raw bytes, and the sealed box is handed over as
+        // one buffer (ChaCha's constant nonce, ciphertext, tag): swift-crypto's generic paths over
+        // array slices cost more than the cipher itself.
+        var combined = zeroNonce
+        combined.reserveCapacity(zeroNonce.count + raw.count - prefixCount)
+        combined.append(contentsOf: raw[prefixCount...])
+        let opened = raw.withUnsafeBytes { bytes -> (plaintext: [UInt8], tokenKey: SymmetricKey)? in
+            let prefix = UnsafeRawBufferPointer(rebasing: bytes[0..<prefixCount])
+            let tokenKey = key.secret.tokenKey(prefixBytes: prefix)
+            guard let box = try? ChaChaPoly.SealedBox(combined: combined),
+                let data = try? ChaChaPoly.open(box, using: tokenKey, authenticating: prefix)
+            else { return nil }
+            return (data.withUnsafeBytes { [UInt8]($0) }, tokenKey)
         }
-        if let urlKind, let tag {
-            let expected = kindTags(tokenKey)
-            let start = Int(urlKind.rawValue) * kindTagCount
-            // Constant time: the difference of every byte is folded before the one comparison.
-            var difference: UInt8 = 0
-            for (a, b) in zip(expected[start..<start + kindTagCount], tag) { difference |= a ^ b }
-            guard difference == 0 else { throw .wrongURLKind(offset: offset + segment.count - kindTagCount) }
+        guard let opened else { throw .forged(offset: offset) }
+        if let urlKind, let tag, !kindTagMatches(opened.tokenKey, urlKind, tag) {
+            throw .wrongURLKind(offset: offset + segment.count - kindTagCount)
         }
-        var reader = ByteReader(plaintext)
+        var reader = ByteReader(opened.plaintext)
         guard let kindByte = reader.readByte(), let foundKind = TokenKind(rawValue: kindByte) else {
             throw .malformedToken(offset: offset)
         }
@@ -235,5 +232,26 @@ enum TokenFormat {
             throw .wrongTokenKind(expected: kind.name, found: foundKind.name, offset: offset)
         }
         return (reader, keyID, tag != nil)
+    }
+
+    /// Whether `tag` is the kind tag of `urlKind` for the token sealed with `tokenKey`: the same
+    /// characters ``kindTags(_:)`` gives for that kind (its 6 bytes of the hash, base64url),
+    /// compared in constant time (every byte's difference is folded before the one comparison).
+    static func kindTagMatches(_ tokenKey: SymmetricKey, _ urlKind: URLKind, _ tag: ArraySlice<UInt8>) -> Bool {
+        var hash = SHA256()
+        tokenKey.withUnsafeBytes { hash.update(bufferPointer: $0) }
+        kindTagLabel.withUnsafeBytes { hash.update(bufferPointer: $0) }
+        let start = Int(urlKind.rawValue) * kindTagByteCount
+        var expected = [UInt8]()
+        expected.reserveCapacity(kindTagCount)
+        hash.finalize().withUnsafeBytes { digest in
+            Base64.encode(
+                UnsafeRawBufferPointer(rebasing: digest[start..<start + kindTagByteCount]), alphabet: .url,
+                into: &expected)
+        }
+        guard expected.count == tag.count else { return false }
+        var difference: UInt8 = 0
+        for (a, b) in zip(expected, tag) { difference |= a ^ b }
+        return difference == 0
     }
 }

@@ -16,9 +16,10 @@ public enum TrackingDecoder {
         try decode(url: url, keyRing: keyRing, now: now, limits: .default)
     }
 
-    /// Same, with explicit limits.
+    /// Same, with explicit limits, and a cache of opened link and message tokens (see
+    /// ``TokenCache``: it must only ever be used with `keyRing`).
     public static func decode(
-        url: String, keyRing: KeyRing, now: Int64, limits: TrackingLimits
+        url: String, keyRing: KeyRing, now: Int64, limits: TrackingLimits, cache: TokenCache? = nil
     ) throws(TrackingError) -> TrackedEvent {
         let bytes = Array(url.utf8)
         guard bytes.count <= limits.maxURLBytes else { throw .urlTooLong(limit: limits.maxURLBytes) }
@@ -44,8 +45,9 @@ public enum TrackingDecoder {
             guard TrackingURLBuilder.isValidSublink(Substring(decoding: sublink, as: UTF8.self)) else {
                 throw .notTrackingURL(offset: segments[base + 1].lowerBound)
             }
-            let link = try decodeLink(bytes, segments[base + 2], keyRing: keyRing)
-            let message = clickWithMessage ? try decodeMessage(bytes, segments[n - 2], keyRing: keyRing) : nil
+            let link = try decodeLink(bytes, segments[base + 2], keyRing: keyRing, cache: cache)
+            let message =
+                clickWithMessage ? try decodeMessage(bytes, segments[n - 2], keyRing: keyRing, cache: cache) : nil
             let recipient = try decodeRecipient(bytes, segments[n - 1], kind: .click, keyRing: keyRing, now: now)
             guard link.transmissionID == recipient.transmissionID else {
                 throw .transmissionMismatch(offset: segments[base + 2].lowerBound)
@@ -79,7 +81,8 @@ public enum TrackingDecoder {
         } else {
             throw .notTrackingURL(offset: segments.last?.lowerBound)
         }
-        let message = routeEnd == n - 2 ? try decodeMessage(bytes, segments[n - 2], keyRing: keyRing) : nil
+        let message =
+            routeEnd == n - 2 ? try decodeMessage(bytes, segments[n - 2], keyRing: keyRing, cache: cache) : nil
         let recipient = try decodeRecipient(bytes, segments[n - 1], kind: kind, keyRing: keyRing, now: now)
         if let message, message.transmissionID != recipient.transmissionID {
             throw .transmissionMismatch(offset: segments[n - 2].lowerBound)
@@ -138,7 +141,7 @@ public enum TrackingDecoder {
     }
     private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
-    private struct DecodedLink {
+    struct DecodedLink {
         var transmissionID: UInt64
         var index: UInt64
         var name: String
@@ -157,7 +160,16 @@ public enum TrackingDecoder {
         var kindBound: Bool
     }
 
-    private static func decodeLink(_ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing) throws(TrackingError)
+    private static func decodeLink(
+        _ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing, cache: TokenCache?
+    ) throws(TrackingError) -> DecodedLink {
+        if let cache, case .link(let link)? = cache.value(url[range]) { return link }
+        let link = try openLink(url, range, keyRing: keyRing)
+        cache?.store(url[range], .link(link))
+        return link
+    }
+
+    private static func openLink(_ url: [UInt8], _ range: Range<Int>, keyRing: KeyRing) throws(TrackingError)
         -> DecodedLink
     {
         var (reader, _) = try TokenFormat.open(url[range], expecting: .link, keyRing: keyRing, offset: range.lowerBound)

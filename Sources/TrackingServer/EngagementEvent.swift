@@ -134,6 +134,18 @@ public enum EngagementEvent {
         /// characters; everything else as raw UTF-8).
         mutating func string(_ text: String) {
             bytes.append(UInt8(ascii: "\""))
+            // Most values need no escape: copied whole.
+            let copied =
+                text.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
+                    guard !buffer.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+                    else { return false }
+                    bytes.append(contentsOf: buffer)
+                    return true
+                } ?? false
+            if copied {
+                bytes.append(UInt8(ascii: "\""))
+                return
+            }
             for byte in text.utf8 {
                 switch byte {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"):

@@ -16,8 +16,8 @@ import Logging
 ///   `<journal>.<consumer>.offset` (`OFFSET DEVICE INODE`), replaced atomically (temporary
 ///   file, `fsync`, `rename`, `fsync` of the directory), so a crash leaves the old or the new
 ///   position, never a torn one.
-/// - Rotation by rename (`mv events.jsonl events.jsonl.1`; the endpoint opens the journal by
-///   name for every append, so it starts a new file at once): the feed keeps the old file open,
+/// - Rotation by rename (`mv events.jsonl events.jsonl.1`; the endpoint looks the journal's
+///   name up at every append, so it starts a new file at once): the feed keeps the old file open,
 ///   hands out its remaining lines, and once the old file stayed at its end for two reads in a
 ///   row it switches to the new file from its start. Rotated while the server was stopped (the
 ///   committed file is no longer the journal's): the new file is read from its start and the

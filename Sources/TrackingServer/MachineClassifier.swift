@@ -40,12 +40,14 @@ public final class MachineClassifier: Sendable {
         _ event: TrackedEvent, isHEAD: Bool, client: EngagementEvent.Client, now: Double
     ) -> MachineVerdict {
         var reasons: [String] = []
-        if let address = IPAddress(client.ipAddress), proxyRanges.contains(where: { $0.contains(address) }) {
+        if !proxyRanges.isEmpty, let address = IPAddress(client.ipAddress),
+            proxyRanges.contains(where: { $0.contains(address) })
+        {
             reasons.append("apple_mail_privacy_proxy")
         }
         if let agent = client.userAgent {
-            if agent.contains("GoogleImageProxy") { reasons.append("google_image_proxy") }
-            if agent.contains("YahooMailProxy") { reasons.append("yahoo_mail_proxy") }
+            if Self.contains(agent, "GoogleImageProxy") { reasons.append("google_image_proxy") }
+            if Self.contains(agent, "YahooMailProxy") { reasons.append("yahoo_mail_proxy") }
         }
         if isHEAD { reasons.append("head_request") }
         if let injected = event.message?.injectionTime, Int64(now) - injected < secondsAfterInjection {
@@ -70,6 +72,24 @@ public final class MachineClassifier: Sendable {
             if trapped { reasons.append("scanner_trap_link") }
         }
         return MachineVerdict(reasons: reasons)
+    }
+}
+
+extension MachineClassifier {
+    /// Whether `text` contains the bytes of `needle` (ASCII names in a user agent).
+    static func contains(_ text: String, _ needle: StaticString) -> Bool {
+        needle.withUTF8Buffer { needle in
+            let count = needle.count
+            guard count > 0 else { return true }
+            let utf8 = Array(text.utf8)
+            guard utf8.count >= count else { return false }
+            for start in 0...(utf8.count - count) where utf8[start] == needle[0] {
+                var index = 1
+                while index < count && utf8[start + index] == needle[index] { index += 1 }
+                if index == count { return true }
+            }
+            return false
+        }
     }
 }
 

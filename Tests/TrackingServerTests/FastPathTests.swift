@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Linkstamp
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import Testing
 import Tracking
 
@@ -121,21 +123,82 @@ import Tracking
         func answer(_ method: HTTPRequest.Method, _ path: String) -> FastAnswer? {
             responder.answer(HTTPRequest(method: method, scheme: nil, authority: nil, path: path), peer: "192.0.2.1")
         }
+        // The unsubscribe link: the suppression list file is written synchronously, so here too
+        // (its click and link_unsubscribe lines, and the address suppressed; first, as a click on
+        // another link of the copy within a second would make it machine-made).
+        #expect(answer(.get, urls[2])?.head.status == .found)
+        #expect(Support.lines(setup.suppressionPath) == ["reader@example.org non_transactional"])
         #expect(answer(.get, urls[1])?.head.status == .found)
         #expect(answer(.head, urls[3])?.head.status == .ok)
-        // The unsubscribe link writes the suppression list: the router's.
-        #expect(answer(.get, urls[2]) == nil)
         #expect(answer(.get, listUnsubscribe) == nil)
         #expect(answer(.post, urls[1]) == nil)
         #expect(answer(.get, "/healthz") == nil)
         #expect(answer(.get, "/f/a/garbled/garbled/garbled") == nil)
-        #expect(Support.lines(setup.journalPath).count == 2)
+        let lines = Support.lines(setup.journalPath)
+        #expect(lines.count == 4)
+        #expect(lines.dropFirst().first?.hasPrefix(#"{"msys":{"unsubscribe_event":{"type":"link_unsubscribe""#) == true)
         #expect(HTTPDateCache.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
         #expect(HTTPDateCache.format(1_796_617_845) == "Mon, 07 Dec 2026 04:30:45 GMT")
     }
 }
 
+/// A suppression store that suspends (as PostgreSQL's does).
+struct SuspendingSuppression: SuppressionStore {
+    let stored = MemoryEventJournal()
+    func suppress(_ address: String, source: String) async throws(StoreError) {
+        await Task.yield()
+        try stored.append([address])
+    }
+}
+
 extension FastPathTests {
+    /// The codec's shortcut gives the request `HTTP1ToHTTPServerCodec` gives, for every form of
+    /// request target.
+    @Test func originFormShortcutMakesTheCodecsRequest() throws {
+        let targets = [
+            "/f/a/AgAB-x_y/AgAB/AgAB?x=1#frag", "/", "//double/slash", "/q/o/%41%2f;p?q=%20", "/a b",
+            "http://t.example.net/f/a/x?y=1", "https://t.example.net", "*", "t.example.net:443",
+        ]
+        for target in targets {
+            for method in [HTTPMethod.GET, .HEAD, .POST, .RAW(value: "PURGE")] {
+                var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
+                head.headers.add(name: "Host", value: "t.example.net")
+                head.headers.add(name: "User-Agent", value: "Firefox/140.0")
+                head.headers.add(name: "Cookie", value: "a=1; b=2")
+                let expected = try HTTPRequest(head, secure: false, splitCookie: false)
+                #expect(try OriginFormHTTPServerCodec.request(head) == expected, "\(method) \(target)")
+            }
+        }
+        var bare = HTTPRequestHead(version: .http1_0, method: .GET, uri: "/healthz")
+        bare.headers = [:]
+        #expect(try OriginFormHTTPServerCodec.request(bare) == HTTPRequest(bare, secure: false, splitCookie: false))
+    }
+
+    /// With a suppression store that suspends, link unsubscribes go to the router, which still
+    /// suppresses and journals them; plain clicks stay on the event loop.
+    @Test func unsubscribeLinksWithAnAsynchronousStoreGoToTheRouter() async throws {
+        let setup = try ServerTests.Setup()
+        let (urls, _) = try Self.paths(setup)
+        let configuration = try setup.configuration()
+        let suppression = SuspendingSuppression()
+        let server = TrackingServer(
+            configuration: configuration, keyRing: try KeyRing(contentsOf: configuration.keyRingPath),
+            journal: FileEventJournal(path: setup.journalPath), suppression: suppression,
+            logger: Support.quietLogger)
+        let responder = FastPathResponder(server: server, journal: MemoryEventJournal(), serverName: "linkstamp")
+        let request = HTTPRequest(method: .get, scheme: nil, authority: nil, path: urls[2])
+        #expect(responder.answer(request, peer: "192.0.2.1") == nil)
+        #expect(
+            responder.answer(HTTPRequest(method: .get, scheme: nil, authority: nil, path: urls[1]), peer: "192.0.2.1")?
+                .head.status == .found)
+        let running = try await RunningServer.start(server)
+        let response = await running.get(urls[2])
+        #expect(response.status == 302)
+        #expect(suppression.stored.lines == ["reader@example.org"])
+        #expect(Support.lines(setup.journalPath).count == 2)
+        await running.stop()
+    }
+
     /// The journal line's string writer escapes exactly as the JSON serializer does.
     @Test func lineWriterEscapesLikeTheSerializer() {
         for text in [

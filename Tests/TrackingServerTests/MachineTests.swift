@@ -76,8 +76,24 @@ import Tracking
     @Test func redirectTargets() {
         #expect(TrackingServer.redirectLocation("https://a.example/x?y=1") == "https://a.example/x?y=1")
         #expect(TrackingServer.redirectLocation("HTTP://a.example/é") == "HTTP://a.example/%C3%A9")
+        #expect(TrackingServer.redirectLocation("HtTpS://a.example/") == "HtTpS://a.example/")
+        #expect(TrackingServer.redirectLocation("https://a.example/a b") == "https://a.example/a%20b")
+        #expect(TrackingServer.redirectLocation("https:/a.example/") == nil)
+        #expect(TrackingServer.redirectLocation("http") == nil)
         #expect(TrackingServer.redirectLocation("javascript:alert(1)") == nil)
         #expect(TrackingServer.redirectLocation("data:text/html,x") == nil)
         #expect(TrackingServer.redirectLocation("https://a.example/\r\nSet-Cookie: x") == nil)
+    }
+}
+
+extension MachineTests {
+    /// The user-agent search is a plain byte search: anywhere, including at the end; not a prefix.
+    @Test func userAgentSearchFindsTheNameAnywhere() {
+        #expect(MachineClassifier.contains("GoogleImageProxy", "GoogleImageProxy"))
+        #expect(MachineClassifier.contains("Mozilla/5.0 (via ggpht.com GoogleImageProxy)", "GoogleImageProxy"))
+        #expect(MachineClassifier.contains("x GoogleGoogleImageProxy", "GoogleImageProxy"))
+        #expect(!MachineClassifier.contains("Mozilla/5.0 GoogleImageProx", "GoogleImageProxy"))
+        #expect(!MachineClassifier.contains("", "YahooMailProxy"))
+        #expect(!MachineClassifier.contains("yahoomailproxy", "YahooMailProxy"))
     }
 }
