@@ -2,6 +2,7 @@ import ArgumentParser
 import CSSInline
 import Foundation
 import Linkstamp
+import LinkstampFilterCommand
 
 /// What `linkstamp bench` times.
 enum BenchPhase: String, ExpressibleByArgument, CaseIterable {
