@@ -47,18 +47,25 @@ enum CharacterReferences {
     // rare, and building a `[[UInt8]: UInt32]` costs every filter process a table build and a
     // runtime conformance scan (issue 13) before its first link with an `&`.
 
+    /// Whether `candidate` spells `name` (length and first byte first: most names differ there).
+    @inline(__always)
+    static func spells(_ candidate: String, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        let utf8 = candidate.utf8
+        return utf8.count == name.count && utf8.first == name.first && utf8.elementsEqual(name)
+    }
+
     /// The scalar of a legacy name (decoded with or without `;`), else nil.
     static func legacyScalar(_ name: UnsafeBufferPointer<UInt8>) -> UInt32? {
-        for (index, candidate) in latin1Names.enumerated() where candidate.utf8.elementsEqual(name) {
+        for (index, candidate) in latin1Names.enumerated() where spells(candidate, name) {
             return 0xA0 + UInt32(index)
         }
-        for entry in legacyASCII where entry.name.utf8.elementsEqual(name) { return entry.scalar }
+        for entry in legacyASCII where spells(entry.name, name) { return entry.scalar }
         return nil
     }
 
     /// The scalar of a name decoded only with `;`, else nil.
     static func semicolonOnlyScalar(_ name: UnsafeBufferPointer<UInt8>) -> UInt32? {
-        for entry in semicolonOnly where entry.name.utf8.elementsEqual(name) { return entry.scalar }
+        for entry in semicolonOnly where spells(entry.name, name) { return entry.scalar }
         return nil
     }
 
