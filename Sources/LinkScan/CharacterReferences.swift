@@ -55,11 +55,12 @@ enum CharacterReferences {
     }
 
     /// The scalar of a legacy name (decoded with or without `;`), else nil.
+    /// `amp`, `lt`, `gt` and `quot` (by far the most frequent) are tried first; no name is in both tables.
     static func legacyScalar(_ name: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        for entry in legacyASCII where spells(entry.name, name) { return entry.scalar }
         for (index, candidate) in latin1Names.enumerated() where spells(candidate, name) {
             return 0xA0 + UInt32(index)
         }
-        for entry in legacyASCII where spells(entry.name, name) { return entry.scalar }
         return nil
     }
 

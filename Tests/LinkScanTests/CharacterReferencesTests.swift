@@ -20,6 +20,9 @@ import Testing
 
     /// Every name of the three tables, with and without `;` (the lookup is a linear search).
     @Test func everyNameDecodes() {
+        let legacy = CharacterReferences.latin1Names + CharacterReferences.legacyASCII.map(\.name)
+        let all = legacy + CharacterReferences.semicolonOnly.map(\.name)
+        #expect(Set(all).count == all.count, "a name in two tables (the lookup takes the first)")
         var out: [UInt8] = []
         for (index, name) in CharacterReferences.latin1Names.enumerated() {
             out.removeAll()
