@@ -9,6 +9,9 @@ let package = Package(
     products: [
         .library(name: "Linkstamp", targets: ["Linkstamp"]),
         .executable(name: "linkstamp", targets: ["linkstamp"]),
+        // `linkstamp filter` alone, for Postfix pipe(8) and Exim (one process per message): no
+        // argument parser, no servers' packages; anything else it hands to `linkstamp filter`.
+        .executable(name: "linkstamp-filter", targets: ["linkstamp-filter"]),
         // The fuzz targets' invariants, for the nested Fuzz/ package and the replay tests.
         .library(name: "FuzzChecks", targets: ["FuzzChecks"]),
     ],
@@ -110,10 +113,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The `filter` process without the argument parser: both executables run it.
+        .target(name: "LinkstampFilterCommand", dependencies: ["Linkstamp", "SMTPAPI"], swiftSettings: strict),
+        .executableTarget(
+            name: "linkstamp-filter",
+            dependencies: ["Linkstamp", "LinkstampFilterCommand"],
+            path: "Sources/linkstamp-filter",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "linkstamp",
             dependencies: [
-                "Linkstamp", "CSSInline", "TrackingServer", "SMTPDoor", "PostgresState",
+                "Linkstamp", "CSSInline", "TrackingServer", "SMTPDoor", "PostgresState", "LinkstampFilterCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -26,35 +26,49 @@ enum CharacterReferences {
         "oslash", "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
     ]
 
-    /// Names decoded with or without `;` (the HTML5 "legacy" names).
-    static let legacy: [[UInt8]: UInt32] = {
-        var table: [[UInt8]: UInt32] = [:]
-        for (index, name) in latin1Names.enumerated() {
-            table[Array(name.utf8)] = 0xA0 + UInt32(index)
-        }
-        let ascii: [(String, UInt32)] = [
-            ("amp", 0x26), ("AMP", 0x26), ("lt", 0x3C), ("LT", 0x3C), ("gt", 0x3E), ("GT", 0x3E),
-            ("quot", 0x22), ("QUOT", 0x22), ("COPY", 0xA9), ("REG", 0xAE),
-        ]
-        for (name, scalar) in ascii { table[Array(name.utf8)] = scalar }
-        return table
-    }()
+    /// The other names decoded with or without `;` (the HTML5 "legacy" names).
+    static let legacyASCII: [(name: String, scalar: UInt32)] = [
+        ("amp", 0x26), ("AMP", 0x26), ("lt", 0x3C), ("LT", 0x3C), ("gt", 0x3E), ("GT", 0x3E),
+        ("quot", 0x22), ("QUOT", 0x22), ("COPY", 0xA9), ("REG", 0xAE),
+    ]
 
     /// Names decoded only when followed by `;` (ASCII punctuation a URL may spell).
-    static let semicolonOnly: [[UInt8]: UInt32] = {
-        let pairs: [(String, UInt32)] = [
-            ("apos", 0x27), ("sol", 0x2F), ("bsol", 0x5C), ("colon", 0x3A), ("period", 0x2E),
-            ("quest", 0x3F), ("equals", 0x3D), ("num", 0x23), ("percnt", 0x25), ("plus", 0x2B),
-            ("commat", 0x40), ("lpar", 0x28), ("rpar", 0x29), ("excl", 0x21), ("dollar", 0x24),
-            ("lowbar", 0x5F), ("comma", 0x2C), ("semi", 0x3B), ("ast", 0x2A), ("midast", 0x2A),
-            ("lsqb", 0x5B), ("rsqb", 0x5D), ("lbrack", 0x5B), ("rbrack", 0x5D), ("lcub", 0x7B),
-            ("rcub", 0x7D), ("lbrace", 0x7B), ("rbrace", 0x7D), ("verbar", 0x7C), ("vert", 0x7C),
-            ("grave", 0x60), ("Hat", 0x5E), ("Tab", 0x09), ("NewLine", 0x0A),
-        ]
-        var table: [[UInt8]: UInt32] = [:]
-        for (name, scalar) in pairs { table[Array(name.utf8)] = scalar }
-        return table
-    }()
+    static let semicolonOnly: [(name: String, scalar: UInt32)] = [
+        ("apos", 0x27), ("sol", 0x2F), ("bsol", 0x5C), ("colon", 0x3A), ("period", 0x2E),
+        ("quest", 0x3F), ("equals", 0x3D), ("num", 0x23), ("percnt", 0x25), ("plus", 0x2B),
+        ("commat", 0x40), ("lpar", 0x28), ("rpar", 0x29), ("excl", 0x21), ("dollar", 0x24),
+        ("lowbar", 0x5F), ("comma", 0x2C), ("semi", 0x3B), ("ast", 0x2A), ("midast", 0x2A),
+        ("lsqb", 0x5B), ("rsqb", 0x5D), ("lbrack", 0x5B), ("rbrack", 0x5D), ("lcub", 0x7B),
+        ("rcub", 0x7D), ("lbrace", 0x7B), ("rbrace", 0x7D), ("verbar", 0x7C), ("vert", 0x7C),
+        ("grave", 0x60), ("Hat", 0x5E), ("Tab", 0x09), ("NewLine", 0x0A),
+    ]
+
+    // The names are looked up by a linear search, not in dictionaries: references in links are
+    // rare, and building a `[[UInt8]: UInt32]` costs every filter process a table build and a
+    // runtime conformance scan (issue 13) before its first link with an `&`.
+
+    /// Whether `candidate` spells `name` (length and first byte first: most names differ there).
+    @inline(__always)
+    static func spells(_ candidate: String, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        let utf8 = candidate.utf8
+        return utf8.count == name.count && utf8.first == name.first && utf8.elementsEqual(name)
+    }
+
+    /// The scalar of a legacy name (decoded with or without `;`), else nil.
+    /// `amp`, `lt`, `gt` and `quot` (by far the most frequent) are tried first; no name is in both tables.
+    static func legacyScalar(_ name: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        for entry in legacyASCII where spells(entry.name, name) { return entry.scalar }
+        for (index, candidate) in latin1Names.enumerated() where spells(candidate, name) {
+            return 0xA0 + UInt32(index)
+        }
+        return nil
+    }
+
+    /// The scalar of a name decoded only with `;`, else nil.
+    static func semicolonOnlyScalar(_ name: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        for entry in semicolonOnly where spells(entry.name, name) { return entry.scalar }
+        return nil
+    }
 
     /// Appends the bytes of `range` to `out` with character references decoded (scalars as
     /// UTF-8). Returns false when a reference cannot be decoded with certainty (unknown
@@ -96,16 +110,16 @@ enum CharacterReferences {
                 i += 1
                 continue
             }
-            let name = Array(bytes[next..<nameEnd])
+            let name = UnsafeBufferPointer(rebasing: bytes[next..<nameEnd])
             if nameEnd < end, bytes[nameEnd] == ASCII.semicolon {
-                guard let scalar = legacy[name] ?? semicolonOnly[name] else { return false }
+                guard let scalar = legacyScalar(name) ?? semicolonOnlyScalar(name) else { return false }
                 appendUTF8(scalar, to: &out)
                 i = nameEnd + 1
                 continue
             }
             // No `;`: only a legacy name spanning the whole alphanumeric run can match, and in an
             // attribute value it is left alone when followed by `=` (HTML5 "historical reasons").
-            if let scalar = legacy[name], !(nameEnd < end && bytes[nameEnd] == ASCII.equals) {
+            if let scalar = legacyScalar(name), !(nameEnd < end && bytes[nameEnd] == ASCII.equals) {
                 appendUTF8(scalar, to: &out)
                 i = nameEnd
                 continue

@@ -17,6 +17,12 @@ extension Engine {
                 throw error.smtpReply
             }
         }
+        return try load(configuration: configuration, limits: limits)
+    }
+
+    /// Loads the key ring (created on first use) and the suppression list that an already-read
+    /// configuration names; failures are `451 4.3.5`, as for ``load(configurationPath:limits:)``.
+    public static func load(configuration: Configuration, limits: Limits = Limits()) throws(SMTPReply) -> Engine {
         let keyRing: KeyRing
         do { keyRing = try KeyRing.loadOrCreate(at: configuration.keyRingPath) } catch {
             throw SMTPReply(code: 451, enhancedStatus: "4.3.5", text: "linkstamp key ring: \(error)")

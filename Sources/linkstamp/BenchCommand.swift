@@ -3,6 +3,7 @@ import CSSInline
 import Dispatch
 import Foundation
 import Linkstamp
+import LinkstampFilterCommand
 import Synchronization
 
 /// What `linkstamp bench` times.

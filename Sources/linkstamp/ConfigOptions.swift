@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linkstamp
+import LinkstampFilterCommand
 
 /// `--config FILE`, the one declaration every subcommand that reads the configuration shares
 /// (`@OptionGroup var config: ConfigOptions`).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linkstamp
+import LinkstampFilterCommand
 
 struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

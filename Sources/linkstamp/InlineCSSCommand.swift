@@ -1,6 +1,7 @@
 import ArgumentParser
 import CSSInline
 import Foundation
+import LinkstampFilterCommand
 
 struct InlineCSSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linkstamp
+import LinkstampFilterCommand
 
 struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

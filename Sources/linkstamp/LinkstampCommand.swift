@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linkstamp
+import LinkstampFilterCommand
 
 /// # linkstamp (the executable)
 ///
@@ -43,7 +44,7 @@ struct LinkstampCommand: ParsableCommand {
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "filter", let plain = FilterFastPath.parse(arguments.dropFirst()) {
-            FilterFastPath.runAndExit(plain)
+            FilterFastPath.runAndExit(plain, database: filterWithDatabase)
         }
         guard arguments.first == "filter", let split = FilterArguments.split(arguments.dropFirst()) else {
             main(arguments)
@@ -96,73 +97,10 @@ enum FilterArguments {
     }
 }
 
-/// sysexits(3) codes, as Postfix and Exim read them.
-enum SysExit {
-    static let usage: Int32 = 64
-    static let dataError: Int32 = 65
-    static let noInput: Int32 = 66
-    static let software: Int32 = 70
-    static let cantCreate: Int32 = 73
-    static let tempFail: Int32 = 75
-}
-
-/// Writes one line to standard error with write(2) (no Foundation on the filter's path).
-func printError(_ text: String) {
-    var line = text
-    line.append("\n")
-    line.withUTF8 { buffer in
-        var offset = 0
-        while offset < buffer.count {
-            let written = write(STDERR_FILENO, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return }
-            offset += written
-        }
-    }
-}
-
 /// Prints an SMTP reply the way a content filter reports it (`5.6.0 text` on stderr) and
 /// exits with the sysexits code Postfix and Exim map to a bounce (65) or a deferral (75).
 func replyExit(_ reply: SMTPReply) -> ExitCode {
     ExitCode(replyCode(reply))
-}
-
-/// `replyExit` as a plain exit code.
-func replyCode(_ reply: SMTPReply) -> Int32 {
-    printError(reply.enhancedStatus + " " + reply.text)
-    return reply.isPermanent ? SysExit.dataError : SysExit.tempFail
-}
-
-/// `--config`, else `LINKSTAMP_CONFIG` when set and not empty (read with getenv: no environment
-/// dictionary on the filter's path), else nil (the defaults).
-func configurationPath(_ option: String?) -> String? {
-    if let option { return option }
-    if let environment = getenv("LINKSTAMP_CONFIG"), environment.pointee != 0 {
-        return String(cString: environment)
-    }
-    return nil
-}
-
-/// Reads standard input to its end with read(2). A read error (standard input closed, a
-/// folder, an I/O error) is a temporary failure; past `limit` bytes the message is refused.
-func readStandardInput(limits: Limits) throws(SMTPReply) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let (count, error) = chunk.withUnsafeMutableBytes { buffer -> (Int, Int32) in
-            let count = read(STDIN_FILENO, buffer.baseAddress, buffer.count)
-            return (count, count < 0 ? errno : 0)
-        }
-        if count < 0 {
-            if error == EINTR { continue }
-            throw SMTPReply(
-                code: 451, enhancedStatus: "4.3.0",
-                text: "linkstamp cannot read standard input: \(String(cString: strerror(error)))")
-        }
-        if count == 0 { return bytes }
-        bytes.append(contentsOf: chunk[0..<count])
-        try limits.checkMessageSize(bytes.count)
-    }
 }
 
 struct FilterCommand: ParsableCommand {
@@ -236,7 +174,7 @@ struct FilterCommand: ParsableCommand {
         let arguments = FilterFastPath.Arguments(
             sender: sender, config: config.config, outDir: outDir, sendmail: sendmail, relay: relay, events: events,
             recipients: recipients)
-        let code = FilterFastPath.run(arguments)
+        let code = FilterFastPath.run(arguments, database: filterWithDatabase)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Linkstamp
+import LinkstampFilterCommand
 import PostgresState
 import SMTPDoor
 

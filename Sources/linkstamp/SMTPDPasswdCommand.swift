@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LinkstampFilterCommand
 import SMTPDoor
 
 /// `linkstamp smtpd-passwd USER`: one line for the `smtpd_credentials` file.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linkstamp
+import LinkstampFilterCommand
 import PostgresState
 import TrackingServer
 

@@ -18,6 +18,29 @@ import Testing
         #expect(decode("&Agrave;&THORN;&szlig;&frac34;&iquest;") == Array("ÀÞß¾¿".utf8))
     }
 
+    /// Every name of the three tables, with and without `;` (the lookup is a linear search).
+    @Test func everyNameDecodes() {
+        let legacy = CharacterReferences.latin1Names + CharacterReferences.legacyASCII.map(\.name)
+        let all = legacy + CharacterReferences.semicolonOnly.map(\.name)
+        #expect(Set(all).count == all.count, "a name in two tables (the lookup takes the first)")
+        var out: [UInt8] = []
+        for (index, name) in CharacterReferences.latin1Names.enumerated() {
+            out.removeAll()
+            CharacterReferences.appendUTF8(0xA0 + UInt32(index), to: &out)
+            #expect(decode("&" + name + ";") == out, "\(name)")
+            #expect(decode("&" + name) == out, "\(name)")
+        }
+        for (name, scalar) in CharacterReferences.legacyASCII {
+            out.removeAll()
+            CharacterReferences.appendUTF8(scalar, to: &out)
+            #expect(decode("&" + name + ";x&" + name) == out + [UInt8(ascii: "x")] + out, "\(name)")
+        }
+        for (name, scalar) in CharacterReferences.semicolonOnly {
+            #expect(decode("&" + name + ";") == [UInt8(scalar)], "\(name)")
+            #expect(decode("&" + name) == Array(("&" + name).utf8), "\(name)")
+        }
+    }
+
     @Test func legacyNamesWithoutSemicolon() {
         #expect(decode("a&ampb") == Array("a&ampb".utf8))  // longer run: literal
         #expect(decode("a&amp b") == Array("a& b".utf8))

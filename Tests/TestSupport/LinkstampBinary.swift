@@ -5,20 +5,25 @@ import Foundation
 /// here.
 public enum LinkstampBinary {
     /// `.build/…/debug/linkstamp`, or nil when it is not built.
-    public static let url: URL? = {
+    public static let url: URL? = debugExecutable("linkstamp")
+
+    /// `.build/…/debug/linkstamp-filter` (the lean filter beside `linkstamp`), or nil when it is
+    /// not built.
+    public static let filterURL: URL? = debugExecutable("linkstamp-filter")
+
+    /// The debug build's executable `name`, or nil when it is not built.
+    static func debugExecutable(_ name: String) -> URL? {
         let build = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent()  // TestSupport
             .deletingLastPathComponent()  // Tests
             .deletingLastPathComponent()  // package root
             .appendingPathComponent(".build")
-        for candidate in [
-            "debug/linkstamp", "x86_64-unknown-linux-gnu/debug/linkstamp", "aarch64-unknown-linux-gnu/debug/linkstamp",
-        ] {
-            let url = build.appendingPathComponent(candidate)
+        for folder in ["debug/", "x86_64-unknown-linux-gnu/debug/", "aarch64-unknown-linux-gnu/debug/"] {
+            let url = build.appendingPathComponent(folder + name)
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
         return nil
-    }()
+    }
 
     /// What a finished run gave.
     public struct Result: Sendable {
@@ -43,13 +48,14 @@ public enum LinkstampBinary {
         public var description: String { "the linkstamp executable is not built (swift build first)" }
     }
 
-    /// Runs `linkstamp arguments` with `stdin` on its standard input, the environment of the
-    /// tests without `LINKSTAMP_CONFIG` plus `environment`, in `directory` when given, and waits.
+    /// Runs `linkstamp arguments` (or `executable arguments`) with `stdin` on its standard input,
+    /// the environment of the tests without `LINKSTAMP_CONFIG` plus `environment`, in `directory`
+    /// when given, and waits.
     public static func run(
         _ arguments: [String], stdin: [UInt8] = [], environment extra: [String: String] = [:],
-        directory: String? = nil
+        directory: String? = nil, executable: URL? = nil
     ) throws -> Result {
-        guard let url else { throw NotBuilt() }
+        guard let url = executable ?? url else { throw NotBuilt() }
         let process = Process()
         process.executableURL = url
         process.arguments = arguments

@@ -39,11 +39,13 @@ readme_snippet() {
     printf '%s\n' "$out"
 }
 
-# mta_linkstamp_binary: prints the path of the debug `linkstamp` (built when missing).
+# mta_linkstamp_binary [NAME]: prints the path of the debug `linkstamp` (or NAME, e.g.
+# `linkstamp-filter`), built when missing.
 mta_linkstamp_binary() {
-    local bin="$MTA_REPO/.build/debug/linkstamp"
+    local name=${1:-linkstamp}
+    local bin="$MTA_REPO/.build/debug/$name"
     if [ ! -x "$bin" ]; then
-        (cd "$MTA_REPO" && swift build --product linkstamp >&2)
+        (cd "$MTA_REPO" && swift build --product "$name" >&2)
     fi
     printf '%s\n' "$bin"
 }
@@ -66,13 +68,14 @@ mta_wait_port() {
 }
 
 # mta_prepare_linkstamp DIR: a private installation for the filter user `linkstamp`:
-# DIR/bin/linkstamp, DIR/linkstamp/linkstamp.conf (tracking_domain click.example.com, key ring
-# beside it) and DIR/log/ for events, readable and writable by that user.
+# DIR/bin/linkstamp and DIR/bin/linkstamp-filter, DIR/linkstamp/linkstamp.conf (tracking_domain
+# click.example.com, key ring beside it) and DIR/log/ for events, readable and writable by that user.
 mta_prepare_linkstamp() {
     local dir=$1
     mta_ensure_user linkstamp
     mkdir -p "$dir/bin" "$dir/linkstamp" "$dir/log"
     cp "$(mta_linkstamp_binary)" "$dir/bin/linkstamp"
+    cp "$(mta_linkstamp_binary linkstamp-filter)" "$dir/bin/linkstamp-filter"
     cat > "$dir/linkstamp/linkstamp.conf" <<EOF
 tracking_domain = click.example.com
 key_ring        = keys

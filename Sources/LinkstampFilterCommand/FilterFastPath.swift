@@ -17,20 +17,38 @@ import SMTPAPI
 /// here in one pass and run with no dynamic casts; anything else (help, version, an unknown or
 /// repeated option, `--name=value`, a value that starts with `-`, no `-f`) goes to the argument
 /// parser, which answers it exactly as before.
-enum FilterFastPath {
+package enum FilterFastPath {
     /// A plain `filter` command line.
-    struct Arguments {
-        var sender: String?
-        var config: String?
-        var outDir: String?
-        var sendmail: String?
-        var relay: String?
-        var events: String?
-        var recipients: [String] = []
+    package struct Arguments: Sendable {
+        package var sender: String?
+        package var config: String?
+        package var outDir: String?
+        package var sendmail: String?
+        package var relay: String?
+        package var events: String?
+        package var recipients: [String] = []
+
+        package init(
+            sender: String? = nil, config: String? = nil, outDir: String? = nil, sendmail: String? = nil,
+            relay: String? = nil, events: String? = nil, recipients: [String] = []
+        ) {
+            self.sender = sender
+            self.config = config
+            self.outDir = outDir
+            self.sendmail = sendmail
+            self.relay = relay
+            self.events = events
+            self.recipients = recipients
+        }
     }
 
+    /// Runs the filter against a `database_url` (the message, its envelope, the engine, the
+    /// output and `--events`): only `linkstamp filter` links PostgreSQL in.
+    package typealias DatabaseRun = (String, [UInt8], Envelope, Engine, Filter.Output, String?) throws(SMTPReply) ->
+        Void
+
     /// The arguments after `filter`, or `nil` when the argument parser must read them.
-    static func parse(_ arguments: ArraySlice<String>) -> Arguments? {
+    package static func parse(_ arguments: ArraySlice<String>) -> Arguments? {
         var parsed = Arguments()
         var index = arguments.startIndex
         while index < arguments.endIndex {
@@ -62,12 +80,18 @@ enum FilterFastPath {
     }
 
     /// Runs the filter and exits with its code.
-    static func runAndExit(_ arguments: Arguments) -> Never {
-        exit(run(arguments))
+    package static func runAndExit(
+        _ arguments: Arguments, configuration: Configuration? = nil, database: DatabaseRun?
+    ) -> Never {
+        exit(run(arguments, configuration: configuration, database: database))
     }
 
-    /// Runs the filter; returns the process's exit code (sysexits).
-    static func run(_ arguments: Arguments) -> Int32 {
+    /// Runs the filter; returns the process's exit code (sysexits). `configuration` is the
+    /// configuration already read from `--config` (else it is read here, after standard input);
+    /// `database` runs a message whose configuration has a `database_url`.
+    package static func run(_ arguments: Arguments, configuration: Configuration? = nil, database: DatabaseRun?)
+        -> Int32
+    {
         // A reader that goes away must give EPIPE (a 4.3.0 reply), not kill the filter.
         signal(SIGPIPE, SIG_IGN)
         let recipients = arguments.recipients
@@ -100,7 +124,13 @@ enum FilterFastPath {
         let message: [UInt8]
         do { message = try readStandardInput(limits: limits) } catch { return replyCode(error) }
         let engine: Engine
-        do { engine = try Engine.load(configurationPath: configurationPath(arguments.config), limits: limits) } catch {
+        do {
+            if let configuration {
+                engine = try Engine.load(configuration: configuration, limits: limits)
+            } else {
+                engine = try Engine.load(configurationPath: configurationPath(arguments.config), limits: limits)
+            }
+        } catch {
             return replyCode(error)
         }
         defer {
@@ -117,9 +147,13 @@ enum FilterFastPath {
             ?? target.map { .relay($0) } ?? .batchSMTP(fileDescriptor: 1)
         do {
             if let databaseURL = engine.configuration.databaseURL {
-                try runWithDatabase(
-                    databaseURL, message: message, envelope: envelope, engine: engine, output: output,
-                    eventsPath: arguments.events)
+                guard let database else {
+                    return replyCode(
+                        SMTPReply(
+                            code: 451, enhancedStatus: "4.3.5",
+                            text: "linkstamp-filter has no PostgreSQL support (database_url): run linkstamp filter"))
+                }
+                try database(databaseURL, message, envelope, engine, output, arguments.events)
             } else {
                 _ = try Filter.run(
                     message: message, envelope: envelope, engine: engine, output: output, eventsPath: arguments.events)
@@ -131,7 +165,7 @@ enum FilterFastPath {
     }
 
     /// Postfix passes `${sender}` bare, but an operator may write `<addr>`.
-    static func strip(_ address: String) -> String {
+    package static func strip(_ address: String) -> String {
         if address.hasPrefix("<") && address.hasSuffix(">") { return String(address.dropFirst().dropLast()) }
         return address
     }
