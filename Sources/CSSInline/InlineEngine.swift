@@ -237,7 +237,22 @@ struct InlineEngine {
             }
             if readsTags && open + 1 < count && HTMLBytes.isLetter(bytes[open + 1]) {
                 let mark = cuts.count
-                let found = HTMLBytes.readStartTag(bytes, at: open) { name, value, quote in
+                let found = HTMLBytes.readStartTag(bytes, at: open) { gap, name, value, quote in
+                    // An attribute nothing reads goes whole when its value holds no `<` or `>`
+                    // (markup we might read otherwise), with the blanks before it but one.
+                    if otherAttributes,
+                        Self.mayCutValue(bytes, name, style: styleAttributes, others: true, keptNames),
+                        !Self.containsAngle(bytes, value)
+                    {
+                        var lower = gap < name.lowerBound ? gap + 1 : name.lowerBound
+                        if gap < name.lowerBound, let last = cuts.last, last.upperBound == gap {
+                            lower = last.lowerBound
+                            cuts.removeLast()
+                        }
+                        cuts.append(lower..<value.upperBound)
+                        return
+                    }
+                    if otherAttributes && name.lowerBound - gap >= 2 { cuts.append((gap + 1)..<name.lowerBound) }
                     // A quoted value without `<` or `>`: its text cannot hold markup.
                     guard quote != 0, value.count > 2,
                         Self.mayCutValue(bytes, name, style: styleAttributes, others: otherAttributes, keptNames)

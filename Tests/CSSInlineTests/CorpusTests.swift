@@ -92,7 +92,7 @@ import Testing
         let blank: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0C, 0x0D]
         bytes.withUnsafeBufferPointer { buffer in
             for open in buffer.indices where buffer[open] == 0x3C {
-                _ = HTMLBytes.readStartTag(buffer, at: open) { name, value, quote in
+                _ = HTMLBytes.readStartTag(buffer, at: open) { _, name, value, quote in
                     let written = buffer[name].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
                     guard written == Array("class".utf8) || written == Array("id".utf8) else { return }
                     let inside =
