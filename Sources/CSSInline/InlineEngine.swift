@@ -52,7 +52,7 @@ struct InlineEngine {
         var ruleBudget = limits.maxRules
         var sources: [SheetSource] = []
         for candidate in candidates {
-            let tokens = CSSTokenizer.tokenize(parseBytes, range: candidate.content)
+            let tokens = CSSTokenizer.tokenizeSkippingBlocks(parseBytes, range: candidate.content)
             selectors.bytes = parseBytes
             selectors.tokens = tokens
             let parser = StylesheetParser(bytes: parseBytes, values: original, tokens: tokens)
@@ -64,7 +64,7 @@ struct InlineEngine {
         }
         if let extraCSS {
             let extra = Sanitizer.sanitize(extraCSS, charset: nil)
-            let tokens = CSSTokenizer.tokenize(extra, range: 0..<extra.count)
+            let tokens = CSSTokenizer.tokenizeSkippingBlocks(extra, range: 0..<extra.count)
             selectors.bytes = extra
             selectors.tokens = tokens
             let parser = StylesheetParser(bytes: extra, values: extraCSS, tokens: tokens)
