@@ -56,6 +56,17 @@ struct CSSTokenizer {
         }
     }
 
+    /// All tokens of the range, in `tokens` (emptied first, its storage reused).
+    static func tokenize(_ bytes: [UInt8], range: Range<Int>, into tokens: inout [CSSToken]) {
+        tokens.removeAll(keepingCapacity: true)
+        bytes.withUnsafeBufferPointer { buffer in
+            var tokenizer = CSSTokenizer(bytes: buffer, range: range)
+            while let token = tokenizer.next() {
+                tokens.append(token)
+            }
+        }
+    }
+
     /// The tokens of the range, except that the content of each top-level `{}` block (one opened
     /// outside any bracket, as ``StylesheetParser/parse(selectors:ruleBudget:)`` sees them) is
     /// left out when ``BlockSkipper`` can find its closing `}`: its `{` and `}` tokens are kept

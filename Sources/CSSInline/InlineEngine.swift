@@ -85,9 +85,15 @@ struct InlineEngine {
         let styleName = names.lookup(Array("style".utf8))
         let testsStyle = styleName >= 0 && program.attributes.contains { $0.name == styleName }
         var startTags: [StartTag] = []
+        // Attribute values libxml2 must still read: those some attribute selector tests.
+        var testedAttributes = NameTable()
+        for attribute in program.attributes where attribute.name >= 0 {
+            _ = testedAttributes.intern(Array(names.name(attribute.name)))
+        }
         let cuts = parseBytes.withUnsafeBufferPointer {
             Self.unparsedRanges(
-                $0, styles: candidates, styleAttributes: !testsStyle, otherAttributes: true, keptNames: names,
+                $0, styles: candidates, styleAttributes: !testsStyle, otherAttributes: true,
+                keptNames: testedAttributes,
                 startTags: &startTags)
         }
         builder.input = ParseInput(parseBytes, cutting: cuts)
@@ -148,7 +154,7 @@ struct InlineEngine {
     /// `styleAttributes` (no selector tests `style`), the text of quoted `style` attribute values
     /// goes too: libxml2 reads attribute values a character at a time, and those are the longest.
     /// With `otherAttributes`, so does the text of every other quoted attribute value but `class`,
-    /// `id` and `data-*` whose name is not in `keptNames` (no selector can test it), and text
+    /// `id` and `data-*` whose name is not in `keptNames` (the names attribute selectors test), and text
     /// runs right after markup lose all but what decides the tree (see ``textCuts``).
     /// Cutting keeps the markup around them, so libxml2 builds the same tree. libxml2 ends a
     /// style element's raw text at any `</` followed by a letter, so sheets containing `</` are
@@ -298,7 +304,7 @@ struct InlineEngine {
         if length == 5 && first == 0x63 && equalsLower(bytes, name.lowerBound, "class") { return false }
         if length == 2 && first == 0x69 && (bytes[name.lowerBound + 1] | 0x20) == 0x64 { return false }
         if length >= 5 && first == 0x64 && equalsLower(bytes, name.lowerBound, "data-") { return false }
-        return kept.lookup(bytes, name, lowercase: true) < 0
+        return kept.count == 0 || kept.lookup(bytes, name, lowercase: true) < 0
     }
 
     /// Whether `bytes` from `start` spell `literal` (lower-case ASCII) in any case.

@@ -185,10 +185,17 @@ struct StylesheetParser {
 
     /// §5.4.5 "consume a list of declarations" of a rule's block (nested blocks are skipped).
     func declarations(_ rule: StyleRule, properties: inout NameTable) -> [Declaration] {
+        var scratch: [CSSToken] = []
+        return declarations(rule, properties: &properties, scratch: &scratch)
+    }
+
+    /// As ``declarations(_:properties:)``; a block left out by the tokenizer is tokenized into
+    /// `scratch`, whose storage serves from one rule to the next.
+    func declarations(_ rule: StyleRule, properties: inout NameTable, scratch: inout [CSSToken]) -> [Declaration] {
         if rule.block.isEmpty && !rule.blockBytes.isEmpty {
-            let tokens = CSSTokenizer.tokenize(bytes, range: rule.blockBytes)
-            let block = StylesheetParser(bytes: bytes, values: values, tokens: tokens)
-            return block.declarations(in: 0..<tokens.count, properties: &properties)
+            CSSTokenizer.tokenize(bytes, range: rule.blockBytes, into: &scratch)
+            let block = StylesheetParser(bytes: bytes, values: values, tokens: scratch)
+            return block.declarations(in: 0..<scratch.count, properties: &properties)
         }
         return declarations(in: rule.block, properties: &properties)
     }
