@@ -377,6 +377,7 @@ struct InlineEngine {
                 continue
             }
             var content: [UInt8] = []
+            content.reserveCapacity(element.content.count)
             var cursor = element.content.lowerBound
             var changed = false
             var remains = !source.sheet.otherRanges.isEmpty
