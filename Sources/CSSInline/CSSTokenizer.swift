@@ -34,8 +34,8 @@ struct CSSToken: Sendable, Hashable {
 struct CSSTokenizer {
     /// Valid only during ``tokenize(_:range:)``; every read is below `end`, itself within it.
     private let bytes: UnsafeBufferPointer<UInt8>
-    private var position: Int
-    private let end: Int
+    fileprivate var position: Int
+    fileprivate let end: Int
 
     private init(bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>) {
         self.bytes = bytes
@@ -50,6 +50,54 @@ struct CSSTokenizer {
             var tokens: [CSSToken] = []
             tokens.reserveCapacity(range.count / 4)
             while let token = tokenizer.next() {
+                tokens.append(token)
+            }
+            return tokens
+        }
+    }
+
+    /// All tokens of the range, in `tokens` (emptied first, its storage reused).
+    static func tokenize(_ bytes: [UInt8], range: Range<Int>, into tokens: inout [CSSToken]) {
+        tokens.removeAll(keepingCapacity: true)
+        bytes.withUnsafeBufferPointer { buffer in
+            var tokenizer = CSSTokenizer(bytes: buffer, range: range)
+            while let token = tokenizer.next() {
+                tokens.append(token)
+            }
+        }
+    }
+
+    /// The tokens of the range, except that the content of each top-level `{}` block (one opened
+    /// outside any bracket, as ``StylesheetParser/parse(selectors:ruleBudget:)`` sees them) is
+    /// left out when ``BlockSkipper`` can find its closing `}`: its `{` and `}` tokens are kept
+    /// (the `{` token's `flag` telling whether a `{` opens right inside it), and the content is
+    /// tokenized later only for the rules that need their declarations. Most of a sheet's
+    /// bytes are declarations of rules that match nothing.
+    static func tokenizeSkippingBlocks(_ bytes: [UInt8], range: Range<Int>) -> [CSSToken] {
+        bytes.withUnsafeBufferPointer { buffer in
+            var tokenizer = CSSTokenizer(bytes: buffer, range: range)
+            var tokens: [CSSToken] = []
+            tokens.reserveCapacity(range.count / 16)
+            var stack = BracketStack()
+            while let token = tokenizer.next() {
+                switch token.kind {
+                case .openCurly:
+                    if stack.isEmpty,
+                        let (close, nested) = BlockSkipper.close(buffer, from: token.end, end: tokenizer.end)
+                    {
+                        tokens.append(CSSToken(kind: .openCurly, start: token.start, end: token.end, flag: nested))
+                        tokens.append(CSSToken(kind: .closeCurly, start: close, end: close + 1))
+                        tokenizer.position = close + 1
+                        continue
+                    }
+                    stack.push(1)
+                case .openSquare: stack.push(2)
+                case .openParen, .function: stack.push(3)
+                case .closeCurly: stack.close(1)
+                case .closeSquare: stack.close(2)
+                case .closeParen: stack.close(3)
+                default: break
+                }
                 tokens.append(token)
             }
             return tokens
@@ -434,5 +482,150 @@ enum CSSValue {
         }
         lower = min(lower, upper)
         return unescape(bytes, lower..<upper)
+    }
+}
+
+/// Open brackets as ``StylesheetParser/matchingClose(_:_:nestedBlock:)`` counts them (1 `{`,
+/// 2 `[`, 3 `(` or a function): a closer that is not the innermost opener's is ignored.
+struct BracketStack {
+    private var packed: UInt64 = 0
+    private(set) var depth = 0
+    private var spill: [UInt8] = []
+
+    var isEmpty: Bool { depth == 0 }
+
+    mutating func push(_ code: UInt8) {
+        if depth >= 32 {
+            spill.append(code)
+        } else {
+            packed = packed << 2 | UInt64(code)
+        }
+        depth += 1
+    }
+
+    /// Pops when `code` is the innermost opener's.
+    mutating func close(_ code: UInt8) {
+        guard depth > 0 else { return }
+        let top = depth > 32 ? spill[spill.count - 1] : UInt8(truncatingIfNeeded: packed & 3)
+        guard top == code else { return }
+        if depth > 32 {
+            spill.removeLast()
+        } else {
+            packed >>= 2
+        }
+        depth -= 1
+    }
+}
+
+/// Finds the end of a `{}` block by its bytes, reading comments, strings and escapes exactly as
+/// ``CSSTokenizer`` does, so that its brackets are the tokenizer's.
+enum BlockSkipper {
+    @inline(__always) private static func isNewline(_ byte: UInt8) -> Bool {
+        byte == 0x0A || byte == 0x0D || byte == 0x0C
+    }
+
+    @inline(__always) private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x0C
+    }
+
+    /// After a valid escape's backslash at `index - 1`: where the escape ends (§4.3.7).
+    private static func skipEscape(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ end: Int) -> Int {
+        guard index < end else { return index }
+        guard Hex.value(bytes[index]) != nil else { return min(index + UTF8Length.of(bytes[index]), end) }
+        var cursor = index
+        var count = 0
+        while count < 6, cursor < end, Hex.value(bytes[cursor]) != nil {
+            cursor += 1
+            count += 1
+        }
+        if cursor < end, isWhitespace(bytes[cursor]) {
+            cursor += (bytes[cursor] == 0x0D && cursor + 1 < end && bytes[cursor + 1] == 0x0A) ? 2 : 1
+        }
+        return cursor
+    }
+
+    /// The offset of the `}` closing the block whose `{` ends at `start`, and whether a `{`
+    /// opens right inside it; nil when the block runs to the end, or holds an unquoted `url(`
+    /// whose text has a quote, bracket, backslash or `/*` (a url token reads those as text).
+    static func close(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, end: Int) -> (Int, Bool)? {
+        var stack = BracketStack()
+        stack.push(1)
+        var nested = false
+        var index = start
+        while index < end {
+            let byte = bytes[index]
+            switch byte {
+            case 0x2F:
+                guard index + 1 < end, bytes[index + 1] == 0x2A else { break }
+                var cursor = index + 2
+                while cursor + 1 < end && !(bytes[cursor] == 0x2A && bytes[cursor + 1] == 0x2F) { cursor += 1 }
+                guard cursor + 1 < end else { return nil }
+                index = cursor + 2
+                continue
+            case 0x22, 0x27:
+                var cursor = index + 1
+                while cursor < end {
+                    let inner = bytes[cursor]
+                    if inner == byte {
+                        cursor += 1
+                        break
+                    }
+                    if isNewline(inner) { break }
+                    if inner == 0x5C {
+                        guard cursor + 1 < end else { return nil }
+                        let next = bytes[cursor + 1]
+                        if isNewline(next) {
+                            cursor += (next == 0x0D && cursor + 2 < end && bytes[cursor + 2] == 0x0A) ? 3 : 2
+                        } else {
+                            cursor = skipEscape(bytes, cursor + 1, end)
+                        }
+                        continue
+                    }
+                    cursor += 1
+                }
+                index = cursor
+                continue
+            case 0x5C:
+                guard index + 1 < end else { return nil }
+                index = isNewline(bytes[index + 1]) ? index + 1 : skipEscape(bytes, index + 1, end)
+                continue
+            case 0x28:
+                if index >= 3 && (bytes[index - 3] | 0x20) == 0x75 && (bytes[index - 2] | 0x20) == 0x72
+                    && (bytes[index - 1] | 0x20) == 0x6C && !plainURL(bytes, index + 1, end)
+                {
+                    return nil
+                }
+                stack.push(3)
+            case 0x5B: stack.push(2)
+            case 0x7B:
+                if stack.depth == 1 { nested = true }
+                stack.push(1)
+            case 0x29: stack.close(3)
+            case 0x5D: stack.close(2)
+            case 0x7D:
+                stack.close(1)
+                if stack.isEmpty { return (index, nested) }
+            default: break
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Whether what follows `url(` reads the same as a url token and as a function's arguments:
+    /// a quoted argument, or text up to `)` without quote, bracket, backslash or `/*`.
+    private static func plainURL(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        var cursor = start
+        while cursor < end && isWhitespace(bytes[cursor]) { cursor += 1 }
+        if cursor < end && (bytes[cursor] == 0x22 || bytes[cursor] == 0x27) { return true }
+        while cursor < end {
+            switch bytes[cursor] {
+            case 0x29: return true
+            case 0x22, 0x27, 0x28, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D: return false
+            case 0x2F where cursor + 1 < end && bytes[cursor + 1] == 0x2A: return false
+            default: cursor += 1
+            }
+        }
+        return false
     }
 }

@@ -109,6 +109,7 @@ struct Cascade {
         var byPosition: [UInt64: [Int32]] = [:]
         var universal: [Int32] = []
         var lastRule: (Int32, Int32) = (-1, -1)
+        var blockTokens: [CSSToken] = []
         var ruleDeclarations: (Int32, Int32) = (0, 0)
         for entry in selectors {
             let key = program.subject(entry.selector.index)
@@ -120,7 +121,7 @@ struct Cascade {
                 let start = Int32(declarations.count)
                 let source = sources[Int(entry.sheet)]
                 for declaration in source.parser.declarations(
-                    source.sheet.rules[Int(entry.rule)], properties: &properties)
+                    source.sheet.rules[Int(entry.rule)], properties: &properties, scratch: &blockTokens)
                 {
                     declarations.append(
                         DeclarationRef(

@@ -46,6 +46,18 @@ enum HTMLBytes {
 
     /// Reads the start tag whose `<` is at `start`, mirroring libxml2 2.9's `htmlParseStartTag`.
     static func readStartTag(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> StartTag? {
+        readStartTag(bytes, at: start) { _, _, _, _ in }
+    }
+
+    /// As ``readStartTag(_:at:)``, calling `attribute` with where the blanks before each
+    /// attribute start (its name's start when there are none), its name, its value (quotes
+    /// included; empty at the name's end when there is no `=value`) and its quote (0 when
+    /// unquoted), in order, as they are read (also for a tag that turns out unterminated).
+    @inline(__always)
+    static func readStartTag(
+        _ bytes: UnsafeBufferPointer<UInt8>, at start: Int,
+        attribute: (_ gap: Int, _ name: Range<Int>, _ value: Range<Int>, _ quote: UInt8) -> Void
+    ) -> StartTag? {
         guard start < bytes.count, bytes[start] == 0x3C, let tagNameEnd = nameEnd(bytes, start + 1) else {
             return nil
         }
@@ -53,6 +65,7 @@ enum HTMLBytes {
         var cursor = tagNameEnd
         let count = bytes.count
         while true {
+            let gap = cursor
             while cursor < count, isBlank(bytes[cursor]) { cursor += 1 }
             guard cursor < count else { return nil }
             let byte = bytes[cursor]
@@ -95,6 +108,7 @@ enum HTMLBytes {
                 cursor = probe
             }
             tag.insertionPoint = cursor
+            attribute(gap, attributeStart..<attributeEnd, value, quote)
             if tag.styleValue == nil, attributeEnd - attributeStart == 5,
                 isStyleName(bytes, attributeStart)
             {

@@ -52,7 +52,7 @@ struct InlineEngine {
         var ruleBudget = limits.maxRules
         var sources: [SheetSource] = []
         for candidate in candidates {
-            let tokens = CSSTokenizer.tokenize(parseBytes, range: candidate.content)
+            let tokens = CSSTokenizer.tokenizeSkippingBlocks(parseBytes, range: candidate.content)
             selectors.bytes = parseBytes
             selectors.tokens = tokens
             let parser = StylesheetParser(bytes: parseBytes, values: original, tokens: tokens)
@@ -64,7 +64,7 @@ struct InlineEngine {
         }
         if let extraCSS {
             let extra = Sanitizer.sanitize(extraCSS, charset: nil)
-            let tokens = CSSTokenizer.tokenize(extra, range: 0..<extra.count)
+            let tokens = CSSTokenizer.tokenizeSkippingBlocks(extra, range: 0..<extra.count)
             selectors.bytes = extra
             selectors.tokens = tokens
             let parser = StylesheetParser(bytes: extra, values: extraCSS, tokens: tokens)
@@ -85,8 +85,16 @@ struct InlineEngine {
         let styleName = names.lookup(Array("style".utf8))
         let testsStyle = styleName >= 0 && program.attributes.contains { $0.name == styleName }
         var startTags: [StartTag] = []
+        // Attribute values libxml2 must still read: those some attribute selector tests.
+        var testedAttributes = NameTable()
+        for attribute in program.attributes where attribute.name >= 0 {
+            _ = testedAttributes.intern(Array(names.name(attribute.name)))
+        }
         let cuts = parseBytes.withUnsafeBufferPointer {
-            Self.unparsedRanges($0, styles: candidates, styleAttributes: !testsStyle, startTags: &startTags)
+            Self.unparsedRanges(
+                $0, styles: candidates, styleAttributes: !testsStyle, otherAttributes: true,
+                keptNames: testedAttributes,
+                startTags: &startTags)
         }
         builder.input = ParseInput(parseBytes, cutting: cuts)
         guard HTMLTreeParser.parse(builder.input.bytes, into: builder) else { throw .parserUnavailable }
@@ -145,34 +153,50 @@ struct InlineEngine {
     /// libxml2, which matters only to attribute selectors on such values). With
     /// `styleAttributes` (no selector tests `style`), the text of quoted `style` attribute values
     /// goes too: libxml2 reads attribute values a character at a time, and those are the longest.
+    /// With `otherAttributes`, so does the text of every other quoted attribute value but `class`,
+    /// `id` and `data-*` whose name is not in `keptNames` (the names attribute selectors test), and text
+    /// runs right after markup lose all but what decides the tree (see ``textCuts``).
     /// Cutting keeps the markup around them, so libxml2 builds the same tree. libxml2 ends a
     /// style element's raw text at any `</` followed by a letter, so sheets containing `</` are
     /// left in place; an unterminated comment ends the scan. Ascending, disjoint.
     static func unparsedRanges(
-        _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool = false
+        _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool = false,
+        otherAttributes: Bool = false, keptNames: NameTable = NameTable()
     ) -> [Range<Int>] {
         var startTags: [StartTag] = []
-        return unparsedRanges(bytes, styles: styles, styleAttributes: styleAttributes, startTags: &startTags)
+        return unparsedRanges(
+            bytes, styles: styles, styleAttributes: styleAttributes, otherAttributes: otherAttributes,
+            keptNames: keptNames, startTags: &startTags)
     }
 
-    /// As ``unparsedRanges(_:styles:styleAttributes:)``; with `styleAttributes`, also the start
-    /// tags read on the way (in document order), so that the cascade need not read them again.
+    /// As ``unparsedRanges(_:styles:styleAttributes:otherAttributes:keptNames:)``; with
+    /// `styleAttributes` or `otherAttributes`, also the start tags read on the way (in document
+    /// order), so that the cascade need not read them again.
     static func unparsedRanges(
         _ bytes: UnsafeBufferPointer<UInt8>, styles: [StyleElementBytes], styleAttributes: Bool,
-        startTags: inout [StartTag]
+        otherAttributes: Bool = false, keptNames: NameTable = NameTable(), startTags: inout [StartTag]
     ) -> [Range<Int>] {
         var cuts: [Range<Int>] = []
         var cursor = 0
         var nextStyle = 0
         let count = bytes.count
+        let readsTags = styleAttributes || otherAttributes
+        // Where content starts right after markup libxml2 read as we did (a start tag, an end
+        // tag, a comment, a style element), or -1: what follows is text for libxml2 too.
+        var textStart = -1
         while let open = bytes.firstOffset(of: 0x3C, from: cursor) {
-            // Indentation between tags: libxml2 reads it a character at a time, and only
-            // whether there is any whitespace matters to the tree, so one byte of it is kept.
-            var blank = open
-            while blank > cursor && HTMLBytes.isBlank(bytes[blank - 1]) { blank -= 1 }
-            if open - blank >= 2 && blank > cursor && bytes[blank - 1] == 0x3E {
-                cuts.append((blank + 1)..<open)
+            if otherAttributes && textStart >= 0 {
+                if textStart < open { textCuts(bytes, textStart..<open, into: &cuts) }
+            } else {
+                // Indentation between tags: libxml2 reads it a character at a time, and only
+                // whether there is any whitespace matters to the tree, so one byte of it is kept.
+                var blank = open
+                while blank > cursor && HTMLBytes.isBlank(bytes[blank - 1]) { blank -= 1 }
+                if open - blank >= 2 && blank > cursor && bytes[blank - 1] == 0x3E {
+                    cuts.append((blank + 1)..<open)
+                }
             }
+            textStart = -1
             if nextStyle < styles.count && styles[nextStyle].element.lowerBound <= open {
                 let style = styles[nextStyle]
                 nextStyle += 1
@@ -214,30 +238,133 @@ struct InlineEngine {
                 if abrupt { break }
                 if !body.isEmpty { cuts.append(body) }
                 cursor = end
+                textStart = end
                 continue
             }
-            if styleAttributes && open + 1 < count && HTMLBytes.isLetter(bytes[open + 1]),
-                let tag = HTMLBytes.readStartTag(bytes, at: open)
-            {
-                startTags.append(tag)
-                // A quoted style value without `<` or `>`: its text cannot hold markup.
-                if let value = tag.styleValue, tag.styleQuote != 0, value.count > 2 {
-                    let inside = (value.lowerBound + 1)..<(value.upperBound - 1)
-                    let hasAngle =
-                        (bytes.firstOffset(of: 0x3C, from: inside.lowerBound).map { $0 < inside.upperBound }
-                            ?? false)
-                        || (bytes.firstOffset(of: 0x3E, from: inside.lowerBound).map {
-                            $0 < inside.upperBound
+            if readsTags && open + 1 < count && HTMLBytes.isLetter(bytes[open + 1]) {
+                let mark = cuts.count
+                let found = HTMLBytes.readStartTag(bytes, at: open) { gap, name, value, quote in
+                    // An attribute nothing reads goes whole when its value holds no `<` or `>`
+                    // (markup we might read otherwise), with the blanks before it but one.
+                    if otherAttributes,
+                        Self.mayCutValue(bytes, name, style: styleAttributes, others: true, keptNames),
+                        !Self.containsAngle(bytes, value)
+                    {
+                        var lower = gap < name.lowerBound ? gap + 1 : name.lowerBound
+                        if gap < name.lowerBound, let last = cuts.last, last.upperBound == gap {
+                            lower = last.lowerBound
+                            cuts.removeLast()
                         }
-                            ?? false)
-                    if !hasAngle { cuts.append(inside) }
+                        cuts.append(lower..<value.upperBound)
+                        return
+                    }
+                    if otherAttributes && name.lowerBound - gap >= 2 { cuts.append((gap + 1)..<name.lowerBound) }
+                    // A quoted value without `<` or `>`: its text cannot hold markup.
+                    guard quote != 0, value.count > 2,
+                        Self.mayCutValue(bytes, name, style: styleAttributes, others: otherAttributes, keptNames)
+                    else { return }
+                    let inside = (value.lowerBound + 1)..<(value.upperBound - 1)
+                    if !Self.containsAngle(bytes, inside) { cuts.append(inside) }
                 }
+                guard let tag = found else {
+                    // Unterminated: libxml2 reads it otherwise, so nothing of it is cut.
+                    cuts.removeSubrange(mark...)
+                    cursor = open + 1
+                    continue
+                }
+                startTags.append(tag)
                 cursor = tag.end + 1
+                textStart = bytes[tag.end] == 0x3E ? tag.end + 1 : tag.end + 2  // `>` or `/>`
+                continue
+            }
+            // An end tag: libxml2 reads its name and skips to the next `>`.
+            if otherAttributes && open + 2 < count && bytes[open + 1] == 0x2F && HTMLBytes.isLetter(bytes[open + 2]),
+                let close = bytes.firstOffset(of: 0x3E, from: open + 2),
+                bytes.firstOffset(of: 0x3C, from: open + 2).map({ $0 > close }) ?? true
+            {
+                cursor = close + 1
+                textStart = cursor
                 continue
             }
             cursor = open + 1
         }
         return cuts
+    }
+
+    /// Whether the text of a quoted attribute value named `bytes[name]` may be cut: `style`
+    /// when `style`; with `others`, any other but `class`, `id`, `data-*` and names in `kept`.
+    @inline(__always)
+    private static func mayCutValue(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ name: Range<Int>, style: Bool, others: Bool, _ kept: NameTable
+    ) -> Bool {
+        let length = name.count
+        let first = bytes[name.lowerBound] | 0x20
+        if length == 5 && first == 0x73 && equalsLower(bytes, name.lowerBound, "style") { return style }
+        guard others else { return false }
+        if length == 5 && first == 0x63 && equalsLower(bytes, name.lowerBound, "class") { return false }
+        if length == 2 && first == 0x69 && (bytes[name.lowerBound + 1] | 0x20) == 0x64 { return false }
+        if length >= 5 && first == 0x64 && equalsLower(bytes, name.lowerBound, "data-") { return false }
+        return kept.count == 0 || kept.lookup(bytes, name, lowercase: true) < 0
+    }
+
+    /// Whether `bytes` from `start` spell `literal` (lower-case ASCII) in any case.
+    @inline(__always)
+    private static func equalsLower(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ literal: StaticString) -> Bool
+    {
+        literal.withUTF8Buffer { text in
+            guard start + text.count <= bytes.count else { return false }
+            var index = 0
+            while index < text.count {
+                if ASCII.lower(bytes[start + index]) != text[index] { return false }
+                index += 1
+            }
+            return true
+        }
+    }
+
+    @inline(__always)
+    private static func containsAngle(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            let byte = bytes[index]
+            if byte == 0x3C || byte == 0x3E { return true }
+            index += 1
+        }
+        return false
+    }
+
+    /// Cuts of a text run that starts right after markup and ends at `<`. libxml2 reads text a
+    /// character at a time, and for the tree only two things matter: whether its first chunk
+    /// (up to the first `&` or `<`, at most 1 000 bytes) is blank, which decides whether a `p`
+    /// (and `body`) is implied, and where that chunk ends, where such an element is reported.
+    /// So the run keeps its leading blanks, its first other byte, and the `&` that ends the first
+    /// chunk; what follows only produces more characters. A blank run keeps one byte. Runs with
+    /// `>` (markup we may have misread) or that start otherwise are left alone.
+    private static func textCuts(_ bytes: UnsafeBufferPointer<UInt8>, _ run: Range<Int>, into cuts: inout [Range<Int>])
+    {
+        var first = run.lowerBound
+        while first < run.upperBound && HTMLBytes.isBlank(bytes[first]) { first += 1 }
+        if first == run.upperBound {
+            if run.count >= 2 { cuts.append((run.lowerBound + 1)..<run.upperBound) }
+            return
+        }
+        let lead = bytes[first]
+        guard lead >= 0x21 && lead <= 0x7E && lead != 0x26 else { return }
+        var chunkEnd = first + 1
+        while chunkEnd < run.upperBound {
+            let byte = bytes[chunkEnd]
+            if byte == 0x26 { break }
+            if byte == 0x3E { return }
+            chunkEnd += 1
+        }
+        guard chunkEnd - run.lowerBound < 900 else { return }
+        var index = chunkEnd
+        while index < run.upperBound {
+            if bytes[index] == 0x3E { return }
+            index += 1
+        }
+        if chunkEnd > first + 1 { cuts.append((first + 1)..<chunkEnd) }
+        if chunkEnd + 1 < run.upperBound { cuts.append((chunkEnd + 1)..<run.upperBound) }
     }
 
     /// Shrinks each active `<style>` element to the rules that were not fully inlined (or removes
@@ -250,6 +377,7 @@ struct InlineEngine {
                 continue
             }
             var content: [UInt8] = []
+            content.reserveCapacity(element.content.count)
             var cursor = element.content.lowerBound
             var changed = false
             var remains = !source.sheet.otherRanges.isEmpty

@@ -47,28 +47,31 @@ struct NameTable: Sendable {
 
     /// The id of `bytes[range]`, lower-cased first when `lowercase`, or -1. Allocates nothing.
     func lookup(_ bytes: [UInt8], _ range: Range<Int>, lowercase: Bool) -> Int32 {
-        bytes.withUnsafeBufferPointer { buffer in
-            let slice = UnsafeBufferPointer(rebasing: buffer[range])
-            guard lowercase else { return lookup(slice) }
-            var hash: UInt32 = 2_166_136_261
-            for byte in slice {
-                hash = (hash ^ UInt32(ASCII.lower(byte))) &* 16_777_619
-            }
-            let mask = slots.count - 1
-            var slot = Int(hash) & mask
-            while true {
-                let id = slots[slot]
-                if id < 0 { return -1 }
-                if hashes[Int(id)] == hash {
-                    let lower = starts[Int(id)]
-                    if starts[Int(id) + 1] - lower == slice.count {
-                        var index = 0
-                        while index < slice.count && storage[lower + index] == ASCII.lower(slice[index]) { index += 1 }
-                        if index == slice.count { return id }
-                    }
+        bytes.withUnsafeBufferPointer { lookup($0, range, lowercase: lowercase) }
+    }
+
+    /// The id of `bytes[range]`, lower-cased first when `lowercase`, or -1. Allocates nothing.
+    func lookup(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, lowercase: Bool) -> Int32 {
+        let slice = UnsafeBufferPointer(rebasing: buffer[range])
+        guard lowercase else { return lookup(slice) }
+        var hash: UInt32 = 2_166_136_261
+        for byte in slice {
+            hash = (hash ^ UInt32(ASCII.lower(byte))) &* 16_777_619
+        }
+        let mask = slots.count - 1
+        var slot = Int(hash) & mask
+        while true {
+            let id = slots[slot]
+            if id < 0 { return -1 }
+            if hashes[Int(id)] == hash {
+                let lower = starts[Int(id)]
+                if starts[Int(id) + 1] - lower == slice.count {
+                    var index = 0
+                    while index < slice.count && storage[lower + index] == ASCII.lower(slice[index]) { index += 1 }
+                    if index == slice.count { return id }
                 }
-                slot = (slot + 1) & mask
             }
+            slot = (slot + 1) & mask
         }
     }
 

@@ -31,6 +31,9 @@ struct StyleRule: Sendable {
     /// Token indices of the block's content (between the braces). Declarations are read from
     /// it only for rules that may match (``StylesheetParser/declarations(_:properties:)``).
     var block: Range<Int>
+    /// The block's content as bytes, when its tokens were left out
+    /// (``CSSTokenizer/tokenizeSkippingBlocks(_:range:)``); empty otherwise.
+    var blockBytes: Range<Int> = 0..<0
 
     /// Whether the whole rule goes away once inlined.
     var removable: Bool { !invalid && !nested && keptSelectors.isEmpty }
@@ -171,7 +174,8 @@ struct StylesheetParser {
                     }
                 }
                 if rule.invalid { rule.selectors = [] }
-                rule.nested = nested
+                rule.nested = nested || tokens[cursor].flag
+                if close == cursor + 1 && close < end { rule.blockBytes = tokens[cursor].end..<tokens[close].start }
                 sheet.rules.append(rule)
                 index = close + 1
             }
@@ -181,8 +185,24 @@ struct StylesheetParser {
 
     /// §5.4.5 "consume a list of declarations" of a rule's block (nested blocks are skipped).
     func declarations(_ rule: StyleRule, properties: inout NameTable) -> [Declaration] {
+        var scratch: [CSSToken] = []
+        return declarations(rule, properties: &properties, scratch: &scratch)
+    }
+
+    /// As ``declarations(_:properties:)``; a block left out by the tokenizer is tokenized into
+    /// `scratch`, whose storage serves from one rule to the next.
+    func declarations(_ rule: StyleRule, properties: inout NameTable, scratch: inout [CSSToken]) -> [Declaration] {
+        if rule.block.isEmpty && !rule.blockBytes.isEmpty {
+            CSSTokenizer.tokenize(bytes, range: rule.blockBytes, into: &scratch)
+            let block = StylesheetParser(bytes: bytes, values: values, tokens: scratch)
+            return block.declarations(in: 0..<scratch.count, properties: &properties)
+        }
+        return declarations(in: rule.block, properties: &properties)
+    }
+
+    /// The declarations of `tokens[range]`.
+    private func declarations(in range: Range<Int>, properties: inout NameTable) -> [Declaration] {
         var result: [Declaration] = []
-        let range = rule.block
         var index = range.lowerBound
         while index < range.upperBound {
             var stop = index

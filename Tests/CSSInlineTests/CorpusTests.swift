@@ -82,16 +82,37 @@ import Testing
 }
 
 /// What the inliner cuts from libxml2's input (style sheet text, comment bodies, indentation,
-/// style attribute values)
+/// attribute values, text)
 /// must not change the tree libxml2 builds: same elements, parents, siblings, start tag ends
-/// (mapped back to the caller's bytes), emptiness and head membership.
+/// (mapped back to the caller's bytes), emptiness, head membership, ids and classes.
 @Suite struct ParseInputTests {
+    /// Every id and class token written in the document's start tags.
+    static func idsAndClasses(_ bytes: [UInt8]) -> NameTable {
+        var names = NameTable()
+        let blank: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0C, 0x0D]
+        bytes.withUnsafeBufferPointer { buffer in
+            for open in buffer.indices where buffer[open] == 0x3C {
+                _ = HTMLBytes.readStartTag(buffer, at: open) { _, name, value, quote in
+                    let written = buffer[name].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+                    guard written == Array("class".utf8) || written == Array("id".utf8) else { return }
+                    let inside =
+                        quote == 0 ? value : (value.lowerBound + 1)..<max(value.lowerBound + 1, value.upperBound - 1)
+                    for token in buffer[inside].split(whereSeparator: { blank.contains($0) }) {
+                        _ = names.intern(Array(token))
+                    }
+                    _ = names.intern(Array(buffer[inside]))
+                }
+            }
+        }
+        return names
+    }
+
     static func tree(_ bytes: [UInt8], cutting: Bool) -> DocumentTree? {
-        let builder = TreeBuilder(names: NameTable(), recordAttributes: false, maxElements: Int.max)
+        let builder = TreeBuilder(names: idsAndClasses(bytes), recordAttributes: false, maxElements: Int.max)
         if cutting {
             let styles = bytes.withUnsafeBufferPointer { ByteScan.styleElements($0) }
             let cuts = bytes.withUnsafeBufferPointer {
-                InlineEngine.unparsedRanges($0, styles: styles, styleAttributes: true)
+                InlineEngine.unparsedRanges($0, styles: styles, styleAttributes: true, otherAttributes: true)
             }
             builder.input = ParseInput(bytes, cutting: cuts)
         } else {
@@ -119,6 +140,8 @@ import Testing
             #expect(full.tagEnd == cut.tagEnd, "\(name): start tag ends")
             #expect(full.hasContent == cut.hasContent, "\(name): emptiness")
             #expect(full.inHead == cut.inHead, "\(name): head")
+            #expect(full.id == cut.id, "\(name): ids")
+            #expect(full.classStart == cut.classStart && full.classes == cut.classes, "\(name): classes")
         }
     }
 }
