@@ -17,7 +17,7 @@ extension Transmission {
         guard !envelope.recipients.isEmpty else {
             throw SMTPReply(code: 554, enhancedStatus: "5.5.1", text: "no valid recipients")
         }
-        var seen = AddressSet()
+        var seen = AddressSet(expectedCount: total)
         var copies: [Copy] = []
         var suppressed: [Copy] = []
         copies.reserveCapacity(total)
@@ -83,8 +83,12 @@ struct AddressSet {
     /// Used once `few` is full. Not an optional: copying a `Set<String>?` makes its metadata.
     private var many: Set<String> = []
     private var usesMany = false
+    private let expectedCount: Int
 
-    init() {}
+    /// `expectedCount`: how many strings may come (the `Set` is made that large at once).
+    init(expectedCount: Int) {
+        self.expectedCount = expectedCount
+    }
 
     /// Adds `string`; false when an equal string is already in the set.
     mutating func insert(_ string: String) -> Bool {
@@ -93,7 +97,8 @@ struct AddressSet {
         if few.count < Self.linearLimit {
             few.append(string)
         } else {
-            many = Set(few)
+            many = Set(minimumCapacity: max(expectedCount, few.count + 1))
+            for member in few { many.insert(member) }
             many.insert(string)
             usesMany = true
             few = []
