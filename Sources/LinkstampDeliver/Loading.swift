@@ -40,7 +40,8 @@ extension Engine {
 extension Configuration {
     /// Reads and parses a configuration file.
     public init(contentsOf path: String) throws(ConfigurationError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // open/read rather than FileManager, which a filter process would make for this file alone.
+        guard let data = readWholeFile(path) else {
             throw ConfigurationError(line: 0, message: "cannot read configuration file '\(path)'")
         }
         let base = (path as NSString).deletingLastPathComponent
@@ -55,5 +56,24 @@ extension SuppressionList {
             throw ConfigurationError(line: 0, message: "cannot read suppression list '\(path)'")
         }
         try self.init(parsing: String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// All bytes of the file at `path`, or nil when it cannot be opened or read (as
+/// `FileManager.contents(atPath:)` answers).
+func readWholeFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { _ = close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 16_384)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            return nil
+        }
+        if count == 0 { return bytes }
+        bytes.append(contentsOf: chunk[0..<count])
     }
 }

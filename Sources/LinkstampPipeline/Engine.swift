@@ -81,7 +81,8 @@ enum TransmissionIDGenerator {
     static func make(now: Date) throws(SMTPReply) -> UInt64 {
         let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded(.down)) - epochMilliseconds
         guard milliseconds > 0, milliseconds < (1 << 41) else { throw SMTPReply.uniqueIDFailure }
-        let pid = UInt64(UInt32(truncatingIfNeeded: ProcessInfo.processInfo.processIdentifier)) & 0x3FF
+        // getpid(), not ProcessInfo: a filter process would make ProcessInfo for this alone.
+        let pid = UInt64(UInt32(truncatingIfNeeded: getpid())) & 0x3FF
         var generator = SystemRandomNumberGenerator()
         let random = generator.next() & 0xFFF
         return (UInt64(milliseconds) << 22) | (pid << 12) | random

@@ -6,8 +6,44 @@ import MailBytes
 /// `non_transactional` or `both` (the default): SparkPost keeps separate suppressions for the
 /// two kinds of mail. `#` starts a comment. Addresses compare case-insensitively.
 public struct SuppressionList: Sendable, Hashable {
-    private var transactional: Set<String> = []
-    private var nonTransactional: Set<String> = []
+    /// The two sets behind one reference, nil while both are empty. Copying a struct with
+    /// `Set<String>` fields makes `Set<String>`'s metadata at run time, and with it a conformance
+    /// lookup (`String: Hashable`) that a filter process suppressing nobody paid at start-up;
+    /// copying this is a retain, and an empty list never touches a set.
+    private final class Storage: @unchecked Sendable {
+        // Mutated only while uniquely referenced (copy on write), so sharing it is safe.
+        var transactional: Set<String>
+        var nonTransactional: Set<String>
+
+        init(transactional: Set<String>, nonTransactional: Set<String>) {
+            self.transactional = transactional
+            self.nonTransactional = nonTransactional
+        }
+    }
+
+    private var storage: Storage?
+
+    private var transactional: Set<String> { storage?.transactional ?? [] }
+    private var nonTransactional: Set<String> { storage?.nonTransactional ?? [] }
+
+    /// Adds `key` (already lower-cased) to the sets `transactional` and `nonTransactional` say.
+    private mutating func add(_ key: String, transactional toTransactional: Bool, nonTransactional toNon: Bool) {
+        if storage == nil || !isKnownUniquelyReferenced(&storage) {
+            storage = Storage(transactional: transactional, nonTransactional: nonTransactional)
+        }
+        guard let storage else { return }
+        if toTransactional { storage.transactional.insert(key) }
+        if toNon { storage.nonTransactional.insert(key) }
+    }
+
+    public static func == (lhs: SuppressionList, rhs: SuppressionList) -> Bool {
+        lhs.transactional == rhs.transactional && lhs.nonTransactional == rhs.nonTransactional
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(transactional)
+        hasher.combine(nonTransactional)
+    }
 
     /// An empty list.
     public init() {}
@@ -27,11 +63,9 @@ public struct SuppressionList: Sendable, Hashable {
                 throw ConfigurationError(line: lineNumber, message: "suppression entry has more than two words")
             }
             switch kind {
-            case "both":
-                transactional.insert(address)
-                nonTransactional.insert(address)
-            case "transactional": transactional.insert(address)
-            case "non_transactional", "non-transactional": nonTransactional.insert(address)
+            case "both": add(address, transactional: true, nonTransactional: true)
+            case "transactional": add(address, transactional: true, nonTransactional: false)
+            case "non_transactional", "non-transactional": add(address, transactional: false, nonTransactional: true)
             default:
                 throw ConfigurationError(line: lineNumber, message: "unknown suppression type '\(kind)'")
             }
@@ -50,15 +84,14 @@ public struct SuppressionList: Sendable, Hashable {
 
     /// Adds `address` (compared case-insensitively) for mail of `kind`.
     public mutating func insert(_ address: String, kind: Kind) {
-        let key = address.lowercased()
-        if kind != .nonTransactional { transactional.insert(key) }
-        if kind != .transactional { nonTransactional.insert(key) }
+        add(address.lowercased(), transactional: kind != .nonTransactional, nonTransactional: kind != .transactional)
     }
 
     /// Whether `address` is suppressed for mail of this kind.
     public func contains(_ address: String, transactional isTransactional: Bool) -> Bool {
-        let set = isTransactional ? transactional : nonTransactional
-        // Most relays suppress nobody: no lower-cased copy of every address for an empty set.
+        // Most relays suppress nobody: no set and no lower-cased copy of every address then.
+        guard let storage else { return false }
+        let set = isTransactional ? storage.transactional : storage.nonTransactional
         guard !set.isEmpty else { return false }
         return set.contains(address.lowercased())
     }

@@ -115,3 +115,18 @@ func findLineStartingWithDashes(_ buf: UnsafeBufferPointer<UInt8>, from: Int, to
     }
     return nil
 }
+
+/// `Result<Value, MIMEError>` without `Result`'s requirement `Failure: Error`: the generic
+/// `Result` costs a filter process a conformance lookup (`MIMEError: Error`) at run time when its
+/// metadata is first made; this enum has no requirement to check.
+enum MIMEOutcome<Value> {
+    case success(Value)
+    case failure(MIMEError)
+
+    func get() throws(MIMEError) -> Value {
+        switch self {
+        case .success(let value): return value
+        case .failure(let error): throw error
+        }
+    }
+}

@@ -108,7 +108,7 @@ public enum HeaderParser {
     public static func parse(
         _ bytes: [UInt8], from start: Int, limits: MIMELimits = MIMELimits()
     ) throws(MIMEError) -> HeaderBlock {
-        let result: Result<HeaderBlock, MIMEError> = bytes.withUnsafeBufferPointer { buf in
+        let result: MIMEOutcome<HeaderBlock> = bytes.withUnsafeBufferPointer { buf in
             parse(buf, from: start, limits: limits, delimiters: [])
         }
         return try result.get()
@@ -118,7 +118,7 @@ public enum HeaderParser {
     /// delimiter line ends the header (a part without header/body separator).
     static func parse(
         _ buf: UnsafeBufferPointer<UInt8>, from rawStart: Int, limits: MIMELimits, delimiters: [[UInt8]]
-    ) -> Result<HeaderBlock, MIMEError> {
+    ) -> MIMEOutcome<HeaderBlock> {
         let end = buf.count
         let start = min(max(rawStart, 0), end)
         var fields: [HeaderField] = []

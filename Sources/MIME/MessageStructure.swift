@@ -155,7 +155,7 @@ private struct Walker {
         self.limits = limits
     }
 
-    mutating func run() -> Result<[MIMEPart], MIMEError> {
+    mutating func run() -> MIMEOutcome<[MIMEPart]> {
         let root: Int
         switch makePart(headerStart: 0, parent: nil, depth: 0) {
         case .success(let index): root = index
@@ -239,7 +239,7 @@ private struct Walker {
         return nil
     }
 
-    mutating func makePart(headerStart: Int, parent: Int?, depth: Int) -> Result<Int, MIMEError> {
+    mutating func makePart(headerStart: Int, parent: Int?, depth: Int) -> MIMEOutcome<Int> {
         if parts.count >= limits.maxParts {
             return .failure(.tooManyParts(limit: limits.maxParts, offset: headerStart))
         }

@@ -126,7 +126,21 @@ public struct APIHeader: Hashable, Sendable {
         guard trimmed.count <= limits.maxValueBytes else { throw .valueTooLarge(limit: limits.maxValueBytes) }
         guard !trimmed.isEmpty else { throw .emptyValue }
         let depth = min(limits.maxNestingDepth, APILimits.hardMaxNestingDepth)
-        let document: Result<JSONValue, SMTPAPIError> = unfolded.withUnsafeBufferPointer { whole in
+        // An enum of its own rather than `Result<JSONValue, SMTPAPIError>`: the generic `Result`
+        // would cost a filter process a conformance lookup (`SMTPAPIError: Error`) at run time.
+        enum Parsed {
+            case value(JSONValue)
+            case failure(SMTPAPIError)
+
+            init(_ text: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+                do throws(SMTPAPIError) {
+                    self = .value(try JSONParser.parse(text, maxDepth: maxDepth))
+                } catch {
+                    self = .failure(error)
+                }
+            }
+        }
+        let document: Parsed = unfolded.withUnsafeBufferPointer { whole in
             let text = UnsafeBufferPointer(rebasing: whole[trimmed])
             if let offset = HeaderValue.firstInvalidUTF8(text) {
                 return .failure(.invalidUTF8(at: offset))
@@ -136,13 +150,16 @@ public struct APIHeader: Hashable, Sendable {
                 guard decoded.utf8.count <= limits.maxValueBytes else {
                     return .failure(.valueTooLarge(limit: limits.maxValueBytes))
                 }
-                return decoded.withUTF8 { bytes in
-                    Result { () throws(SMTPAPIError) in try JSONParser.parse(bytes, maxDepth: depth) }
-                }
+                return decoded.withUTF8 { bytes in Parsed(bytes, maxDepth: depth) }
             }
-            return Result { () throws(SMTPAPIError) in try JSONParser.parse(text, maxDepth: depth) }
+            return Parsed(text, maxDepth: depth)
         }
-        guard case .object(let members) = try document.get() else { throw .notAnObject }
+        let value: JSONValue
+        switch document {
+        case .value(let parsed): value = parsed
+        case .failure(let error): throw error
+        }
+        guard case .object(let members) = value else { throw .notAnObject }
         var validator = FieldValidator(limits: limits)
         return try validator.header(from: members)
     }

@@ -37,19 +37,18 @@ public struct TrackingKey: Sendable, Equatable {
 }
 
 /// Holds a ring key and its prepared HMAC state; swift-crypto does not mark these `Sendable`
-/// on Linux. Safe to share: both are immutable after init; `tokenKey` works on a copy, and the
-/// hash state is copy-on-write.
+/// on Linux. Safe to share: all are immutable after init; the token key works on copies of the
+/// hash states, which are copy-on-write.
 final class SecretBox: @unchecked Sendable {
     let key: SymmetricKey
-    private let hmac: HMAC<SHA256>
     /// SHA-256 states after the key's inner and outer HMAC pads (RFC 2104), for
-    /// ``tokenKeyDigest(prefix:)``.
+    /// ``tokenKeyDigest(prefix:)``. (No `HMAC<SHA256>` is made: preparing one per key cost a
+    /// filter process more than the two pads.)
     private let innerPad: SHA256
     private let outerPad: SHA256
 
     init(_ key: SymmetricKey) {
         self.key = key
-        self.hmac = HMAC<SHA256>(key: key)
         // The key (32 bytes) is shorter than SHA-256's 64-byte block: zero-padded, then XORed.
         var block = [UInt8](repeating: 0, count: 64)
         key.withUnsafeBytes { bytes in
@@ -63,9 +62,8 @@ final class SecretBox: @unchecked Sendable {
         outerPad = outer
     }
 
-    /// The one-token key, as ``tokenKey(prefix:)`` computes it (HMAC-SHA256 of the prefix), for
-    /// the seal: concrete `SHA256` calls on the prepared pads instead of the generic `HMAC`, which
-    /// runs unspecialised, and no `SymmetricKey` made.
+    /// The one-token key: HMAC-SHA256 of the token's prefix (version, key id, nonce), by concrete
+    /// `SHA256` calls on the prepared pads instead of the generic `HMAC`, which runs unspecialised.
     func tokenKeyDigest(prefix: UnsafeRawBufferPointer) -> SHA256Digest {
         var inner = innerPad
         inner.update(bufferPointer: prefix)
@@ -74,18 +72,14 @@ final class SecretBox: @unchecked Sendable {
         return outer.finalize()
     }
 
-    /// The one-token key: HMAC-SHA256 of the token's prefix (version, key id, nonce).
+    /// The one-token key (see ``tokenKeyDigest(prefix:)``) as a key.
     func tokenKey(prefix: ArraySlice<UInt8>) -> SymmetricKey {
-        var mac = hmac
-        mac.update(data: prefix)
-        return SymmetricKey(data: mac.finalize())
+        prefix.withUnsafeBytes { SymmetricKey(data: tokenKeyDigest(prefix: $0)) }
     }
 
     /// The same from the prefix's raw bytes (what decoding has at hand).
     func tokenKey(prefixBytes prefix: UnsafeRawBufferPointer) -> SymmetricKey {
-        var mac = hmac
-        mac.update(data: prefix)
-        return SymmetricKey(data: mac.finalize())
+        SymmetricKey(data: tokenKeyDigest(prefix: prefix))
     }
 }
 
@@ -178,11 +172,11 @@ public struct KeyRing: Sendable, Equatable {
                     line: lineNumber, reason: "expected '<id> <base64 of 32 bytes>', found \(fields.count) field(s)",
                     offset: lineStart)
             }
-            guard let id = Self.parseID(bytes[fields[0]]) else {
+            guard let id = Self.parseID(bytes[fields[0].range]) else {
                 throw .keyRingSyntax(
                     line: lineNumber, reason: "key id must be a decimal number 0...65535", offset: fields[0].lowerBound)
             }
-            guard let secret = Base64.decode(bytes[fields[1]], alphabet: .standard) else {
+            guard let secret = Base64.decode(bytes[fields[1].range], alphabet: .standard) else {
                 throw .keyRingSyntax(line: lineNumber, reason: "key is not valid base64", offset: fields[1].lowerBound)
             }
             guard secret.count == TrackingKey.secretByteCount else {
@@ -205,15 +199,23 @@ public struct KeyRing: Sendable, Equatable {
         self.keys = keys
     }
 
-    /// Ranges of the space/tab separated fields of one line (a trailing CR counts as space).
-    private static func fields(_ line: ArraySlice<UInt8>) -> [Range<Int>] {
-        var result: [Range<Int>] = []
+    /// One space/tab separated field of a line: `lowerBound..<upperBound` in the file's bytes.
+    /// (An array of `Range<Int>` would cost a filter process a conformance lookup, `Int: Comparable`.)
+    private struct Field {
+        var lowerBound: Int
+        var upperBound: Int
+        var range: Range<Int> { lowerBound..<upperBound }
+    }
+
+    /// The space/tab separated fields of one line (a trailing CR counts as space).
+    private static func fields(_ line: ArraySlice<UInt8>) -> [Field] {
+        var result: [Field] = []
         var i = line.startIndex
         while i < line.endIndex {
             while i < line.endIndex && isSpace(line[i]) { i += 1 }
             let start = i
             while i < line.endIndex && !isSpace(line[i]) { i += 1 }
-            if start < i { result.append(start..<i) }
+            if start < i { result.append(Field(lowerBound: start, upperBound: i)) }
         }
         return result
     }

@@ -153,6 +153,39 @@ import Tracking
             ])
     }
 
+    /// Past `AddressSet.linearLimit` addresses the dedupe is a `Set`: the same answers.
+    @Test(arguments: [AddressSet.linearLimit - 2, AddressSet.linearLimit, AddressSet.linearLimit + 5])
+    func recipientsAreDeduplicatedPastAnyNumberOfAddresses(count: Int) throws {
+        let many = (0..<count).map { "r\($0)@example.org" }
+        let message = Fixture.message(
+            "X-MSYS-API: {\"bcc\": [\"R1@example.org\", \"new@example.org\", \"r\(count - 1)@EXAMPLE.org\"]}\n"
+                + "Subject: x\n\nBody\n")
+        let transmission = try Fixture.engine().prepare(
+            message: message, envelope: Envelope(sender: "", recipients: many + ["R0@Example.org", many[count - 1]]))
+        #expect(transmission.copies.map(\.address) == many + ["new@example.org"])
+        #expect(transmission.copies.map(\.rcptType) == many.map { _ in nil } + [.bcc])
+    }
+
+    /// A `SuppressionList` is a value: a copy changed later does not change the original, and
+    /// equality and hashing are those of its two sets.
+    @Test func suppressionListIsAValue() throws {
+        var first = SuppressionList()
+        #expect(!first.contains("a@example.org", transactional: true))
+        first.insert("A@example.org", kind: .transactional)
+        var second = first
+        second.insert("b@example.org", kind: .nonTransactional)
+        #expect(first.contains("a@EXAMPLE.org", transactional: true))
+        #expect(!first.contains("a@example.org", transactional: false))
+        #expect(!first.contains("b@example.org", transactional: false))
+        #expect(second.contains("b@example.org", transactional: false))
+        #expect(first != second)
+        #expect(first != SuppressionList())
+        let parsed = try SuppressionList(parsing: "a@example.org transactional\nb@example.org non_transactional\n")
+        #expect(parsed == second)
+        #expect(Set([parsed, second, first, SuppressionList()]).count == 3)
+        #expect(try SuppressionList(parsing: "# nobody\n") == SuppressionList())
+    }
+
     @Test func tooManyRecipientsIsAClearReply() throws {
         let message = Fixture.message("Subject: x\n\nBody\n")
         let engine = try Fixture.engine()

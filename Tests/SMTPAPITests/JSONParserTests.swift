@@ -80,6 +80,20 @@ import Testing
         #expect(refusal(input) == Self.prefix + message)
     }
 
+    /// Keys are compared as `String`s (canonical equivalence) whether the object holds few keys
+    /// (searched in order) or more than `KeySet.linearLimit` (a `Set`).
+    @Test(arguments: [1, KeySet.linearLimit - 1, KeySet.linearLimit, KeySet.linearLimit + 1, 40])
+    func duplicateKeysAreFoundPastAnyNumberOfKeys(distinct: Int) {
+        let members = (0..<distinct).map { #""k\#($0)":\#($0)"# }
+        let unique = "{" + (members + [#""\u00e9":1"#]).joined(separator: ",") + "}"
+        #expect(accepted(#"{"metadata":"# + unique + "}") != nil)
+        // "é" precomposed, then as "e" and a combining acute accent: equal Strings.
+        let twice = "{" + (members + [#""\u00e9":1"#, #""e\u0301":2"#]).joined(separator: ",") + "}"
+        #expect(refusal(#"{"metadata":"# + twice + "}")?.contains("duplicate key '") == true)
+        let again = "{" + (members + [#""k0":0"#]).joined(separator: ",") + "}"
+        #expect(refusal(#"{"metadata":"# + again + "}")?.contains("duplicate key 'k0'") == true)
+    }
+
     @Test func emptyValue() {
         for value in ["", "   ", "\t", " \r\n ", "\r\n\t"] {
             #expect(refusal(value) == Self.prefix + "empty value")

@@ -17,6 +17,8 @@ import Testing
         // And the key the decoder derives is the same one.
         #expect(
             key.secret.tokenKey(prefix: prefix[...]).withUnsafeBytes { Array($0) } == Array(sealed.tokenKey))
+        let fromBytes = prefix.withUnsafeBytes { key.secret.tokenKey(prefixBytes: $0) }
+        #expect(fromBytes.withUnsafeBytes { Array($0) } == Array(sealed.tokenKey))
     }
 
     @Test func everyNonceIsFreshInBothHalves() throws {

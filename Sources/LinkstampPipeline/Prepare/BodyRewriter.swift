@@ -20,6 +20,19 @@ struct BodyRewriter {
         var cssInlineSkipped: CSSInlineSkipReason?
     }
 
+    /// A replacement inside a part's decoded content. A struct rather than a tuple: an array of
+    /// `(Range<Int>, [Piece])` makes its metadata at run time, and with it a conformance lookup
+    /// (`Int: Comparable`) that a filter process pays at start-up.
+    struct PendingEdit {
+        var range: Range<Int>
+        var pieces: [Piece]
+
+        init(_ range: Range<Int>, _ pieces: [Piece]) {
+            self.range = range
+            self.pieces = pieces
+        }
+    }
+
     let input: [UInt8]
     let options: EffectiveOptions
     let scanLimits: ScanLimits
@@ -110,12 +123,12 @@ struct BodyRewriter {
             cssInlineSkipped = inlined.skipped
         }
 
-        var edits: [(range: Range<Int>, pieces: [Piece])] = []
+        var edits: [PendingEdit] = []
         if isHTML {
             let scan = HTMLLinkScanner.scan(content, limits: scanLimits)
             if open, options.initialPixel, let offset = scan.initialPixelOffset {
                 edits.append(
-                    (
+                    PendingEdit(
                         offset..<offset,
                         [
                             .bytes(Self.initialPixelHead + (mint.urls.initialOpenURLPrefix + messageSegment).utf8),
@@ -124,14 +137,14 @@ struct BodyRewriter {
                     ))
             }
             if click {
-                for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
+                for link in scan.links { edits.append(PendingEdit(link.replaceRange, try clickPieces(for: link))) }
             }
             // The scanner trap (issue 11) goes where the open pixel goes, in the same edit.
             let trap = click && scannerTrapLink ? try trapLinkPieces() : []
             if open {
                 let offset = scan.openPixelOffset
                 edits.append(
-                    (
+                    PendingEdit(
                         offset..<offset,
                         trap + [
                             .bytes(Self.openPixelHead + (mint.urls.openURLPrefix + messageSegment).utf8),
@@ -139,16 +152,16 @@ struct BodyRewriter {
                         ]
                     ))
             } else if !trap.isEmpty {
-                edits.append((scan.openPixelOffset..<scan.openPixelOffset, trap))
+                edits.append(PendingEdit(scan.openPixelOffset..<scan.openPixelOffset, trap))
             }
         } else if click {
             let scan = TextLinkScanner.scan(content, limits: scanLimits)
-            for link in scan.links { edits.append((link.replaceRange, try clickPieces(for: link))) }
+            for link in scan.links { edits.append(PendingEdit(link.replaceRange, try clickPieces(for: link))) }
             // An annotation goes with the blanks between it and its URL, so no trailing blank is left.
             for removal in scan.removals {
                 var lower = removal.lowerBound
                 while lower > 0, content[lower - 1] == 0x20 || content[lower - 1] == 0x09 { lower -= 1 }
-                edits.append((lower..<removal.upperBound, []))
+                edits.append(PendingEdit(lower..<removal.upperBound, []))
             }
         }
         if edits.isEmpty && content == decoded { return Result(cssInlineSkipped: cssInlineSkipped) }
