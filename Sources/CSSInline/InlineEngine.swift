@@ -9,6 +9,9 @@ struct InlineEngine {
     let charset: String?
     /// Selector matching steps used by ``run()``.
     private(set) var matchWork = 0
+    /// Whether selectors needing a class or id absent from the document are left uncompiled
+    /// (``documentNames(_:skipping:)``); off only in tests that check it changes nothing.
+    var prefilter = true
 
     init(html: [UInt8], extraCSS: [UInt8]?, limits: CSSLimits, charset: String?) {
         self.original = html
@@ -49,6 +52,11 @@ struct InlineEngine {
         // One selector parser for all sheets: names and compiled selectors accumulate in it.
         var selectors = SelectorParser(
             bytes: [], tokens: [], names: NameTable(), program: SelectorProgram(), limits: limits)
+        if prefilter {
+            selectors.documentNames = parseBytes.withUnsafeBufferPointer {
+                Self.documentNames($0, skipping: candidates)
+            }
+        }
         var ruleBudget = limits.maxRules
         var sources: [SheetSource] = []
         for candidate in candidates {
@@ -116,7 +124,7 @@ struct InlineEngine {
         var order: Int32 = 0
         for (sheetIndex, source) in sources.enumerated() where active[sheetIndex] {
             for (ruleIndex, rule) in source.sheet.rules.enumerated() {
-                for selector in rule.selectors {
+                for selector in rule.selectors where selector.index >= 0 {
                     indexed.append(
                         IndexedSelector(
                             selector: selector, sheet: Int32(sheetIndex), rule: Int32(ruleIndex), order: order))
@@ -145,6 +153,66 @@ struct InlineEngine {
             throw .inconsistentMarkup(at: patches[index].range.lowerBound)
         }
         return patches
+    }
+
+    /// The values of the `class` and `id` attributes of every start tag outside the sheets' text,
+    /// cut into runs of CSS name characters (`[A-Za-z0-9_-]`, non-ASCII): every class or id
+    /// libxml2 reports that a selector without escapes can name is among them. Every `<` is
+    /// tried, even inside comments or attribute values (more names only mean fewer skipped
+    /// selectors). Nil when unsure: a value holding `&` (libxml2 decodes character references)
+    /// or a tag the input ends inside.
+    static func documentNames(_ bytes: UnsafeBufferPointer<UInt8>, skipping styles: [StyleElementBytes]) -> NameTable? {
+        var names = NameTable()
+        var unsure = false
+        var cursor = 0
+        var nextStyle = 0
+        while let open = bytes.firstOffset(of: 0x3C, from: cursor) {
+            while nextStyle < styles.count && styles[nextStyle].content.upperBound <= open { nextStyle += 1 }
+            if nextStyle < styles.count && styles[nextStyle].content.contains(open) {
+                cursor = styles[nextStyle].content.upperBound
+                continue
+            }
+            cursor = open + 1
+            guard HTMLBytes.nameEnd(bytes, open + 1) != nil else { continue }
+            let tag = HTMLBytes.readStartTag(bytes, at: open) { _, name, value, quote in
+                guard Self.isClassOrID(bytes, name) else { return }
+                let lower = quote == 0 ? value.lowerBound : value.lowerBound + 1
+                let upper = quote == 0 ? value.upperBound : value.upperBound - 1
+                var index = lower
+                while index < upper {
+                    while index < upper && !Self.isNameByte(bytes[index]) {
+                        if bytes[index] == 0x26 { unsure = true }
+                        index += 1
+                    }
+                    let start = index
+                    while index < upper && Self.isNameByte(bytes[index]) { index += 1 }
+                    if index > start && names.lookup(UnsafeBufferPointer(rebasing: bytes[start..<index])) < 0 {
+                        _ = names.intern(Array(bytes[start..<index]))
+                    }
+                }
+            }
+            if tag == nil || unsure { return nil }
+        }
+        return names
+    }
+
+    @inline(__always) private static func isNameByte(_ byte: UInt8) -> Bool {
+        byte >= 0x80 || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+            || byte == 0x5F || byte == 0x2D
+    }
+
+    /// `class` or `id`, in any case.
+    private static func isClassOrID(_ bytes: UnsafeBufferPointer<UInt8>, _ name: Range<Int>) -> Bool {
+        switch name.count {
+        case 5:
+            return bytes[name.lowerBound] | 0x20 == 0x63 && bytes[name.lowerBound + 1] | 0x20 == 0x6C
+                && bytes[name.lowerBound + 2] | 0x20 == 0x61 && bytes[name.lowerBound + 3] | 0x20 == 0x73
+                && bytes[name.lowerBound + 4] | 0x20 == 0x73
+        case 2:
+            return bytes[name.lowerBound] | 0x20 == 0x69 && bytes[name.lowerBound + 1] | 0x20 == 0x64
+        default:
+            return false
+        }
     }
 
     /// What libxml2 need not read: the text of `<style>` elements (we read sheets ourselves),
