@@ -198,9 +198,7 @@ struct InlineEngine {
                 }
                 let run = index
                 while index < end && Self.isNameByte(bytes[index]) { index += 1 }
-                if index > run && names.lookup(UnsafeBufferPointer(rebasing: bytes[run..<index])) < 0 {
-                    _ = names.intern(Array(bytes[run..<index]))
-                }
+                if index > run { _ = names.intern(UnsafeBufferPointer(rebasing: bytes[run..<index])) }
             }
         }
         return names
