@@ -85,16 +85,22 @@ struct NameTable: Sendable {
     mutating func intern(_ bytes: [UInt8], _ range: Range<Int>, lowercase: Bool) -> Int32 {
         let found = lookup(bytes, range, lowercase: lowercase)
         if found >= 0 { return found }
-        return intern(lowercase ? ASCII.lowercased(bytes[range]) : Array(bytes[range]))
+        if lowercase { return intern(ASCII.lowercased(bytes[range])) }
+        return bytes.withUnsafeBufferPointer { intern(UnsafeBufferPointer(rebasing: $0[range])) }
     }
 
     /// The id of `bytes`, interning it if needed.
     mutating func intern(_ bytes: [UInt8]) -> Int32 {
-        let existing = lookup(bytes)
+        bytes.withUnsafeBufferPointer { intern($0) }
+    }
+
+    /// As ``intern(_:)-([UInt8])``, from a buffer: nothing is allocated but the table's own storage.
+    mutating func intern(_ buffer: UnsafeBufferPointer<UInt8>) -> Int32 {
+        let existing = lookup(buffer)
         if existing >= 0 { return existing }
         let id = Int32(hashes.count)
-        let hash = bytes.withUnsafeBufferPointer { Self.hash($0) }
-        storage.append(contentsOf: bytes)
+        let hash = Self.hash(buffer)
+        storage.append(contentsOf: buffer)
         starts.append(storage.count)
         hashes.append(hash)
         if hashes.count * 2 > slots.count {

@@ -89,6 +89,10 @@ struct ComplexSelector: Sendable, Hashable {
     var index: Int32
     /// Specificity packed as a << 20 | b << 10 | c.
     var specificity: UInt32
+
+    /// A selector that needs a class or id the document lacks: valid and inlinable, never compiled
+    /// nor matched (``SelectorParser/documentNames``).
+    static let absent = ComplexSelector(index: -1, specificity: 0)
 }
 
 /// What a selector in a rule's prelude turned out to be.
@@ -114,6 +118,10 @@ struct SelectorParser {
     /// Set when any attribute selector was parsed (elements then record their attributes).
     var usesAttributes = false
     var compoundBuffer: [CompoundSelector] = []
+    /// The document's class names and ids (a superset, see ``InlineEngine/documentNames(_:skipping:)``),
+    /// or nil when unknown. A top-level selector that ``cannotMatch(_:present:)`` is not compiled:
+    /// it is answered with ``ComplexSelector/absent`` (inlinable, never matched).
+    var documentNames: NameTable? = nil
 
     /// Dynamic or otherwise document-state pseudo-classes, known to browsers, kept in the sheet.
     private static let dynamicPseudoClasses: Set<[UInt8]> = Set(
@@ -141,6 +149,9 @@ struct SelectorParser {
                 let piece = trimmed(start..<index)
                 if piece.isEmpty {
                     body(.invalid, piece)
+                } else if depth == 0, let present = documentNames, cannotMatch(piece, present: present) {
+                    internNames(piece)
+                    body(.inlinable(.absent), piece)
                 } else {
                     body(parseComplex(piece, depth: depth), piece)
                 }
@@ -178,6 +189,99 @@ struct SelectorParser {
     private func isDelim(_ index: Int, _ byte: UInt8) -> Bool {
         index < tokens.count && tokens[index].kind == .delim && tokens[index].end - tokens[index].start == 1
             && bytes[tokens[index].start] == byte
+    }
+
+    /// Whether `tokens[range]` (trimmed) is a plain selector that ``parseComplex(_:depth:)``
+    /// would find inlinable — compounds of an optional tag or `*` then ids and classes, joined by
+    /// whitespace, `>`, `+` or `~`, no escape, no more compounds than the limit — with an id or
+    /// class not in `present`, so that it can match no element. Anything else (pseudo-classes,
+    /// attribute selectors, namespaces, escapes, syntax errors) answers false and is parsed.
+    func cannotMatch(_ range: Range<Int>, present: NameTable) -> Bool {
+        let end = range.upperBound
+        var index = range.lowerBound
+        var compounds = 0
+        var absent = false
+        while true {
+            let compoundStart = index
+            if index < end, tokens[index].kind == .ident {
+                if hasEscape(tokens[index]) { return false }
+                index += 1
+            } else if isDelim(index, 0x2A) {
+                index += 1
+            }
+            while index < end {
+                let token = tokens[index]
+                let name: Range<Int>
+                if token.kind == .hash {
+                    guard token.flag, !hasEscape(token) else { return false }
+                    name = (token.start + 1)..<token.end
+                    index += 1
+                } else if isDelim(index, 0x2E), index + 1 < end, tokens[index + 1].kind == .ident {
+                    guard !hasEscape(tokens[index + 1]) else { return false }
+                    name = tokens[index + 1].start..<tokens[index + 1].end
+                    index += 2
+                } else {
+                    break
+                }
+                if !absent && present.lookup(bytes, name, lowercase: false) < 0 { absent = true }
+            }
+            guard index > compoundStart else { return false }
+            compounds += 1
+            if index >= end { break }
+            var sawWhitespace = false
+            while index < end, tokens[index].kind == .whitespace {
+                index += 1
+                sawWhitespace = true
+            }
+            if isDelim(index, 0x3E) || isDelim(index, 0x2B) || isDelim(index, 0x7E) {
+                index += 1
+                while index < end, tokens[index].kind == .whitespace { index += 1 }
+            } else if !sawWhitespace {
+                return false
+            }
+            guard index < end else { return false }
+        }
+        return absent && compounds <= limits.maxSelectorCompounds
+    }
+
+    /// Interns the tag, id and class names of a selector ``cannotMatch(_:present:)`` accepted, in
+    /// the order ``parseComplex(_:depth:)`` would: names get the same numbers with the pre-filter
+    /// and without it, so the ancestor filter's bits, and the matching work, stay the same.
+    private mutating func internNames(_ range: Range<Int>) {
+        var index = range.lowerBound
+        var compoundStart = true
+        while index < range.upperBound {
+            let token = tokens[index]
+            switch token.kind {
+            case .whitespace:
+                compoundStart = true
+            case .ident where compoundStart:
+                _ = names.intern(bytes, token.start..<token.end, lowercase: true)
+                compoundStart = false
+            case .hash:
+                _ = names.intern(bytes, (token.start + 1)..<token.end, lowercase: false)
+                compoundStart = false
+            case .delim where bytes[token.start] == 0x2E:
+                let name = tokens[index + 1]
+                _ = names.intern(bytes, name.start..<name.end, lowercase: false)
+                index += 1
+                compoundStart = false
+            case .delim where bytes[token.start] == 0x2A:
+                compoundStart = false
+            default:
+                compoundStart = true  // a combinator
+            }
+            index += 1
+        }
+    }
+
+    private func hasEscape(_ token: CSSToken) -> Bool {
+        var index = token.start
+        while index < token.end {
+            if bytes[index] == 0x5C { return true }
+            index += 1
+        }
+        return false
     }
 
     /// complex-selector = compound-selector [ combinator? compound-selector ]*
