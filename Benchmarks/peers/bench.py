@@ -400,7 +400,7 @@ def spawn_timed(argv: list[str], stdin_path: str | None) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def filter_processes(binary: Path, rounds: int, work: Path) -> list[Row]:
+def filter_processes(binary: Path, keygen: Path, rounds: int, work: Path) -> list[Row]:
     """`linkstamp filter` and `altermime --input=FILE --disclaimer=FILE` on the same 4 KB message
     (filter-startup/message.eml), one whole process each, interleaved round by round; each row's
     time is the median CPU time of one process (wall medians in the notes: they move more on a
@@ -415,12 +415,15 @@ def filter_processes(binary: Path, rounds: int, work: Path) -> list[Row]:
     shutil.copy(STARTUP / "message.eml", message)
     shutil.copy(STARTUP / "disclaimer.txt", work / "disclaimer.txt")
     shutil.copy(STARTUP / "linkstamp.conf", work / "linkstamp.conf")
-    subprocess.run([str(binary), "keygen", "--config", str(work / "linkstamp.conf")], check=True,
+    # The key ring is made by `linkstamp keygen` (linkstamp-filter runs only the filter).
+    subprocess.run([str(keygen.resolve()), "keygen", "--config", str(work / "linkstamp.conf")], check=True,
                    capture_output=True, cwd=work)
     size = message.stat().st_size
     commands = {
-        "linkstamp": ([str(binary), "filter", "--config", str(work / "linkstamp.conf"), "-f", "news@acme.example",
-                       "--", "reader@example.org"], str(message)),
+        # `linkstamp filter …`, or `linkstamp-filter …` (the filter alone, as README installs it).
+        "linkstamp": ([str(binary)] + ([] if binary.name.startswith("linkstamp-filter") else ["filter"])
+                      + ["--config", str(work / "linkstamp.conf"), "-f", "news@acme.example", "--", "reader@example.org"],
+                      str(message)),
     }
     if altermime:
         commands["altermime"] = ([altermime, f"--input={work / 'altermime.eml'}",
@@ -439,7 +442,8 @@ def filter_processes(binary: Path, rounds: int, work: Path) -> list[Row]:
         cpu, wall = statistics.median(cpus[name]), statistics.median(walls[name])
         if name == "linkstamp":
             row = Row("process", "Linkstamp", LINKSTAMP_VERSION,
-                      "whole `linkstamp filter` process: one 4 KB message, one recipient, tracking on",
+                      f"whole `{binary.name.replace('-static', '')}{'' if binary.name.startswith('linkstamp-filter') else ' filter'}` "
+                      "process: one 4 KB message, one recipient, tracking on",
                       reference=True, label="Linkstamp: filter process")
         else:
             row = Row("process", "altermime", command_output(["dpkg-query", "-W", "-f=${Version}", "altermime"]),
@@ -619,7 +623,7 @@ def main() -> None:
     step(f"whole filter process vs altermime, {arguments.process_rounds} interleaved rounds")
     import tempfile
     with tempfile.TemporaryDirectory() as scratch:
-        rows.extend(filter_processes(arguments.filter_binary or binary, arguments.process_rounds, Path(scratch)))
+        rows.extend(filter_processes(arguments.filter_binary or binary, binary, arguments.process_rounds, Path(scratch)))
 
     machine = {
         "cpu": cpu_model(),
