@@ -68,11 +68,20 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object on stdout (the summary line goes to stderr).")
     var json = false
 
+    @Flag(
+        name: .long,
+        help: """
+            Keep glibc malloc's default mmap and trim thresholds (by default bench raises them to \
+            64 and 128 MiB, as a relay running the engine on several threads should).
+            """)
+    var defaultMalloc = false
+
     func run() throws {
         guard recipients >= 1, iterations >= 1, threads >= 1, threads <= 256 else {
             printError("linkstamp: --recipients and --iterations must be at least 1, --threads 1 to 256")
             throw ExitCode(SysExit.usage)
         }
+        if !defaultMalloc { MallocTuning.apply() }
         var isFolder: ObjCBool = false
         guard
             corpus != nil

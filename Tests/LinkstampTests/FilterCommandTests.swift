@@ -381,6 +381,15 @@ import Testing
         #expect(object["copies"] as? Int == one["copies"] as? Int)
         #expect(one["scaling"] == nil)
         #expect(result.stderr.contains("2 threads: "))
+        // glibc malloc's own thresholds (--default-malloc) change the clock, never the work done.
+        let plain = try run(
+            ["bench", "--iterations", "1", "--recipients", "2", "--threads", "2", "--default-malloc", "--json"],
+            configHome: home)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let untuned = try #require(try JSONSerialization.jsonObject(with: Data(plain.stdout)) as? [String: Any])
+        #expect(untuned["messages"] as? Int == one["messages"] as? Int)
+        #expect(untuned["copies"] as? Int == one["copies"] as? Int)
+        #expect(untuned["output_bytes"] as? Int == object["output_bytes"] as? Int)
         #expect(try run(["bench", "--threads", "0"], configHome: home).status == 64)
     }
 
