@@ -137,7 +137,7 @@ let package = Package(
         // Shared by the test targets only (a seeded generator, the corpus locator, golden files);
         // no product includes it.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
-        .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "SMTPAPITests", dependencies: ["SMTPAPI", "MailBytes", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "LinkScanTests", dependencies: ["LinkScan", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CSSInlineTests", dependencies: ["CSSInline", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),

@@ -54,25 +54,40 @@ public enum Base64 {
                         quantum = quantum << 6 | UInt32(v)
                         count += 1
                         if count == 4 {
-                            out[w] = UInt8(truncatingIfNeeded: quantum >> 16)
-                            out[w + 1] = UInt8(truncatingIfNeeded: quantum >> 8)
-                            out[w + 2] = UInt8(truncatingIfNeeded: quantum)
-                            w += 3
+                            putQuantum(quantum, into: out, at: &w)
                             quantum = 0
                             count = 0
                         }
                     }
-                    if count == 2 {
-                        out[w] = UInt8(truncatingIfNeeded: quantum >> 4)
-                        w += 1
-                    } else if count == 3 {
-                        out[w] = UInt8(truncatingIfNeeded: quantum >> 10)
-                        out[w + 1] = UInt8(truncatingIfNeeded: quantum >> 2)
-                        w += 2
-                    }
+                    putPartialQuantum(quantum, sextets: count, into: out, at: &w)
                     written = w
                 }
             }
+        }
+    }
+
+    /// Writes the three bytes of a whole quantum (four sextets) at `w` and moves `w` past them.
+    @inline(__always)
+    private static func putQuantum(_ quantum: UInt32, into out: UnsafeMutableBufferPointer<UInt8>, at w: inout Int) {
+        out[w] = UInt8(truncatingIfNeeded: quantum >> 16)
+        out[w + 1] = UInt8(truncatingIfNeeded: quantum >> 8)
+        out[w + 2] = UInt8(truncatingIfNeeded: quantum)
+        w += 3
+    }
+
+    /// Writes the whole bytes a final quantum of 2 or 3 sextets holds (1 or 2); nothing for
+    /// fewer sextets.
+    @inline(__always)
+    private static func putPartialQuantum(
+        _ quantum: UInt32, sextets: Int, into out: UnsafeMutableBufferPointer<UInt8>, at w: inout Int
+    ) {
+        if sextets == 2 {
+            out[w] = UInt8(truncatingIfNeeded: quantum >> 4)
+            w += 1
+        } else if sextets == 3 {
+            out[w] = UInt8(truncatingIfNeeded: quantum >> 10)
+            out[w + 1] = UInt8(truncatingIfNeeded: quantum >> 2)
+            w += 2
         }
     }
 
@@ -103,10 +118,7 @@ public enum Base64 {
                             let v3 = table[Int(src[k + 3])]
                             if v0 | v1 | v2 | v3 < 64 {
                                 let q = UInt32(v0) << 18 | UInt32(v1) << 12 | UInt32(v2) << 6 | UInt32(v3)
-                                out[w] = UInt8(truncatingIfNeeded: q >> 16)
-                                out[w + 1] = UInt8(truncatingIfNeeded: q >> 8)
-                                out[w + 2] = UInt8(truncatingIfNeeded: q)
-                                w += 3
+                                putQuantum(q, into: out, at: &w)
                                 sextets += 4
                                 k += 4
                                 continue
@@ -132,10 +144,7 @@ public enum Base64 {
                         quantum = quantum << 6 | UInt32(v)
                         count += 1
                         if count == 4 {
-                            out[w] = UInt8(truncatingIfNeeded: quantum >> 16)
-                            out[w + 1] = UInt8(truncatingIfNeeded: quantum >> 8)
-                            out[w + 2] = UInt8(truncatingIfNeeded: quantum)
-                            w += 3
+                            putQuantum(quantum, into: out, at: &w)
                             quantum = 0
                             count = 0
                         }
@@ -143,14 +152,7 @@ public enum Base64 {
                     if valid {
                         valid = sextets % 4 != 1 && padding <= 2 && (padding == 0 || (sextets + padding) % 4 == 0)
                     }
-                    if valid && count == 2 {
-                        out[w] = UInt8(truncatingIfNeeded: quantum >> 4)
-                        w += 1
-                    } else if valid && count == 3 {
-                        out[w] = UInt8(truncatingIfNeeded: quantum >> 10)
-                        out[w + 1] = UInt8(truncatingIfNeeded: quantum >> 2)
-                        w += 2
-                    }
+                    if valid { putPartialQuantum(quantum, sextets: count, into: out, at: &w) }
                     written = w
                 }
             }

@@ -1,4 +1,5 @@
 import MIME
+import MailBytes
 
 /// Strict RFC 8259 JSON parser over bytes that are already known to be valid UTF-8.
 ///
@@ -16,7 +17,7 @@ struct JSONParser {
         var isObject: Bool
         var elements: [JSONValue] = []
         var members: [JSONMember] = []
-        var keys = KeySet()
+        var keys = SmallStringSet()
         var pendingKey = ""
     }
 
@@ -177,7 +178,7 @@ struct JSONParser {
 
     /// member = string name-separator value — this reads `string name-separator`, refusing a
     /// key already present in the object (`keys`).
-    private mutating func parseKey(into keys: inout KeySet) throws(SMTPAPIError) -> String {
+    private mutating func parseKey(into keys: inout SmallStringSet) throws(SMTPAPIError) -> String {
         skipWhitespace()
         guard let byte = peek() else { throw unexpectedEnd() }
         guard byte == JSONParser.quote else {
@@ -367,34 +368,5 @@ struct JSONParser {
     private static func finish(_ content: UnsafeBufferPointer<UInt8>) -> String {
         if let decoded = EncodedWord.decodeIfEntirely(content) { return decoded }
         return String(decoding: content, as: UTF8.self)
-    }
-}
-
-/// A set of strings compared with `==` (canonical equivalence, like `Set<String>`): a plain array
-/// searched in order while it holds at most `linearLimit` strings, a `Set` beyond. Making the
-/// first `Set<String>` costs a process a runtime conformance lookup (`String: Hashable`), a
-/// noticeable part of a one-message filter process's start-up; small sets never pay it.
-struct KeySet {
-    static let linearLimit = 16
-    private var few: [String] = []
-    /// Used once `few` is full. Not an optional: copying a `Set<String>?` makes its metadata.
-    private var many: Set<String> = []
-    private var usesMany = false
-
-    init() {}
-
-    /// Adds `string`; false when an equal string is already in the set.
-    mutating func insert(_ string: String) -> Bool {
-        if usesMany { return many.insert(string).inserted }
-        for member in few where member == string { return false }
-        if few.count < Self.linearLimit {
-            few.append(string)
-        } else {
-            many = Set(few)
-            many.insert(string)
-            usesMany = true
-            few = []
-        }
-        return true
     }
 }

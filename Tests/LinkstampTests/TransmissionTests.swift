@@ -1,5 +1,6 @@
 import Foundation
 import MIME
+import MailBytes
 import SMTPAPI
 import Testing
 import Tracking
@@ -153,8 +154,8 @@ import Tracking
             ])
     }
 
-    /// Past `AddressSet.linearLimit` addresses the dedupe is a `Set`: the same answers.
-    @Test(arguments: [AddressSet.linearLimit - 2, AddressSet.linearLimit, AddressSet.linearLimit + 5])
+    /// Past `SmallStringSet.linearLimit` addresses the dedupe is a `Set`: the same answers.
+    @Test(arguments: [SmallStringSet.linearLimit - 2, SmallStringSet.linearLimit, SmallStringSet.linearLimit + 5])
     func recipientsAreDeduplicatedPastAnyNumberOfAddresses(count: Int) throws {
         let many = (0..<count).map { "r\($0)@example.org" }
         let message = Fixture.message(

@@ -1,3 +1,4 @@
+import MailBytes
 import Testing
 
 @testable import SMTPAPI
@@ -81,8 +82,10 @@ import Testing
     }
 
     /// Keys are compared as `String`s (canonical equivalence) whether the object holds few keys
-    /// (searched in order) or more than `KeySet.linearLimit` (a `Set`).
-    @Test(arguments: [1, KeySet.linearLimit - 1, KeySet.linearLimit, KeySet.linearLimit + 1, 40])
+    /// (searched in order) or more than `SmallStringSet.linearLimit` (a `Set`).
+    @Test(arguments: [
+        1, SmallStringSet.linearLimit - 1, SmallStringSet.linearLimit, SmallStringSet.linearLimit + 1, 40,
+    ])
     func duplicateKeysAreFoundPastAnyNumberOfKeys(distinct: Int) {
         let members = (0..<distinct).map { #""k\#($0)":\#($0)"# }
         let unique = "{" + (members + [#""\u00e9":1"#]).joined(separator: ",") + "}"

@@ -1,3 +1,4 @@
+import MailBytes
 import SMTPAPI
 import Tracking
 
@@ -17,7 +18,7 @@ extension Transmission {
         guard !envelope.recipients.isEmpty else {
             throw SMTPReply(code: 554, enhancedStatus: "5.5.1", text: "no valid recipients")
         }
-        var seen = AddressSet(expectedCount: total)
+        var seen = SmallStringSet(expectedCount: total)
         var copies: [Copy] = []
         var suppressed: [Copy] = []
         copies.reserveCapacity(total)
@@ -70,39 +71,5 @@ extension Transmission {
             for k in 0..<lowWidth { out[16 + k] = digit(low >> (4 * (lowWidth - 1 - k))) }
             return 16 + lowWidth
         }
-    }
-}
-
-/// A set of strings compared with `==` (canonical equivalence, like `Set<String>`): a plain array
-/// searched in order while it holds at most `linearLimit` strings, a `Set` beyond. Making the
-/// first `Set<String>` costs a process a runtime conformance lookup (`String: Hashable`), a
-/// noticeable part of a one-message filter process's start-up; small sets never pay it.
-struct AddressSet {
-    static let linearLimit = 16
-    private var few: [String] = []
-    /// Used once `few` is full. Not an optional: copying a `Set<String>?` makes its metadata.
-    private var many: Set<String> = []
-    private var usesMany = false
-    private let expectedCount: Int
-
-    /// `expectedCount`: how many strings may come (the `Set` is made that large at once).
-    init(expectedCount: Int) {
-        self.expectedCount = expectedCount
-    }
-
-    /// Adds `string`; false when an equal string is already in the set.
-    mutating func insert(_ string: String) -> Bool {
-        if usesMany { return many.insert(string).inserted }
-        for member in few where member == string { return false }
-        if few.count < Self.linearLimit {
-            few.append(string)
-        } else {
-            many = Set(minimumCapacity: max(expectedCount, few.count + 1))
-            for member in few { many.insert(member) }
-            many.insert(string)
-            usesMany = true
-            few = []
-        }
-        return true
     }
 }
