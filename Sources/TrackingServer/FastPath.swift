@@ -49,10 +49,22 @@ extension FileSuppressionStore: SynchronousSuppressionStore {
     }
 }
 
-/// A response made on the event loop: the head, and the body (not sent for `HEAD`).
-struct FastAnswer {
-    var head: HTTPResponse
-    var body: ByteBuffer?
+/// What the direct path answers for one request: the response, the journal lines that must be
+/// in the journal before it goes out, and the counters moved once they are.
+struct DirectAnswer {
+    enum Response: Equatable {
+        /// `302` to the location.
+        case redirect(String)
+        /// `200`, the transparent GIF.
+        case gif
+        /// `503` (the journal or the suppression list could not be written).
+        case unavailable
+    }
+    var response: Response
+    /// The events' lines (none for an expired token's redirect).
+    var lines: [String] = []
+    /// The counters each line moves, once written.
+    var counted: [(type: TrackedEventType, machine: MachineVerdict)] = []
 }
 
 /// The hot routes (`GET`/`HEAD` of `/f/…` clicks and `/q/…` pixels) without the router and
@@ -64,6 +76,8 @@ struct FastPathResponder: Sendable {
     let journal: any SynchronousEventJournal
     let serverName: String
     let dates = HTTPDateCache()
+    /// Each event loop's pending journal lines (`JournalBatch`).
+    let batches: JournalBatches
     /// Link unsubscribes are answered here: the server has no suppression store, or a synchronous
     /// one (not PostgreSQL: the router does those).
     let answersUnsubscribes: Bool
@@ -73,27 +87,29 @@ struct FastPathResponder: Sendable {
         self.server = server
         self.journal = journal
         self.serverName = serverName
+        batches = JournalBatches(journal: journal, server: server)
         suppression = server.suppression as? any SynchronousSuppressionStore
         answersUnsubscribes = server.suppression == nil || suppression != nil
     }
 
-    func answer(_ request: HTTPRequest, peer: String) -> FastAnswer? {
-        guard request.method == .get || request.method == .head, let path = request.path else { return nil }
-        let isHEAD = request.method == .head
-        var answer: FastAnswer?
+    /// The answer to `head` from `peer` (the connected address, as text), or nil when the router
+    /// is to answer it. Writes nothing to the journal: the caller appends `lines` before sending
+    /// the response (a link unsubscribe's suppression is written here, before its lines, as on the
+    /// router).
+    func answer(_ head: DirectRequestHead, peer: String) -> DirectAnswer? {
+        let path = head.path
+        let client = server.client(
+            peer: peer, forwardedFor: head.forwardedFor, userAgent: head.userAgent,
+            acceptLanguage: head.acceptLanguage)
         if path.utf8.starts(with: "/f/".utf8) {
-            answer = click(path, request, peer: peer, isHEAD: isHEAD)
+            return click(path, client: client, isHEAD: head.isHEAD)
         } else if path.utf8.starts(with: "/q/".utf8) {
-            answer = pixel(path, request, peer: peer, isHEAD: isHEAD)
+            return pixel(path, client: client, isHEAD: head.isHEAD)
         }
-        guard var answer else { return nil }
-        let now = server.clock()
-        answer.head.headerFields[.date] = dates.text(unixSeconds: Int64(now))
-        answer.head.headerFields[.server] = serverName
-        return answer
+        return nil
     }
 
-    func click(_ path: String, _ request: HTTPRequest, peer: String, isHEAD: Bool) -> FastAnswer? {
+    func click(_ path: String, client: EngagementEvent.Client, isHEAD: Bool) -> DirectAnswer? {
         let now = server.clock()
         guard let (event, expired) = server.decodeAllowingExpiry(path, now: now) else { return nil }
         // Link unsubscribes also write the suppression list: here only when that is synchronous.
@@ -102,72 +118,80 @@ struct FastPathResponder: Sendable {
             let location = TrackingServer.redirectLocation(target)
         else { return nil }
         guard !unsubscribes || answersUnsubscribes else { return nil }
-        let client = server.client(headers: request.headerFields, peer: peer)
         guard server.limiter.allow(client.ipAddress, now: now) else { return nil }
-        if !expired {
-            // As the router's click route: the click line, for a link unsubscribe also its line and
-            // (unless machine-made) the suppression, before the journal.
-            let machine = server.classifier.classify(event, isHEAD: isHEAD, client: client, now: now)
-            var lines = [server.line(event, type: .click, client: client, machine: machine, now: now)]
-            if unsubscribes {
-                lines.append(server.line(event, type: .link_unsubscribe, client: client, machine: machine, now: now))
-            }
-            do throws(StoreError) {
-                if unsubscribes, !machine.likely, let store = suppression {
-                    try store.suppressNow(event.rcptTo, source: TrackedEventType.link_unsubscribe.rawValue)
-                }
-                try journal.appendNow(lines)
-            } catch {
-                return unavailable(error)
-            }
-            server.count(.click, machine: machine)
-            if unsubscribes { server.count(.link_unsubscribe, machine: machine) }
-        } else {
+        var answer = DirectAnswer(response: .redirect(location))
+        if expired {
             Metrics.Counter(label: "linkstamp_expired_clicks_total", factory: server.metrics).increment()
+            return answer
         }
-        return FastAnswer(
-            head: HTTPResponse(
-                status: .found, headerFields: [.location: location, .cacheControl: "no-store", .contentLength: "0"]),
-            body: nil)
+        // As the router's click route: the click line, for a link unsubscribe also its line and
+        // (unless machine-made) the suppression, before the journal.
+        let machine = server.classifier.classify(event, isHEAD: isHEAD, client: client, now: now)
+        answer.lines.append(server.line(event, type: .click, client: client, machine: machine, now: now))
+        answer.counted.append((.click, machine))
+        if unsubscribes {
+            answer.lines.append(server.line(event, type: .link_unsubscribe, client: client, machine: machine, now: now))
+            answer.counted.append((.link_unsubscribe, machine))
+            if !machine.likely, let store = suppression {
+                do throws(StoreError) {
+                    try store.suppressNow(event.rcptTo, source: TrackedEventType.link_unsubscribe.rawValue)
+                } catch {
+                    server.recordStoreFailure(error)
+                    return DirectAnswer(response: .unavailable)
+                }
+            }
+        }
+        return answer
     }
 
-    func pixel(_ path: String, _ request: HTTPRequest, peer: String, isHEAD: Bool) -> FastAnswer? {
+    func pixel(_ path: String, client: EngagementEvent.Client, isHEAD: Bool) -> DirectAnswer? {
         let now = server.clock()
         guard let (event, expired) = server.decodeAllowingExpiry(path, now: now) else { return nil }
         guard event.type == .open || event.type == .initial_open else { return nil }
-        let client = server.client(headers: request.headerFields, peer: peer)
         guard server.limiter.allow(client.ipAddress, now: now) else { return nil }
+        var answer = DirectAnswer(response: .gif)
         if !expired {
             let machine = server.classifier.classify(event, isHEAD: isHEAD, client: client, now: now)
-            do { try journal.appendNow([server.line(event, client: client, machine: machine, now: now)]) } catch {
-                return unavailable(error)
-            }
-            server.count(event.type, machine: machine)
+            answer.lines.append(server.line(event, client: client, machine: machine, now: now))
+            answer.counted.append((event.type, machine))
         }
-        return FastAnswer(head: Self.gifHead, body: Self.gifBody)
+        return answer
     }
 
-    func unavailable(_ error: StoreError) -> FastAnswer {
-        server.logger.error("cannot record event", metadata: ["error": "\(error)"])
-        Metrics.Counter(label: "linkstamp_store_failures_total", factory: server.metrics).increment()
-        let page = TrackingServer.page(title: "Try again", body: "<p>Please try again shortly.</p>")
-        return FastAnswer(
-            head: HTTPResponse(
-                status: .serviceUnavailable,
-                headerFields: [
-                    .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .retryAfter: "30",
-                    .contentLength: String(page.utf8.count),
-                ]),
-            body: ByteBuffer(string: page))
+    /// Writes `response` as HTTP/1.1 bytes (no body for `HEAD`); `close` adds `Connection: close`.
+    func render(_ response: DirectAnswer.Response, isHEAD: Bool, close: Bool, into buffer: inout ByteBuffer) {
+        switch response {
+        case .redirect(let location):
+            buffer.writeStaticString("HTTP/1.1 302 Found\r\nLocation: ")
+            buffer.writeString(location)
+            buffer.writeStaticString("\r\nCache-Control: no-store\r\nContent-Length: 0\r\n")
+        case .gif:
+            buffer.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\n")
+            buffer.writeStaticString("Cache-Control: no-cache, no-store, must-revalidate, max-age=0\r\n")
+            buffer.writeStaticString("Pragma: no-cache\r\nExpires: 0\r\nContent-Length: ")
+            buffer.writeString(String(TrackingServer.gif.count))
+            buffer.writeStaticString("\r\n")
+        case .unavailable:
+            buffer.writeStaticString("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; charset=utf-8\r\n")
+            buffer.writeStaticString("Cache-Control: no-store\r\nRetry-After: 30\r\nContent-Length: ")
+            buffer.writeString(String(Self.unavailablePage.count))
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("Date: ")
+        buffer.writeString(dates.text(unixSeconds: Int64(server.clock())))
+        buffer.writeStaticString("\r\nServer: ")
+        buffer.writeString(serverName)
+        buffer.writeStaticString(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n")
+        guard !isHEAD else { return }
+        switch response {
+        case .redirect: break
+        case .gif: buffer.writeBytes(TrackingServer.gif)
+        case .unavailable: buffer.writeBytes(Self.unavailablePage)
+        }
     }
 
-    static let gifHead = HTTPResponse(
-        status: .ok,
-        headerFields: [
-            .contentType: "image/gif", .cacheControl: "no-cache, no-store, must-revalidate, max-age=0",
-            .init("Pragma")!: "no-cache", .expires: "0", .contentLength: String(TrackingServer.gif.count),
-        ])
-    static let gifBody = ByteBuffer(bytes: TrackingServer.gif)
+    static let unavailablePage = Array(
+        TrackingServer.page(title: "Try again", body: "<p>Please try again shortly.</p>").utf8)
 }
 
 /// The `Date` header's text (IMF-fixdate), made once per second.
@@ -193,84 +217,7 @@ final class HTTPDateCache: Sendable {
     }
 }
 
-/// Sits after Hummingbird's connection state handler: answers the requests `FastPathResponder`
-/// takes and passes every other request on. While a passed-on request is unanswered, every
-/// later request is passed on too, so responses keep the order of their requests.
-final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
-
-    let responder: FastPathResponder
-    /// Requests passed on whose response has not ended.
-    private var passedOn = 0
-    /// The parts of the current request go on (its head did).
-    private var passingCurrent = true
-    private var needsFlush = false
-    /// A `Connection: close` request was answered: whatever follows is not read.
-    private var closing = false
-
-    /// The connected address as text, made once per connection.
-    private var peerText: String?
-
-    init(responder: FastPathResponder) { self.responder = responder }
-
-    private func peer(_ context: ChannelHandlerContext) -> String {
-        if let peerText { return peerText }
-        let text = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        peerText = text
-        return text
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
-        switch unwrapInboundIn(data) {
-        case .head(let request):
-            if passedOn == 0, let answer = responder.answer(request, peer: peer(context)) {
-                passingCurrent = false
-                context.write(wrapOutboundOut(.head(answer.head)), promise: nil)
-                if let body = answer.body, request.method != .head {
-                    context.write(wrapOutboundOut(.body(body)), promise: nil)
-                }
-                if let connection = request.headerFields[.connection], connection.lowercased().contains("close") {
-                    // The last request of this connection: close once the response is out.
-                    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                    closing = true
-                    context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                        bound.value.close(promise: nil)
-                    }
-                } else {
-                    context.write(wrapOutboundOut(.end(nil)), promise: nil)
-                    needsFlush = true
-                }
-            } else {
-                passingCurrent = true
-                passedOn += 1
-                context.fireChannelRead(data)
-            }
-        case .body, .end:
-            // The body of an answered request (a GET has none worth reading) is dropped.
-            if passingCurrent { context.fireChannelRead(data) }
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), passedOn > 0 { passedOn -= 1 }
-        context.write(data, promise: promise)
-    }
-}
-
-/// Hummingbird's HTTP/1.1 channel with `FastPathHandler` added after its connection state
-/// handler (which so still sees every request and response: idle timeout, graceful shutdown).
+/// Hummingbird's HTTP/1.1 channel with `DirectRequestHandler` in front of its HTTP/1 decoder.
 struct FastPathHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
     let inner: HTTP1Channel
@@ -279,8 +226,11 @@ struct FastPathHTTP1Channel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
-            let state = try operations.handler(type: HTTPConnectionStateHandler.self)
-            try operations.addHandler(FastPathHandler(responder: responder), position: .after(state))
+            // Clicks and pixels straight from the bytes, before the HTTP/1 decoder.
+            try operations.addHandler(
+                DirectRequestHandler(
+                    responder: responder, maxHeadBytes: responder.server.configuration.serve.maxHeaderBytes),
+                position: .first)
             // The codec in its place, with the shortcut for origin-form targets.
             let codec = try operations.handler(type: HTTP1ToHTTPServerCodec.self)
             try operations.addHandler(OriginFormHTTPServerCodec(), position: .after(codec))

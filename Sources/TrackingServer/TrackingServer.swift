@@ -101,8 +101,11 @@ public struct TrackingServer: Sendable {
         let settings = configuration.serve
         let headerTimeout = TimeAmount.seconds(Int64(settings.headerTimeoutSeconds))
         let http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [RequestHeadDeadline(timeout: headerTimeout)],
-            idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)),
+            additionalChannelHandlers: [
+                ConnectionDeadlines(
+                    headerTimeout: headerTimeout, idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))
+            ],
+            idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: settings.maxHeaderBytes, maxHeaderListSize: 2 * settings.maxHeaderBytes,
                 maxHeaderFieldCount: 100))
@@ -248,15 +251,29 @@ public struct TrackingServer: Sendable {
 
     /// The client of a request from `peer` (the connected address, as text).
     func client(headers: HTTPFields, peer: String) -> EngagementEvent.Client {
+        client(
+            peer: peer, forwardedFor: headers[Self.forwardedFor], userAgent: headers[.userAgent],
+            acceptLanguage: headers[.acceptLanguage])
+    }
+
+    /// The client from its request's fields (several of one name joined with ", ").
+    func client(peer: String, forwardedFor: String?, userAgent: String?, acceptLanguage: String?)
+        -> EngagementEvent.Client
+    {
         var address = peer
-        if configuration.serve.trustForwardedFor, let forwarded = headers[Self.forwardedFor] {
+        if configuration.serve.trustForwardedFor, let forwarded = forwardedFor {
             // The proxy in front of us appends the address it saw: the last entry.
             if let last = forwarded.split(separator: ",").last?.trimmingASCIISpaces(), !last.isEmpty {
                 address = String(last)
             }
         }
-        return EngagementEvent.Client(
-            ipAddress: address, userAgent: headers[.userAgent], acceptLanguage: headers[.acceptLanguage])
+        return EngagementEvent.Client(ipAddress: address, userAgent: userAgent, acceptLanguage: acceptLanguage)
+    }
+
+    /// Logs and counts a journal or suppression list that could not be written.
+    func recordStoreFailure(_ error: StoreError) {
+        logger.error("cannot record event", metadata: ["error": "\(error)"])
+        Metrics.Counter(label: "linkstamp_store_failures_total", factory: metrics).increment()
     }
 
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
@@ -380,65 +397,117 @@ extension String {
     }
 }
 
-/// Closes a connection whose request line and header are not complete within `timeout` of the
-/// connection opening or of the previous response ending: a client that trickles its request
-/// (or sends nothing) cannot hold a connection while others wait. The clock does not run while
-/// a request is being answered.
+/// The connection's two clocks, checked by one timer: a request head must come within
+/// `headerTimeout` of the connection's start or of the last response's end (a client that sends a
+/// head slowly, or sends nothing, cannot hold a connection while others wait); and a connection
+/// with nothing to read for `idleTimeout` is closed, except while a request read whole is being
+/// answered (Hummingbird's idle rule, which this replaces: its own is off, as it cannot see the
+/// requests ``DirectRequestHandler`` answers before its decoder; that handler reports them here).
 ///
-/// Arming and disarming only move a deadline; one timer per connection checks it when due and
-/// sets itself again for a deadline that moved (a timer scheduled and cancelled per request was
-/// 3 % of a click's instructions).
-final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
+/// Moving a deadline later only changes a field; the timer, when due, checks and sets itself
+/// again for the deadline that moved (a timer scheduled and cancelled per request was 3 % of a
+/// click's instructions). Only a deadline that moves earlier than the timer replaces it.
+final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
-    let timeout: TimeAmount
-    /// When the connection is closed unless a request head has come; nil while one is answered.
-    private var deadline: NIODeadline?
-    /// The pending check, if any (never later than `deadline`).
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    /// When the connection is closed unless a request head has come; nil while one is read or answered.
+    private var headDue: NIODeadline?
+    /// The last read (a request part, or a request answered before the decoder) or response end.
+    private var lastActive = NIODeadline.now()
+    /// Requests whose head came and whose response has not ended.
+    private var inProgress = 0
+    /// A request's head came and its end has not.
+    private var reading = false
+    private var context: ChannelHandlerContext?
+    /// The pending check and when it runs.
     private var timer: Scheduled<Void>?
+    private var timerDue: NIODeadline?
 
-    init(timeout: TimeAmount) { self.timeout = timeout }
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+    }
 
-    func handlerAdded(context: ChannelHandlerContext) { arm(context) }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        lastActive = .now()
+        headDue = lastActive + headerTimeout
+        rearm()
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
-        deadline = nil
+        timerDue = nil
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { deadline = nil }
+        lastActive = .now()
+        switch unwrapInboundIn(data) {
+        case .head:
+            inProgress += 1
+            reading = true
+            headDue = nil
+        case .body:
+            break
+        case .end:
+            reading = false
+        }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { arm(context) }
+        if case .end = unwrapOutboundIn(data), inProgress > 0 {
+            inProgress -= 1
+            if inProgress == 0 { answered() }
+        }
         context.write(data, promise: promise)
     }
 
-    private func arm(_ context: ChannelHandlerContext) {
-        let due = NIODeadline.now() + timeout
-        deadline = due
-        if timer == nil { schedule(context, at: due) }
+    /// A request was read and answered before the decoder.
+    func answeredDirectly() {
+        if inProgress == 0 { answered() }
     }
 
-    private func schedule(_ context: ChannelHandlerContext, at due: NIODeadline) {
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: due) {
-            let (handler, context) = bound.value
-            handler.check(context)
+    private func answered() {
+        lastActive = .now()
+        headDue = lastActive + headerTimeout
+        rearm()
+    }
+
+    /// The earliest deadline in force.
+    private var due: NIODeadline? {
+        var due = headDue
+        if inProgress == 0 || reading {
+            let idle = lastActive + idleTimeout
+            due = due.map { min($0, idle) } ?? idle
         }
+        return due
     }
 
-    private func check(_ context: ChannelHandlerContext) {
+    /// A timer no later than the earliest deadline.
+    private func rearm() {
+        guard let due, let context else { return }
+        if let timerDue, timerDue <= due { return }
+        timer?.cancel()
+        timerDue = due
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: due) { bound.value.check() }
+    }
+
+    private func check() {
         timer = nil
-        guard let deadline else { return }  // a request is being answered: its response re-arms
-        if deadline <= .now() {
+        timerDue = nil
+        guard let due, let context else { return }  // a request is being answered: its end re-arms
+        if due <= .now() {
             context.close(promise: nil)
         } else {
-            schedule(context, at: deadline)
+            rearm()
         }
     }
 }
