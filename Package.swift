@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "TrackingServer",
             dependencies: [
-                "Tracking", "Linkstamp", "SMTPAPI",
+                "Tracking", "Linkstamp", "SMTPAPI", "MailBytes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

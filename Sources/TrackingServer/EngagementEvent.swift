@@ -1,3 +1,4 @@
+import MailBytes
 import SMTPAPI
 import Synchronization
 import Tracking
@@ -137,8 +138,7 @@ public enum EngagementEvent {
             // Most values need no escape: copied whole.
             let copied =
                 text.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
-                    guard !buffer.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
-                    else { return false }
+                    guard !Self.needsEscape(UnsafeRawBufferPointer(buffer)) else { return false }
                     bytes.append(contentsOf: buffer)
                     return true
                 } ?? false
@@ -165,6 +165,27 @@ public enum EngagementEvent {
                 }
             }
             bytes.append(UInt8(ascii: "\""))
+        }
+
+        /// Some byte of `buffer` is `"`, `\\` or a control character.
+        static func needsEscape(_ buffer: UnsafeRawBufferPointer) -> Bool {
+            guard let base = buffer.baseAddress else { return false }
+            var index = 0
+            while index + 8 <= buffer.count {
+                let word = ByteWord.load(base, index)
+                if ByteWord.hasByte(below: 0x20, in: word) || ByteWord.hasByte(UInt8(ascii: "\""), in: word)
+                    || ByteWord.hasByte(UInt8(ascii: "\\"), in: word)
+                {
+                    return true
+                }
+                index += 8
+            }
+            while index < buffer.count {
+                let byte = buffer[index]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return true }
+                index += 1
+            }
+            return false
         }
 
         private mutating func escape(_ letter: UInt8) {
