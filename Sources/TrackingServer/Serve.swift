@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import Linkstamp
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Tracking
 
@@ -103,8 +105,10 @@ extension TrackingServer {
         let logger = Logger(label: "linkstamp.serve")
         let (host, port) = try parseListen(listen ?? configuration.serve.listen)
         let server = try fromConfiguration(configuration, eventsPath: eventsPath, stores: stores, logger: logger)
-        let app = server.application(host: host, port: port) { bound in
-            logger.info("listening", metadata: ["address": "\(host):\(bound)"])
+        let threads = eventLoopThreads()
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let app = server.application(host: host, port: port, eventLoopGroup: loops) { bound in
+            logger.info("listening", metadata: ["address": "\(host):\(bound)", "threads": "\(threads)"])
         }
         // Shut down in reverse order: the endpoint first (no more events), then delivery, then the
         // stores' services (the PostgreSQL pool).
@@ -117,7 +121,41 @@ extension TrackingServer {
         services.insert(contentsOf: stores?.services ?? [], at: 0)
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await loops.shutdownGracefully()
+            throw error
+        }
+        try await loops.shutdownGracefully()
+    }
+
+    /// Event-loop threads for `serve`: one per CPU this process may run on, its affinity mask
+    /// (`taskset`, systemd's `CPUAffinity=`) within NIO's count (which follows cgroup limits but
+    /// not the mask: a server pinned to one CPU would otherwise run a loop per CPU of the machine,
+    /// taking turns on the one, each waiting out the other's time slice).
+    public static func eventLoopThreads() -> Int {
+        var count = System.coreCount
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let allowed = allowedCPUs(status: status), allowed > 0
+        {
+            count = min(count, allowed)
+        }
+        return max(1, count)
+    }
+
+    /// The CPUs in the `Cpus_allowed:` mask of a `/proc/PID/status` text (hex words separated by
+    /// commas); nil when it has none.
+    static func allowedCPUs(status: String) -> Int? {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
+            return nil
+        }
+        var count = 0
+        for character in line.dropFirst("Cpus_allowed:".count) where character != "," && !character.isWhitespace {
+            guard let digit = character.hexDigitValue else { return nil }
+            count += digit.nonzeroBitCount
+        }
+        return count
     }
 
     /// The webhook delivery `webhook_url` asks for (nil when it is not set), reading `feed` (the

@@ -72,8 +72,10 @@ public struct TrackingServer: Sendable {
 
     /// The Hummingbird application listening on `host:port` (port 0: an ephemeral port, reported
     /// to `onServerRunning`).
+    /// `eventLoopGroup`: where connections run (NIO's shared group unless given).
     public func application(
-        host: String, port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        host: String, port: Int, eventLoopGroup: (any EventLoopGroup)? = nil,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: TrackingRequestContext.self)
         let server = self
@@ -124,6 +126,7 @@ public struct TrackingServer: Sendable {
                 address: .hostname(host, port: port), serverName: "linkstamp",
                 availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            eventLoopGroupProvider: eventLoopGroup.map { .shared($0) } ?? .singleton,
             logger: logger)
     }
 

@@ -29,16 +29,22 @@ struct SignalTests {
         let process: Process
         let errorPath: String
 
-        init(_ arguments: [String], directory: String) throws {
-            let executable = try #require(LinkstampBinary.url, "the linkstamp executable is not built")
+        /// `pinnedToCPU0`: run under `taskset -c 0`.
+        init(_ arguments: [String], directory: String, pinnedToCPU0: Bool = false) throws {
+            let binary = try #require(LinkstampBinary.url, "the linkstamp executable is not built")
             errorPath = directory + "/stderr-\(UInt64.random(in: 0...UInt64.max)).txt"
             guard FileManager.default.createFile(atPath: errorPath, contents: nil),
                 let error = FileHandle(forWritingAtPath: errorPath)
             else { throw TestFailure("cannot create \(errorPath)") }
             defer { try? error.close() }
             process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
+            if pinnedToCPU0 {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+                process.arguments = ["-c", "0", binary.path] + arguments
+            } else {
+                process.executableURL = binary
+                process.arguments = arguments
+            }
             var environment = ProcessInfo.processInfo.environment
             environment["XDG_CONFIG_HOME"] = directory
             environment.removeValue(forKey: "LINKSTAMP_CONFIG")
@@ -170,10 +176,14 @@ struct SignalTests {
         keygen.process.waitUntilExit()
         try #require(keygen.process.terminationStatus == 0, "keygen: \(keygen.standardError)")
 
+        // Under SIGINT's run, pinned to one CPU: one event loop (`threads=1` in the listening line).
+        let pinned = signal == SIGINT && FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
         let serve = try Running(
             ["serve", "--config", config, "--listen", "127.0.0.1:0", "--events", directory + "/events.jsonl"],
-            directory: directory)
+            directory: directory, pinnedToCPU0: pinned)
         let port = try await serve.listeningPort(marker: "[TrackingServer] listening")
+        let listening = serve.standardError.split(separator: "\n").first { $0.contains("[TrackingServer] listening") }
+        if pinned { #expect(listening?.contains("threads=1 ") == true, "\(serve.standardError)") }
         // A keep-alive client stays connected through the signal.
         let client = try LineClient(port: port, timeoutSeconds: 30)
         try client.send("GET /nothing HTTP/1.1\r\nHost: click.test\r\n\r\n")
