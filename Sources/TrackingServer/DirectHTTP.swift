@@ -122,6 +122,7 @@ struct DirectRequestHead {
             guard bytes[index + 1] == 0x0A else { return .other }
             var valueEnd = index
             while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+            let lineEnd = index
             index += 2
             let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])
             let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
@@ -130,8 +131,11 @@ struct DirectRequestHead {
             case .acceptLanguage: Self.join(&head.acceptLanguage, value)
             case .forwardedFor: Self.join(&head.forwardedFor, value)
             case .connection:
-                // Any token but close and keep-alive (upgrade, a hop-by-hop field list) is the
-                // decoder's to judge.
+                // Any token but close and keep-alive (upgrade, a hop-by-hop field list), or a tab
+                // anywhere in the value (llhttp does not trim it here), is the decoder's to judge.
+                guard !UnsafeRawBufferPointer(rebasing: bytes[(nameEnd + 1)..<lineEnd]).contains(0x09) else {
+                    return .other
+                }
                 for token in value.split(separator: 0x2C) {
                     let word = Self.trimmed(UnsafeRawBufferPointer(rebasing: token))
                     if Self.equalsIgnoringCase(word, "close") {
@@ -141,7 +145,9 @@ struct DirectRequestHead {
                     }
                 }
             case .contentLength:
-                guard value.count == 1, value[0] == 0x30 else { return .other }
+                guard value.count == 1, value[0] == 0x30,
+                    !UnsafeRawBufferPointer(rebasing: bytes[(nameEnd + 1)..<lineEnd]).contains(0x09)
+                else { return .other }
             case .refused:
                 return .other
             case .other:

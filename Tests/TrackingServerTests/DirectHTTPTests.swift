@@ -1,5 +1,7 @@
 import Foundation
 import NIOCore
+import NIOEmbedded
+import NIOHTTP1
 import Testing
 
 @testable import TrackingServer
@@ -68,7 +70,8 @@ import Testing
             "GET /f/a HTTP/1.1\r\nContent-Length: 00\r\n\r\n",
             "GET /f/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
             "GET /f/a HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", "GET /f/a HTTP/1.1\r\nUpgrade: h2c\r\n\r\n",
-            "GET /f/a HTTP/1.1\r\nConnection: Upgrade\r\n\r\n", "GET /f/a HTTP/1.1\r\nHost x\r\n\r\n",
+            "GET /f/a HTTP/1.1\r\nConnection: Upgrade\r\n\r\n", "GET /f/a HTTP/1.1\r\nConnection: close\t\r\n\r\n",
+            "GET /f/a HTTP/1.1\r\nContent-Length: 0\t\r\n\r\n", "GET /f/a HTTP/1.1\r\nHost x\r\n\r\n",
             "GET /f/a HTTP/1.1\r\n: x\r\n\r\n", "GET /f/a HTTP/1.1\r\nHost : x\r\n\r\n",
             "GET /f/a HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", "GET /f/a HTTP/1.1\r\nX: a\u{0}b\r\n\r\n",
             "GET /f/a HTTP/1.1\r\nX: a\u{7F}\r\n\r\n", "\r\nGET /f/a HTTP/1.1\r\n\r\n", "PUT",
@@ -212,5 +215,93 @@ import Testing
         let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
         let mine = try #require(TrackingServer.allowedCPUs(status: status))
         #expect(TrackingServer.eventLoopThreads() == min(mine, System.coreCount))
+    }
+}
+
+/// Differential check of the direct parser against NIO's HTTP/1 decoder (llhttp), which reads
+/// every request the direct path does not: on thousands of mutated heads, whatever the direct
+/// parser takes, NIO reads as the same request (method, target, version, the fields the tracking
+/// routes use, keep-alive) with no body. (The reverse is not required: what the direct parser
+/// leaves, NIO judges.)
+@Suite struct DirectHTTPDifferentialTests {
+    static let heads = [
+        DirectHTTPTests.plain,
+        "HEAD /q/o/AgAB-x_y/AgAB HTTP/1.1\r\nHost: t.example.net\r\nAccept-Language: de, en;q=0.5\r\n"
+            + "X-Forwarded-For: 192.0.2.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        "GET /f/a/b/c HTTP/1.1\r\nUser-Agent: Mozilla/5.0 (X11)\r\nuser-agent: second\r\nCookie: a=b\r\n\r\n",
+    ]
+    static let alphabet: [UInt8] = [
+        0x00, 0x09, 0x0A, 0x0D, 0x20, 0x3A, 0x2C, 0x2F, 0x61, 0x47, 0x7F, 0x80, 0xFF, 0x22, 0x3F, 0x23, 0x25,
+    ]
+
+    static func nioRead(_ bytes: ArraySlice<UInt8>) throws -> (HTTPRequestHead, [HTTPServerRequestPart]) {
+        let channel = EmbeddedChannel()
+        defer { _ = try? channel.finish() }
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+        try channel.writeInbound(ByteBuffer(bytes: bytes))
+        var parts: [HTTPServerRequestPart] = []
+        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) { parts.append(part) }
+        guard case .head(let head) = parts.first else { throw NoHead(parts: "\(parts)") }
+        return (head, Array(parts.dropFirst()))
+    }
+
+    struct NoHead: Error { var parts: String }
+
+    /// The values as the router sees them (`HTTPFields`: surrounding blanks trimmed, RFC 9110's
+    /// optional whitespace), several joined with ", ".
+    static func joined(_ values: [String]) -> String? {
+        values.isEmpty
+            ? nil
+            : values.map { value in
+                String(
+                    value.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+            }.joined(separator: ", ")
+    }
+
+    @Test func whatItTakesNIOReadsTheSame() throws {
+        // LINKSTAMP_DIFFERENTIAL_ROUNDS and _SEED run it longer or elsewhere (by hand).
+        let environment = ProcessInfo.processInfo.environment
+        let rounds = environment["LINKSTAMP_DIFFERENTIAL_ROUNDS"].flatMap { Int($0) } ?? 100_000
+        var state: UInt64 = environment["LINKSTAMP_DIFFERENTIAL_SEED"].flatMap { UInt64($0) } ?? 0x2545_F491_4F6C_DD1D
+        func next() -> Int {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(truncatingIfNeeded: state >> 1)
+        }
+        var taken = 0
+        for round in 0..<rounds {
+            var bytes = Array(Self.heads[round % Self.heads.count].utf8)
+            for _ in 0...(next() % 3) {
+                let at = next() % bytes.count
+                let byte = next() % 4 == 0 ? UInt8(truncatingIfNeeded: next()) : Self.alphabet[next() % Self.alphabet.count]
+                switch next() % 3 {
+                case 0: bytes[at] = byte
+                case 1: bytes.insert(byte, at: at)
+                default: if bytes.count > 1 { bytes.remove(at: at) }
+                }
+            }
+            let outcome = bytes.withUnsafeBytes { DirectRequestHead.parse($0, maxBytes: 16384) }
+            guard case .head(let head, let length) = outcome else { continue }
+            taken += 1
+            let text = String(decoding: bytes[0..<length], as: UTF8.self).debugDescription
+            let nio: HTTPRequestHead
+            let rest: [HTTPServerRequestPart]
+            do { (nio, rest) = try Self.nioRead(bytes[0..<length]) } catch {
+                Issue.record("taken directly, refused by NIO (\(error)): \(text)")
+                continue
+            }
+            #expect(nio.method == (head.isHEAD ? .HEAD : .GET), "\(text)")
+            #expect(nio.uri == head.path, "\(text)")
+            #expect(nio.version == .http1_1, "\(text)")
+            #expect(Self.joined(nio.headers["User-Agent"]) == head.userAgent, "\(text)")
+            #expect(Self.joined(nio.headers["Accept-Language"]) == head.acceptLanguage, "\(text)")
+            #expect(Self.joined(nio.headers["X-Forwarded-For"]) == head.forwardedFor, "\(text)")
+            #expect(nio.isKeepAlive == !head.close, "\(text)")
+            if rest.count != 1 { Issue.record("not one end after the head: \(rest) \(text)") }
+            if case .end = rest.first {} else { Issue.record("a body after the head: \(rest) \(text)") }
+        }
+        #expect(taken > rounds / 10, "only \(taken) mutated heads were taken")
     }
 }
