@@ -303,32 +303,10 @@ import Tracking
         let setup = try Setup(extra: "header_timeout_seconds = 1")
         let running = try await RunningServer.start(try setup.server())
         let port = running.port
-        let (answered, closedAfter) = await RawHTTP.offPool { () -> (Int, Double) in
-            let fd = RawHTTP.connectSocket(port: port)
-            defer { close(fd) }
-            var answered = 0
-            var pending: [UInt8] = []
-            for _ in 0..<8 {
-                guard RawHTTP.sendAll(fd, Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8)) else { break }
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&probe, 1, 2000) > 0 else { break }
-                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                guard count > 0 else { break }
-                pending += chunk[..<count]
-                if pending.firstRange(of: Array("ok\n".utf8)) != nil {
-                    answered += 1
-                    pending = []
-                }
-                usleep(300_000)
-            }
-            // Quiet now: closed within the timeout (and the timer's own lateness).
-            let start = Date()
-            var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&probe, 1, 5000)
-            var byte: UInt8 = 0
-            let count = read(fd, &byte, 1)
-            return (answered, count == 0 ? Date().timeIntervalSince(start) : -1)
+        let (answered, closedAfter) = await RawHTTP.offPool {
+            RawHTTP.keepAliveRounds(
+                port: port, request: Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8), rounds: 8,
+                answered: { $0.firstRange(of: Array("ok\n".utf8)) != nil })
         }
         #expect(answered == 8)
         #expect(closedAfter > 0 && closedAfter < 3, "closed after \(closedAfter) s")

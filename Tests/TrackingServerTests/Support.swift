@@ -56,6 +56,46 @@ enum RawHTTP {
         return true
     }
 
+    /// One keep-alive connection sends `request` `rounds` times, 300 ms apart, reading after each
+    /// until `answered` says the bytes so far hold its response (the first request in two writes
+    /// 200 ms apart when `splitFirstAt` is given); then, quiet, waits up to 5 s for the server to
+    /// close. Returns the responses counted and the seconds until the close (-1: not closed).
+    static func keepAliveRounds(
+        port: Int, request: [UInt8], rounds: Int, splitFirstAt: Int? = nil, answered: ([UInt8]) -> Bool
+    ) -> (answered: Int, closedAfter: Double) {
+        let fd = connectSocket(port: port)
+        defer { close(fd) }
+        var count = 0
+        var pending: [UInt8] = []
+        for round in 0..<rounds {
+            if round == 0, let split = splitFirstAt {
+                guard sendAll(fd, Array(request[0..<split])) else { break }
+                usleep(200_000)
+                guard sendAll(fd, Array(request[split...])) else { break }
+            } else {
+                guard sendAll(fd, request) else { break }
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&probe, 1, 2000) > 0 else { break }
+            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard got > 0 else { break }
+            pending += chunk[..<got]
+            if answered(pending) {
+                count += 1
+                pending = []
+            }
+            usleep(300_000)
+        }
+        // Quiet now: closed within the timeout (and the timer's own lateness).
+        let start = Date()
+        var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&probe, 1, 5000)
+        var byte: UInt8 = 0
+        let closed = read(fd, &byte, 1) == 0
+        return (count, closed ? Date().timeIntervalSince(start) : -1)
+    }
+
     /// Reads until the peer closes (or the 10 s receive timeout).
     static func readAll(_ fd: Int32) -> (bytes: [UInt8], timedOut: Bool) {
         var out: [UInt8] = []
