@@ -51,6 +51,26 @@ package enum ISO8601 {
 
     /// Decimal digits of `value`, zero-padded to at least `width`.
     private static func appendDigits(_ value: UInt64, width: Int, to out: inout [UInt8]) {
+        // The widths a timestamp uses, with constant divisors (a multiplication each, where the
+        // loop below divides by a variable).
+        if width == 2, value < 100 {
+            out.append(0x30 + UInt8(value / 10))
+            out.append(0x30 + UInt8(value % 10))
+            return
+        }
+        if width == 3, value < 1000 {
+            out.append(0x30 + UInt8(value / 100))
+            out.append(0x30 + UInt8(value / 10 % 10))
+            out.append(0x30 + UInt8(value % 10))
+            return
+        }
+        if width == 4, value < 10000 {
+            out.append(0x30 + UInt8(value / 1000))
+            out.append(0x30 + UInt8(value / 100 % 10))
+            out.append(0x30 + UInt8(value / 10 % 10))
+            out.append(0x30 + UInt8(value % 10))
+            return
+        }
         var divisor: UInt64 = 1
         var count = 1
         while value / divisor >= 10 {

@@ -87,29 +87,85 @@ public enum EngagementEvent {
             out.raw("}")
         }
         out.raw("}}}")
-        return String(decoding: out.bytes, as: UTF8.self)
+        return out.text
     }
 
-    /// Writes one event object's members as JSON bytes.
-    struct LineWriter {
-        var bytes: [UInt8] = []
+    /// Writes one event object's members as JSON bytes, into storage of its own (a line is built
+    /// for every click and open: appends here are a bounds check and a copy, where `[UInt8]`'s
+    /// were several times that).
+    struct LineWriter: ~Copyable {
+        private var storage: UnsafeMutableRawPointer
+        private var capacity: Int
+        private(set) var count = 0
         var first = true
 
-        init() { bytes.reserveCapacity(768) }
-
-        mutating func raw(_ text: StaticString) {
-            text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        init() {
+            capacity = 1024
+            storage = .allocate(byteCount: capacity, alignment: 1)
         }
 
-        mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+        deinit { storage.deallocate() }
+
+        /// The bytes written so far.
+        var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: storage, count: count)) }
+
+        /// The line as a string.
+        var text: String {
+            String(unsafeUninitializedCapacity: count) { out in
+                guard let base = out.baseAddress else { return 0 }
+                UnsafeMutableRawPointer(base).copyMemory(from: storage, byteCount: count)
+                return count
+            }
+        }
+
+        @inline(__always)
+        private mutating func reserve(_ more: Int) {
+            if count + more > capacity { grow(more) }
+        }
+
+        @inline(never)
+        private mutating func grow(_ more: Int) {
+            let grown = max(capacity * 2, count + more)
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 1)
+            bigger.copyMemory(from: storage, byteCount: count)
+            storage.deallocate()
+            storage = bigger
+            capacity = grown
+        }
+
+        @inline(__always)
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+            reserve(bytes.count)
+            (storage + count).copyMemory(from: base, byteCount: bytes.count)
+            count += bytes.count
+        }
+
+        @inline(__always)
+        mutating func append(_ byte: UInt8) {
+            reserve(1)
+            storage.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+            count += 1
+        }
+
+        @inline(__always)
+        mutating func raw(_ text: StaticString) {
+            text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
+        }
+
+        mutating func raw(_ text: String) {
+            var text = text
+            text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        }
 
         /// `,"name":` (no comma before the first member).
         mutating func key(_ name: StaticString) {
-            if first { first = false } else { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(UInt8(ascii: "\""))
+            reserve(name.utf8CodeUnitCount + 4)
+            if first { first = false } else { append(UInt8(ascii: ",")) }
+            append(UInt8(ascii: "\""))
             raw(name)
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(UInt8(ascii: ":"))
+            append(UInt8(ascii: "\""))
+            append(UInt8(ascii: ":"))
         }
 
         mutating func member(_ name: StaticString, _ value: String) {
@@ -123,48 +179,49 @@ public enum EngagementEvent {
         }
 
         mutating func strings(_ values: [String]) {
-            bytes.append(UInt8(ascii: "["))
+            append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                if index > 0 { append(UInt8(ascii: ",")) }
                 string(value)
             }
-            bytes.append(UInt8(ascii: "]"))
+            append(UInt8(ascii: "]"))
         }
 
         /// A JSON string, escaped exactly as `JSONValue.serialized()` does (", \\ and control
         /// characters; everything else as raw UTF-8).
         mutating func string(_ text: String) {
-            bytes.append(UInt8(ascii: "\""))
-            // Most values need no escape: copied whole.
-            let copied =
-                text.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
-                    guard !Self.needsEscape(UnsafeRawBufferPointer(buffer)) else { return false }
-                    bytes.append(contentsOf: buffer)
-                    return true
-                } ?? false
-            if copied {
-                bytes.append(UInt8(ascii: "\""))
-                return
-            }
-            for byte in text.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                    bytes.append(UInt8(ascii: "\\"))
-                    bytes.append(byte)
-                case 0x08: escape(UInt8(ascii: "b"))
-                case 0x09: escape(UInt8(ascii: "t"))
-                case 0x0A: escape(UInt8(ascii: "n"))
-                case 0x0C: escape(UInt8(ascii: "f"))
-                case 0x0D: escape(UInt8(ascii: "r"))
-                case 0x00..<0x20:
-                    raw("\\u00")
-                    bytes.append(Self.hex[Int(byte >> 4)])
-                    bytes.append(Self.hex[Int(byte & 0x0F)])
-                default:
-                    bytes.append(byte)
+            var text = text
+            text.withUTF8 { buffer in
+                let raw = UnsafeRawBufferPointer(buffer)
+                reserve(raw.count + 2)
+                append(UInt8(ascii: "\""))
+                // Most values need no escape: copied whole.
+                if !Self.needsEscape(raw) {
+                    append(raw)
+                } else {
+                    for byte in raw { escaped(byte) }
                 }
+                append(UInt8(ascii: "\""))
             }
-            bytes.append(UInt8(ascii: "\""))
+        }
+
+        private mutating func escaped(_ byte: UInt8) {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                append(UInt8(ascii: "\\"))
+                append(byte)
+            case 0x08: escape(UInt8(ascii: "b"))
+            case 0x09: escape(UInt8(ascii: "t"))
+            case 0x0A: escape(UInt8(ascii: "n"))
+            case 0x0C: escape(UInt8(ascii: "f"))
+            case 0x0D: escape(UInt8(ascii: "r"))
+            case 0x00..<0x20:
+                raw("\\u00")
+                append(Self.hex[Int(byte >> 4)])
+                append(Self.hex[Int(byte & 0x0F)])
+            default:
+                append(byte)
+            }
         }
 
         /// Some byte of `buffer` is `"`, `\\` or a control character.
@@ -189,8 +246,8 @@ public enum EngagementEvent {
         }
 
         private mutating func escape(_ letter: UInt8) {
-            bytes.append(UInt8(ascii: "\\"))
-            bytes.append(letter)
+            append(UInt8(ascii: "\\"))
+            append(letter)
         }
 
         private static let hex: [UInt8] = Array("0123456789abcdef".utf8)

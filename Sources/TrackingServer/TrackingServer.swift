@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Linkstamp
 import Logging
+import MailBytes
 import Metrics
 import NIOCore
 import NIOHTTPTypes
@@ -305,7 +306,11 @@ public struct TrackingServer: Sendable {
             return nil
         }
         // Most targets need no escaping: the same string.
-        if !bytes.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) { return target }
+        if bytes.withContiguousStorageIfAvailable({ !Self.hasNonVisibleASCII(UnsafeRawBufferPointer($0)) }) == true
+            || !bytes.contains(where: { $0 <= 0x20 || $0 >= 0x7F })
+        {
+            return target
+        }
         var out = ""
         for byte in target.utf8 {
             if byte <= 0x20 || byte >= 0x7F {
@@ -319,6 +324,20 @@ public struct TrackingServer: Sendable {
     }
 
     /// Whether `bytes` start with `prefix` (lowercase ASCII), ignoring ASCII case.
+    /// Some byte of `buffer` is a space, a control byte or not ASCII (eight at a time).
+    static func hasNonVisibleASCII(_ buffer: UnsafeRawBufferPointer) -> Bool {
+        guard let base = buffer.baseAddress else { return false }
+        var index = 0
+        while index + 8 <= buffer.count {
+            let word = ByteWord.load(base, index)
+            if ByteWord.hasByte(below: 0x21, in: word) || ByteWord.hasHighByte(word) || ByteWord.hasByte(0x7F, in: word) {
+                return true
+            }
+            index += 8
+        }
+        return buffer[index...].contains { $0 <= 0x20 || $0 >= 0x7F }
+    }
+
     static func hasPrefixIgnoringCase(_ bytes: String.UTF8View, _ prefix: StaticString) -> Bool {
         prefix.withUTF8Buffer { prefix in
             var index = bytes.startIndex
