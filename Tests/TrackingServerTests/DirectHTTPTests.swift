@@ -126,6 +126,31 @@ import Testing
         await running.stop()
     }
 
+    /// Graceful shutdown closes a kept-alive connection that only had direct answers (the
+    /// connection state handler never saw its requests) and the server stops.
+    @Test func shutdownClosesADirectKeepAliveConnection() async throws {
+        let setup = try ServerTests.Setup()
+        let (urls, _) = try FastPathTests.paths(setup)
+        let running = try await RunningServer.start(try setup.server())
+        let port = running.port
+        let fd = RawHTTP.connectSocket(port: port)
+        defer { close(fd) }
+        let request = "GET \(urls[1]) HTTP/1.1\r\nHost: t\r\n\r\n"
+        let first = await RawHTTP.offPool { () -> String in
+            RawHTTP.sendAll(fd, Array(request.utf8))
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            return count > 0 ? String(decoding: chunk[..<count], as: UTF8.self) : ""
+        }
+        #expect(first.hasPrefix("HTTP/1.1 302 Found"))
+        let started = Date()
+        await running.stop()
+        #expect(Date().timeIntervalSince(started) < 5, "shutdown waited for the kept-alive connection")
+        let rest = await RawHTTP.offPool { RawHTTP.readAll(fd) }
+        #expect(!rest.timedOut && rest.bytes.isEmpty, "the connection was not closed")
+        #expect(Support.lines(setup.journalPath).count == 1)
+    }
+
     /// Many clicks and pixels pipelined on several connections at once: every request answered in
     /// order on its connection, every event in the journal, once.
     @Test func batchedJournalKeepsEveryEventAndTheOrder() async throws {
