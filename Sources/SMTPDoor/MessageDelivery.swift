@@ -195,7 +195,9 @@ public struct MessageDelivery: Sendable {
 
     /// Reply text on one line of printable ASCII, at most 400 bytes.
     static func sanitized(_ text: String) -> String {
-        String(
+        // Already one line of printable ASCII, at most 400 bytes: as it is.
+        if text.utf8.count <= 400 && text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
+        return String(
             String.UnicodeScalarView(
                 text.unicodeScalars.prefix(400).map { $0.value >= 0x20 && $0.value < 0x7F ? $0 : "?" }))
     }
