@@ -115,6 +115,54 @@ extension SMTPDoorServerTests {
         }
     }
 
+    /// Lines that mostly end in CRLF (runs the relay framing copies at once), now and then with
+    /// a bare CR or LF, a line starting with ".", or no line end at the very end.
+    @Test func relayFramingOfMostlyCRLFLinesIsBatchSMTPsByteForByte() {
+        var generator = SystemRandomNumberGenerator()
+        let ends: [[UInt8]] = [[13, 10], [13, 10], [13, 10], [13, 10], [13], [10], [13, 13, 10], []]
+        for _ in 0..<2000 {
+            var input: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...12, using: &generator) {
+                if Int.random(in: 0..<4, using: &generator) == 0 { input.append(UInt8(ascii: ".")) }
+                input += Array("line text".utf8).prefix(Int.random(in: 0...9, using: &generator))
+                input += ends[Int.random(in: 0..<ends.count, using: &generator)]
+            }
+            var expected: [UInt8] = []
+            BatchSMTP.appendData(input, to: &expected)
+            var buffer = ByteBuffer()
+            RelayConnection.appendData(input, to: &buffer)
+            #expect(Array(buffer.readableBytesView) == expected, "\(input)")
+        }
+    }
+
+    /// Relay replies and MAIL/RCPT arguments are read as bytes when they are ASCII: the same
+    /// results as the `Character` readings.
+    @Test func byteReadingsOfRepliesAndPathsMatchTheCharacterReadings() {
+        var generator = SystemRandomNumberGenerator()
+        let replyPieces = ["2", "5", "0", "1", ".", " ", "x", "1234", "2.0.0", "5.7.1", "4.4.2", "", "..", "Ok"]
+        for code in [250, 550, 451, 354, 0, 999] {
+            for _ in 0..<300 {
+                let line = (0..<Int.random(in: 0...5, using: &generator)).map { _ in
+                    replyPieces[Int.random(in: 0..<replyPieces.count, using: &generator)]
+                }.joined()
+                let reply = RelayReply(code: code, lines: [line])
+                #expect(reply.smtpReply == reply.characterSMTPReply(line), "\(code) '\(line)'")
+            }
+        }
+        let pathPieces = ["FROM:", "from:", "To:", "TO:", "<", ">", " ", "@", ":", ",", "a", "b@c.d", "SIZE=10", "x"]
+        for keyword in ["FROM:", "TO:"] {
+            for _ in 0..<3000 {
+                let argument = (0..<Int.random(in: 0...7, using: &generator)).map { _ in
+                    pathPieces[Int.random(in: 0..<pathPieces.count, using: &generator)]
+                }.joined()
+                let fast = SMTPServerSession.path(Substring(argument), keyword: keyword)
+                let slow = SMTPServerSession.characterPath(Substring(argument), keyword: keyword)
+                #expect(fast?.0 == slow?.0, "\(keyword) '\(argument)'")
+                #expect(fast?.1 == slow?.1, "\(keyword) '\(argument)'")
+            }
+        }
+    }
+
     /// DATA content with CRLF line ends only, dot-stuffed, read in random pieces, gives back the
     /// content; with a bare CR or LF anywhere it is refused, however it is split.
     @Test func dataInRandomPiecesIsUnstuffedOrRefusedAsAWhole() {
