@@ -1,0 +1,49 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import SMTPDoor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The door's event loops follow the CPUs the process may run on: pinned to one CPU
+/// (`taskset -c 0`, as the benchmarks run it) it runs one loop thread, not one per online CPU.
+@Suite struct EventLoopCountTests {
+    #if os(Linux)
+        typealias Affinity = @convention(c) (pid_t, Int, UnsafeMutableRawPointer?) -> Int32
+
+        static func affinityCall(_ name: String) -> Affinity? {
+            dlsym(nil, name).map { unsafeBitCast($0, to: Affinity.self) }
+        }
+
+        /// Runs `body` on a thread whose affinity mask is `cpus` only, then restores it.
+        static func withAffinity<T>(_ cpus: [Int], _ body: () -> T) -> T? {
+            guard let get = affinityCall("sched_getaffinity"), let set = affinityCall("sched_setaffinity") else {
+                return nil
+            }
+            var saved = [UInt64](repeating: 0, count: 16)
+            guard saved.withUnsafeMutableBytes({ get(0, $0.count, $0.baseAddress) }) == 0 else { return nil }
+            var mask = [UInt64](repeating: 0, count: 16)
+            for cpu in cpus { mask[cpu / 64] |= 1 << UInt64(cpu % 64) }
+            guard mask.withUnsafeMutableBytes({ set(0, $0.count, $0.baseAddress) }) == 0 else { return nil }
+            defer { _ = saved.withUnsafeMutableBytes { set(0, $0.count, $0.baseAddress) } }
+            return body()
+        }
+
+        @Test func pinnedToOneCPUTheDoorCountsOne() throws {
+            // The mask is the calling thread's: set and read on one thread.
+            let counted = try #require(EventLoopCountTests.withAffinity([0]) { SMTPDoorServer.usableCPUCount() })
+            #expect(counted == 1)
+        }
+
+        @Test func unpinnedTheDoorCountsEveryAllowedCPU() {
+            let online = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+            let counted = SMTPDoorServer.usableCPUCount()
+            #expect(counted >= 1)
+            #expect(counted <= max(1, System.coreCount))
+            #expect(counted <= online)
+        }
+    #endif
+}
