@@ -289,9 +289,20 @@ public struct SMTPServerSession: Sendable {
 
     mutating func command(_ bytes: ArraySlice<UInt8>, into actions: inout [Action]) {
         let text = String(decoding: bytes, as: UTF8.self)
-        let verbEnd = text.firstIndex(of: " ") ?? text.endIndex
+        let verbEnd: String.Index
+        let argument: Substring
+        if !bytes.contains(where: { $0 >= 0x80 }) {
+            // ASCII (every command a client sends in practice): the same split, read as bytes.
+            let utf8 = text.utf8
+            verbEnd = utf8.firstIndex(of: UInt8(ascii: " ")) ?? text.endIndex
+            var start = verbEnd
+            while start < utf8.endIndex && utf8[start] == UInt8(ascii: " ") { start = utf8.index(after: start) }
+            argument = text[start...]
+        } else {
+            verbEnd = text.firstIndex(of: " ") ?? text.endIndex
+            argument = text[verbEnd...].drop(while: { $0 == " " })
+        }
         let verb = text[..<verbEnd].uppercased()
-        let argument = text[verbEnd...].drop(while: { $0 == " " })
         switch verb {
         case "EHLO", "HELO":
             guard !argument.isEmpty, !argument.contains(" ") else {
@@ -627,7 +638,18 @@ public struct SMTPServerSession: Sendable {
     }
 
     func line(_ code: Int, _ status: String?, _ text: String) -> [UInt8] {
-        Array("\(code) \(status.map { $0 + " " } ?? "")\(text)\r\n".utf8)
+        // `"\(code) \(status) \(text)\r\n"`, written as bytes.
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 16)
+        out += String(code).utf8
+        out.append(UInt8(ascii: " "))
+        if let status {
+            out += status.utf8
+            out.append(UInt8(ascii: " "))
+        }
+        out += text.utf8
+        out += [0x0D, 0x0A]
+        return out
     }
 
     func line(_ reply: SMTPReply) -> [UInt8] {
