@@ -43,6 +43,7 @@ extension SMTPDoorServerTests {
 
         // Rotated (renamed away): the next line goes to a new file at the path, not the old one.
         try FileManager.default.moveItem(atPath: rig.events, toPath: rig.events + ".1")
+        Thread.sleep(forTimeInterval: 0.6)  // the path is looked at again every 0.5 s
         #expect(try relayOne(client, to: "three@example.org")?.hasPrefix("250 2.0.0") == true)
         #expect(SMTPDoorServerTests.lines(rig.events + ".1").count == 2)
         let after = SMTPDoorServerTests.lines(rig.events)
@@ -51,8 +52,33 @@ extension SMTPDoorServerTests {
 
         // Deleted: created again.
         try FileManager.default.removeItem(atPath: rig.events)
+        Thread.sleep(forTimeInterval: 0.6)
         #expect(try relayOne(client, to: "four@example.org")?.hasPrefix("250 2.0.0") == true)
         #expect(SMTPDoorServerTests.lines(rig.events).map { $0.contains(#""rcpt_to":"four@example.org""#) } == [true])
+    }
+
+    /// The path is looked at again only once `recheckInterval` has passed: until then lines go
+    /// to the open (rotated) file, then to a new file at the path.
+    @Test func eventsFileLooksAtThePathAgainAfterItsInterval() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "events-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("events.jsonl").path
+        let file = EventsFile(path: path, recheckInterval: 300_000_000)
+        #expect(file.append(Array("one\n".utf8)) == nil)
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        #expect(file.append(Array("two\n".utf8)) == nil)  // within the interval: the open file
+        Thread.sleep(forTimeInterval: 0.4)
+        #expect(file.append(Array("three\n".utf8)) == nil)  // looked again: a new file
+        #expect(SMTPDoorServerTests.lines(path + ".1") == ["one", "two"])
+        #expect(SMTPDoorServerTests.lines(path) == ["three"])
+        // With no interval every append looks (as before the interval).
+        let eager = EventsFile(path: path, recheckInterval: 0)
+        #expect(eager.append(Array("four\n".utf8)) == nil)
+        try FileManager.default.removeItem(atPath: path)
+        #expect(eager.append(Array("five\n".utf8)) == nil)
+        #expect(SMTPDoorServerTests.lines(path) == ["five"])
     }
 
     @Test(arguments: [false, true])
