@@ -35,15 +35,15 @@ public struct MessageDelivery: Sendable {
     let eventsFile: EventsFile?
 
     /// Prepare small messages on the client connection's event loop instead of in a task (see
-    /// ``deliver(message:envelope:user:on:)``): no hop to Swift concurrency and back per message,
-    /// and the copies go out over a relay connection of the same loop. On by default; it applies
-    /// only without a suppression lookup or an event journal (PostgreSQL), which are awaited in
-    /// a task. Issue 12, with one event loop per usable CPU (`smtpd-cpu.sh`, load 1.9-2.2,
-    /// interleaved): 1 recipient 124-130 us of CPU per message vs 132-136 with the hop, 7,650-7,850
-    /// vs 7,180-7,460 msg/s; 10 recipients 427-440 vs 447-480 us. (Measured earlier with two loops
-    /// on one CPU and a load of 10 it ran at a third of the msg/s: the one busy thread got a
-    /// smaller share of a contended CPU than the handing-over threads.)
-    public var prepareOnEventLoop = true
+    /// ``deliver(message:envelope:user:on:)``). Off by default: it saves the two thread switches
+    /// per message, but on a shared machine the one thread that then does all the work is
+    /// scheduled worse than the handing-over threads were (issue 12: under a load average of 10,
+    /// `smtpd-vs-sink.sh` with one recipient ran at a third of the msg/s, for the same CPU time
+    /// per message). For a relay with cores to itself. Re-measured with one event loop per
+    /// usable CPU (12:03-12:16Z, other jobs' builds on both CPUs, `smtpd-cpu.sh`, interleaved):
+    /// 5-8 % less CPU per message, but with 10 recipients often fewer msg/s (875-1,766 vs
+    /// 1,434-1,864 in the same rounds); with 1 recipient the same msg/s.
+    public var prepareOnEventLoop = false
 
     /// Messages whose size times recipient count is at most this are prepared on the client
     /// connection's event loop when `prepareOnEventLoop` is set (a few hundred microseconds for a
