@@ -47,3 +47,15 @@ import Testing
         }
     #endif
 }
+
+extension SMTPDoorServerTests {
+    /// With the events file as the only journal, a message is prepared on its client
+    /// connection's event loop (no hop to Swift concurrency); a suppression lookup or an event
+    /// journal still sends it through a task (`deliver(…on:)` checks both).
+    @Test func theDoorPreparesOnTheEventLoopByDefault() throws {
+        let relay = RelayClient(
+            host: "127.0.0.1", port: 9, heloName: "door.test", group: SMTPDoorServer.eventLoopGroup)
+        let delivery = MessageDelivery(engine: try SMTPDoorServerTests.engine(), relay: relay, eventsPath: nil)
+        #expect(delivery.prepareOnEventLoop)
+    }
+}
