@@ -81,6 +81,34 @@ extension SMTPDoorServerTests {
         #expect(SMTPDoorServerTests.lines(path) == ["five"])
     }
 
+    /// A 421 in the middle of a run of copies (the relay closing) ends the run: the copies
+    /// before it stay delivered, the rest are not handed over, the client gets 451, and the
+    /// next message goes out over a new relay connection.
+    @Test(arguments: [false, true])
+    func a421InTheMiddleOfTheCopiesEndsTheRunAndTheNextMessageIsRelayed(prepareOnEventLoop: Bool) throws {
+        let message = try SMTPDoorServerTests.newsletter()
+        let probe = try SMTPDoorServerTests.engine().prepare(
+            message: message, envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]),
+            now: SMTPDoorServerTests.now, transmissionID: 1)
+        try #require(probe.copies.count == 4)
+        let closing = probe.copies[1].address
+        let rig = try rig(
+            refusals: [closing: "421 4.3.2 sink shutting down"], prepareOnEventLoop: prepareOnEventLoop)
+        defer { rig.stop() }
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send("EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try client.reply() }
+        try client.send(SMTPDoorServerTests.dotStuffed(message))
+        let reply = try #require(try client.reply())
+        #expect(reply.hasPrefix("451 4.4.0 3 of 4 copies not accepted by the relay; <\(closing)>: 421 4.3.2"))
+        #expect(rig.sink.received.withLock { $0.map(\.recipients) } == [[probe.copies[0].address]])
+        #expect(!FileManager.default.fileExists(atPath: rig.events))
+        // The next message: every copy relayed (the closed connection is not reused).
+        #expect(try relayOne(client, to: "five@example.org")?.hasPrefix("250 2.0.0") == true)
+        #expect(rig.sink.received.withLock { $0.last?.recipients } == ["five@example.org"])
+    }
+
     @Test(arguments: [false, true])
     func manyPipelinedRefusedMessagesAreAnsweredInOrder(prepareOnEventLoop: Bool) throws {
         let count = 2000
