@@ -18,15 +18,18 @@ import Testing
             dlsym(nil, name).map { unsafeBitCast($0, to: Affinity.self) }
         }
 
-        /// Runs `body` on a thread whose affinity mask is `cpus` only, then restores it.
-        static func withAffinity<T>(_ cpus: [Int], _ body: () -> T) -> T? {
+        /// Runs `body` with the calling thread's affinity mask reduced to one CPU it may run on
+        /// now, then restores the mask.
+        static func withOneCPU<T>(_ body: () -> T) -> T? {
             guard let get = affinityCall("sched_getaffinity"), let set = affinityCall("sched_setaffinity") else {
                 return nil
             }
             var saved = [UInt64](repeating: 0, count: 16)
-            guard saved.withUnsafeMutableBytes({ get(0, $0.count, $0.baseAddress) }) == 0 else { return nil }
+            guard saved.withUnsafeMutableBytes({ get(0, $0.count, $0.baseAddress) }) == 0,
+                let word = saved.firstIndex(where: { $0 != 0 })
+            else { return nil }
             var mask = [UInt64](repeating: 0, count: 16)
-            for cpu in cpus { mask[cpu / 64] |= 1 << UInt64(cpu % 64) }
+            mask[word] = 1 << UInt64(saved[word].trailingZeroBitCount)
             guard mask.withUnsafeMutableBytes({ set(0, $0.count, $0.baseAddress) }) == 0 else { return nil }
             defer { _ = saved.withUnsafeMutableBytes { set(0, $0.count, $0.baseAddress) } }
             return body()
@@ -34,7 +37,7 @@ import Testing
 
         @Test func pinnedToOneCPUTheDoorCountsOne() throws {
             // The mask is the calling thread's: set and read on one thread.
-            let counted = try #require(EventLoopCountTests.withAffinity([0]) { SMTPDoorServer.usableCPUCount() })
+            let counted = try #require(EventLoopCountTests.withOneCPU { SMTPDoorServer.usableCPUCount() })
             #expect(counted == 1)
         }
 
