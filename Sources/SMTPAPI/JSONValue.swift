@@ -66,17 +66,21 @@ package enum JSONSerializer {
                 case .array(let elements):
                     out.append(UInt8(ascii: "["))
                     tasks.append(.byte(UInt8(ascii: "]")))
-                    // Pushed in reverse so they pop in order.
-                    for (position, element) in elements.enumerated().reversed() {
-                        tasks.append(.value(element))
-                        if position > 0 { tasks.append(.byte(UInt8(ascii: ","))) }
+                    // Pushed in reverse so they pop in order (by index: no array of pairs).
+                    var position = elements.endIndex
+                    while position > elements.startIndex {
+                        position -= 1
+                        tasks.append(.value(elements[position]))
+                        if position > elements.startIndex { tasks.append(.byte(UInt8(ascii: ","))) }
                     }
                 case .object(let members):
                     out.append(UInt8(ascii: "{"))
                     tasks.append(.byte(UInt8(ascii: "}")))
-                    for (position, member) in members.enumerated().reversed() {
-                        tasks.append(.member(member))
-                        if position > 0 { tasks.append(.byte(UInt8(ascii: ","))) }
+                    var position = members.endIndex
+                    while position > members.startIndex {
+                        position -= 1
+                        tasks.append(.member(members[position]))
+                        if position > members.startIndex { tasks.append(.byte(UInt8(ascii: ","))) }
                     }
                 }
             }
@@ -87,8 +91,21 @@ package enum JSONSerializer {
 
     package static func writeString(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most strings need no escape: one copy.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        // Most strings need no escape: one copy (native strings scanned as contiguous bytes).
+        let plain = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        if plain == nil
+            && !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+        {
             out.append(contentsOf: text.utf8)
             out.append(UInt8(ascii: "\""))
             return

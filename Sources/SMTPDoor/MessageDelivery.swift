@@ -35,12 +35,17 @@ public struct MessageDelivery: Sendable {
     let eventsFile: EventsFile?
 
     /// Prepare small messages on the client connection's event loop instead of in a task (see
-    /// ``deliver(message:envelope:user:on:)``). Off by default: it saves the two thread switches
-    /// per message, but on a shared machine the one thread that then does all the work is
-    /// scheduled worse than the handing-over threads were (issue 12: under a load average of 10,
-    /// `smtpd-vs-sink.sh` with one recipient ran at a third of the msg/s, for the same CPU time
-    /// per message). For a relay with cores to itself.
-    public var prepareOnEventLoop = false
+    /// ``deliver(message:envelope:user:on:)``): no hop to Swift concurrency and back per message,
+    /// and the copies go out over a relay connection of the same loop. On by default; it applies
+    /// only without a suppression lookup or an event journal (PostgreSQL), which are awaited in
+    /// a task. Issue 12, with one event loop per usable CPU, interleaved with the hop
+    /// (`smtpd-cpu.sh`, 12:20Z, load 1.4-1.5, nothing else busy): 1 recipient 115-122 vs 125-130 us
+    /// of CPU per message, 8,045-8,593 vs 7,638-7,814 msg/s; 10 recipients 365-370 vs 380-390 us,
+    /// msg/s 2,087-2,178 vs 2,059-2,079; `smtpd-vs-sink.sh` 8,776 vs 8,007 and 2,201 vs 2,173
+    /// msg/s. With other jobs' builds on both CPUs (12:14-12:16Z) 10-recipient rounds often ran
+    /// slower with it (1,075-1,766 vs 1,434-1,864 msg/s, for less CPU): the one busy thread waits
+    /// out other jobs' time slices at its many wake-ups, where the handing-over threads do not.
+    public var prepareOnEventLoop = true
 
     /// Messages whose size times recipient count is at most this are prepared on the client
     /// connection's event loop when `prepareOnEventLoop` is set (a few hundred microseconds for a
@@ -195,7 +200,9 @@ public struct MessageDelivery: Sendable {
 
     /// Reply text on one line of printable ASCII, at most 400 bytes.
     static func sanitized(_ text: String) -> String {
-        String(
+        // Already one line of printable ASCII, at most 400 bytes: as it is.
+        if text.utf8.count <= 400 && text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
+        return String(
             String.UnicodeScalarView(
                 text.unicodeScalars.prefix(400).map { $0.value >= 0x20 && $0.value < 0x7F ? $0 : "?" }))
     }

@@ -266,198 +266,298 @@ final class RelayConnection: Sendable {
         var error: (any Error)?
     }
 
-    /// Writes `bytes` and returns one future per reply owed, in order (each fails when the
-    /// connection fails first). On the event loop the write is immediate.
-    func request(_ bytes: ByteBuffer, replies count: Int) -> [EventLoopFuture<RelayReply>] {
-        let promises = (0..<count).map { _ in channel.eventLoop.makePromise(of: RelayReply.self) }
-        // See `send`: a write that never reaches the handler must still fail the replies.
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { error in
-            for promise in promises { promise.fail(error) }
-        }
-        channel.writeAndFlush(RelayRequest(bytes: bytes, promises: promises), promise: written)
-        return promises.map(\.futureResult)
-    }
-
     /// MAIL FROM, RCPT TO and DATA of `item`, appended to `buffer`.
-    func envelopeCommands(_ item: RelayClient.Item, eightBit: Bool, into buffer: inout ByteBuffer) {
-        buffer.writeString("MAIL FROM:<")
+    static func envelopeCommands(_ item: RelayClient.Item, eightBit: Bool, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("MAIL FROM:<")
         buffer.writeString(item.sender)
-        buffer.writeString(eightBit ? "> BODY=8BITMIME\r\n" : ">\r\n")
-        buffer.writeString("RCPT TO:<")
+        buffer.writeStaticString(eightBit ? "> BODY=8BITMIME\r\n" : ">\r\n")
+        buffer.writeStaticString("RCPT TO:<")
         buffer.writeString(item.recipient)
-        buffer.writeString(">\r\nDATA\r\n")
+        buffer.writeStaticString(">\r\nDATA\r\n")
     }
 
-    /// MAIL, RCPT and DATA of `item`: pipelined, or one at a time, each only after the one before
-    /// it was accepted. The replies, up to three.
-    func envelope(_ item: RelayClient.Item, pipelining: Bool, eightBit: Bool) -> EventLoopFuture<[RelayReply]> {
-        let loop = channel.eventLoop
-        if pipelining {
-            var buffer = channel.allocator.buffer(capacity: 64 + item.sender.utf8.count + item.recipient.utf8.count)
-            envelopeCommands(item, eightBit: eightBit, into: &buffer)
-            return EventLoopFuture.whenAllSucceed(request(buffer, replies: 3), on: loop)
-        }
-        let mail = channel.allocator.buffer(string: "MAIL FROM:<\(item.sender)>\(eightBit ? " BODY=8BITMIME" : "")\r\n")
-        let rcpt = channel.allocator.buffer(string: "RCPT TO:<\(item.recipient)>\r\n")
-        let data = channel.allocator.buffer(string: "DATA\r\n")
-        return request(mail, replies: 1)[0].flatMap { mailReply in
-            guard mailReply.code / 100 == 2 else { return loop.makeSucceededFuture([mailReply]) }
-            return self.request(rcpt, replies: 1)[0].flatMap { rcptReply in
-                guard rcptReply.code / 100 == 2 else { return loop.makeSucceededFuture([mailReply, rcptReply]) }
-                return self.request(data, replies: 1)[0].map { [mailReply, rcptReply, $0] }
-            }
-        }
-    }
-
-    /// MAIL/RCPT/DATA transactions for `items`, in order, as one chain of callbacks on the
-    /// connection's event loop. Never fails: a connection problem ends the run with `error` set
-    /// (the copies after the last reply were not handed over).
+    /// MAIL/RCPT/DATA transactions for `items`, in order, run on the connection's event loop by
+    /// a `RelayRun` that the connection's reply handler feeds every reply (no promise or future
+    /// per command). Never fails: a connection problem ends the run with `error` set (the copies
+    /// after the last reply were not handed over).
     func transactions(_ items: ArraySlice<RelayClient.Item>) -> EventLoopFuture<Outcome> {
         let (pipelining, eightBit) = state.withLock { ($0.pipelining, $0.eightBit) }
-        let items = Array(items)
-        let promise = channel.eventLoop.makePromise(of: Outcome.self)
+        let run = RelayRun(
+            connection: self, items: Array(items), pipelining: pipelining, eightBit: eightBit,
+            promise: channel.eventLoop.makePromise(of: Outcome.self))
         if channel.eventLoop.inEventLoop {
-            transaction(
-                items, at: 0, done: [], envelope: nil, pipelining: pipelining, eightBit: eightBit, promise: promise)
+            run.start()
         } else {
-            channel.eventLoop.execute {
-                self.transaction(
-                    items, at: 0, done: [], envelope: nil, pipelining: pipelining, eightBit: eightBit, promise: promise)
-            }
+            channel.eventLoop.execute { run.start() }
         }
-        return promise.futureResult
+        return run.promise.futureResult
+    }
+}
+
+/// One run of transactions on a relay connection: a state machine driven by the replies, in
+/// order, all on the connection's event loop.
+///
+/// Per item: MAIL, RCPT and DATA (pipelined in one write when the server offers PIPELINING, else
+/// each only after the one before it was accepted); after `354` the content, with the next
+/// item's MAIL/RCPT/DATA pipelined behind it (RFC 2920 §3.1), so every copy costs one write and
+/// one round trip. A refused envelope is reset (`RSET`) and the run goes on with the next item;
+/// `421` ends the run (the connection is closed); `354` after a refused MAIL or RCPT closes the
+/// connection without sending anything.
+final class RelayRun: @unchecked Sendable {
+    // @unchecked: every method runs on `connection.channel.eventLoop`.
+    let connection: RelayConnection
+    let items: [RelayClient.Item]
+    let pipelining: Bool
+    let eightBit: Bool
+    let promise: EventLoopPromise<RelayConnection.Outcome>
+
+    /// What the replies now arriving answer.
+    enum Phase {
+        /// The current item's MAIL, RCPT and DATA; `sent` of them written so far.
+        case envelope(sent: Int)
+        /// The current item's content (its final reply); `pipelined`: the next item's
+        /// MAIL/RCPT/DATA went out behind it.
+        case content(pipelined: Bool)
+        /// The RSET after the current item's refused envelope, whose deciding reply is `decided`.
+        case reset(decided: SMTPReply)
+        case finished
     }
 
-    /// One transaction of the chain: `envelope` holds the replies to this item's MAIL/RCPT/DATA
-    /// when they were pipelined after the previous copy's content.
-    func transaction(
-        _ items: [RelayClient.Item], at index: Int, done: [SMTPReply], envelope pending: EventLoopFuture<[RelayReply]>?,
-        pipelining: Bool, eightBit: Bool, promise: EventLoopPromise<Outcome>
+    var phase = Phase.finished
+    var index = 0
+    var done: [SMTPReply] = []
+    /// Replies to the current item's MAIL/RCPT/DATA so far.
+    var envelopeReplies: [RelayReply] = []
+
+    init(
+        connection: RelayConnection, items: [RelayClient.Item], pipelining: Bool, eightBit: Bool,
+        promise: EventLoopPromise<RelayConnection.Outcome>
     ) {
-        guard index < items.count else {
-            promise.succeed(Outcome(replies: done, error: nil))
-            return
-        }
+        self.connection = connection
+        self.items = items
+        self.pipelining = pipelining
+        self.eightBit = eightBit
+        self.promise = promise
+        done.reserveCapacity(items.count)
+        envelopeReplies.reserveCapacity(3)
+    }
+
+    var channel: any Channel { connection.channel }
+
+    func start() {
+        guard !items.isEmpty else { return finish(error: nil) }
+        sendEnvelope()
+    }
+
+    /// Writes `bytes`, owing `replies` replies to this run. On a connection that is no longer
+    /// active nothing reaches the reply handler, so the run ends here; on an active one the
+    /// handler answers every owed reply or fails it.
+    func write(_ bytes: ByteBuffer, replies: Int) {
+        guard channel.isActive else { return received(.failure(RelayError.closed)) }
+        channel.writeAndFlush(RelayRequest(bytes: bytes, run: self, replies: replies), promise: nil)
+    }
+
+    func sendEnvelope() {
         let item = items[index]
-        let first = pending ?? envelope(item, pipelining: pipelining, eightBit: eightBit)
-        first.whenComplete { result in
-            let first: [RelayReply]
-            switch result {
-            case .failure(let error):
-                promise.succeed(Outcome(replies: done, error: error))
-                return
-            case .success(let replies): first = replies
-            }
-            if let closing = first.first(where: { $0.code == 421 }) {
-                self.close()
-                promise.succeed(Outcome(replies: done + [closing.smtpReply], error: RelayError.closed))
-                return
-            }
-            let refused = first.first(where: { $0.code / 100 != 2 && $0.code != 354 })
-            if first.count == 3 && first[2].code == 354 {
-                guard let refused else {
-                    self.content(
-                        items, at: index, done: done, pipelining: pipelining, eightBit: eightBit, promise: promise)
-                    return
-                }
-                // DATA accepted although MAIL or RCPT was refused: sending nothing is the only
-                // safe end, and the connection cannot be reused.
-                self.close()
-                promise.succeed(Outcome(replies: done + [refused.smtpReply], error: RelayError.closed))
-                return
-            }
-            let decided = (refused ?? first[first.count - 1]).smtpReply
-            var reset = self.channel.allocator.buffer(capacity: 6)
-            reset.writeString("RSET\r\n")
-            self.request(reset, replies: 1)[0].whenComplete { result in
-                switch result {
-                case .failure(let error):
-                    promise.succeed(Outcome(replies: done, error: error))
-                case .success(let reply):
-                    if reply.code != 250 { self.close() }
-                    self.transaction(
-                        items, at: index + 1, done: done + [decided], envelope: nil, pipelining: pipelining,
-                        eightBit: eightBit, promise: promise)
-                }
-            }
+        envelopeReplies.removeAll(keepingCapacity: true)
+        var buffer = channel.allocator.buffer(capacity: 64 + item.sender.utf8.count + item.recipient.utf8.count)
+        if pipelining {
+            RelayConnection.envelopeCommands(item, eightBit: eightBit, into: &buffer)
+            phase = .envelope(sent: 3)
+            write(buffer, replies: 3)
+        } else {
+            buffer.writeString("MAIL FROM:<\(item.sender)>\(eightBit ? " BODY=8BITMIME" : "")\r\n")
+            phase = .envelope(sent: 1)
+            write(buffer, replies: 1)
         }
     }
 
-    /// The content of `items[index]` after its `354`, with the next item's MAIL/RCPT/DATA
-    /// pipelined behind it; then the chain goes on with the next item.
-    func content(
-        _ items: [RelayClient.Item], at index: Int, done: [SMTPReply], pipelining: Bool, eightBit: Bool,
-        promise: EventLoopPromise<Outcome>
-    ) {
+    /// The next reply owed to this run, or the connection's failure.
+    func received(_ result: Result<RelayReply, any Error>) {
+        let reply: RelayReply
+        switch result {
+        case .failure(let error):
+            return finish(error: error)
+        case .success(let value): reply = value
+        }
+        switch phase {
+        case .finished:
+            return
+        case .envelope(let sent):
+            envelopeReplies.append(reply)
+            guard envelopeReplies.count == sent else { return }
+            if sent < 3 && reply.code / 100 == 2 {
+                // One command at a time: the next only after this one was accepted.
+                let item = items[index]
+                let command = sent == 1 ? "RCPT TO:<\(item.recipient)>\r\n" : "DATA\r\n"
+                phase = .envelope(sent: sent + 1)
+                write(channel.allocator.buffer(string: command), replies: 1)
+                return
+            }
+            envelopeAnswered()
+        case .content(let pipelined):
+            if reply.code == 421 {
+                connection.close()
+                done.append(reply.smtpReply)
+                return finish(error: RelayError.closed)
+            }
+            done.append(reply.smtpReply)
+            index += 1
+            guard index < items.count else { return finish(error: nil) }
+            if pipelined {
+                envelopeReplies.removeAll(keepingCapacity: true)
+                phase = .envelope(sent: 3)
+            } else {
+                sendEnvelope()
+            }
+        case .reset(let decided):
+            if reply.code != 250 { connection.close() }
+            done.append(decided)
+            index += 1
+            guard index < items.count else { return finish(error: nil) }
+            sendEnvelope()
+        }
+    }
+
+    /// Every reply to the current item's envelope is in (or the first refusal without
+    /// pipelining): send the content, or reset, or give up on the connection.
+    func envelopeAnswered() {
+        let replies = envelopeReplies
+        if let closing = replies.first(where: { $0.code == 421 }) {
+            connection.close()
+            done.append(closing.smtpReply)
+            return finish(error: RelayError.closed)
+        }
+        let refused = replies.first(where: { $0.code / 100 != 2 && $0.code != 354 })
+        if replies.count == 3 && replies[2].code == 354 {
+            guard let refused else { return sendContent() }
+            // DATA accepted although MAIL or RCPT was refused: sending nothing is the only
+            // safe end, and the connection cannot be reused.
+            connection.close()
+            done.append(refused.smtpReply)
+            return finish(error: RelayError.closed)
+        }
+        let decided = (refused ?? replies[replies.count - 1]).smtpReply
+        phase = .reset(decided: decided)
+        var reset = channel.allocator.buffer(capacity: 6)
+        reset.writeStaticString("RSET\r\n")
+        write(reset, replies: 1)
+    }
+
+    /// The current item's content after its `354`, with the next item's MAIL/RCPT/DATA
+    /// pipelined behind it.
+    func sendContent() {
         let item = items[index]
         let next = index + 1 < items.count && pipelining ? items[index + 1] : nil
         var buffer = channel.allocator.buffer(
             capacity: item.content.count + item.content.count / 64 + 8 + (next == nil ? 0 : 600))
         RelayConnection.appendData(item.content, to: &buffer)
-        if let next { envelopeCommands(next, eightBit: eightBit, into: &buffer) }
-        let replies = request(buffer, replies: next == nil ? 1 : 4)
-        replies[0].whenComplete { result in
-            switch result {
-            case .failure(let error):
-                promise.succeed(Outcome(replies: done, error: error))
-            case .success(let final):
-                if final.code == 421 {
-                    self.close()
-                    promise.succeed(Outcome(replies: done + [final.smtpReply], error: RelayError.closed))
-                    return
-                }
-                let pending =
-                    next == nil ? nil : EventLoopFuture.whenAllSucceed(Array(replies[1...]), on: self.channel.eventLoop)
-                self.transaction(
-                    items, at: index + 1, done: done + [final.smtpReply], envelope: pending, pipelining: pipelining,
-                    eightBit: eightBit, promise: promise)
-            }
-        }
+        if let next { RelayConnection.envelopeCommands(next, eightBit: eightBit, into: &buffer) }
+        phase = .content(pipelined: next != nil)
+        write(buffer, replies: next == nil ? 1 : 4)
     }
+
+    /// Completes the run once; a failure arriving after that (replies owed to a finished run)
+    /// changes nothing.
+    func finish(error: (any Error)?) {
+        if case .finished = phase, promiseDone { return }
+        promiseDone = true
+        phase = .finished
+        promise.succeed(RelayConnection.Outcome(replies: done, error: error))
+    }
+
+    var promiseDone = false
 }
 
 extension RelayConnection {
     /// `BatchSMTP.appendData` written straight into a `ByteBuffer`, the same bytes: bare LF and
     /// bare CR become CRLF, a line starting with "." gets another (RFC 5321 §4.5.2), and the
-    /// terminating `.` line follows. Each line's text is found with `memchr` and copied at once.
+    /// terminating `.` line follows. Line ends are found with `memchr`; runs of lines that need
+    /// no change (CRLF-terminated, not starting with ".") are copied at once.
     static func appendData(_ message: [UInt8], to out: inout ByteBuffer) {
         let crlf: StaticString = "\r\n"
         var atLineStart = true
         message.withUnsafeBufferPointer { bytes in
             guard let base = bytes.baseAddress else { return }
             let count = bytes.count
+            // Bytes from `run` up to `index` go out unchanged, in one copy, when the run ends.
+            var run = 0
             var index = 0
+            func flush(to end: Int) {
+                if end > run { out.writeBytes(UnsafeRawBufferPointer(start: base + run, count: end - run)) }
+            }
             while index < count {
-                if atLineStart && base[index] == UInt8(ascii: ".") { out.writeInteger(UInt8(ascii: ".")) }
+                if atLineStart && base[index] == UInt8(ascii: ".") {
+                    flush(to: index)
+                    out.writeInteger(UInt8(ascii: "."))
+                    run = index  // the line's own dot follows
+                }
+                var lf = count
+                if let found = memchr(base + index, 0x0A, count - index) {
+                    lf = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                }
                 // The line's text ends at its first CR or LF.
-                var end = count
-                if let lf = memchr(base + index, 0x0A, count - index) {
-                    end = base.distance(to: lf.assumingMemoryBound(to: UInt8.self))
+                var cr = lf
+                if let found = memchr(base + index, 0x0D, lf - index) {
+                    cr = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
                 }
-                if let cr = memchr(base + index, 0x0D, end - index) {
-                    end = base.distance(to: cr.assumingMemoryBound(to: UInt8.self))
+                if cr + 1 == lf && lf < count {
+                    // CRLF: unchanged.
+                    index = lf + 1
+                    atLineStart = true
+                    continue
                 }
-                out.writeBytes(UnsafeRawBufferPointer(start: base + index, count: end - index))
+                let end = min(cr, lf)
                 guard end < count else {
+                    // The last line, without a line end.
                     atLineStart = false
                     break
                 }
+                // A bare CR or a bare LF: the text, then CRLF.
+                flush(to: end)
                 out.writeStaticString(crlf)
                 index = end + 1
-                if base[end] == 0x0D && index < count && base[index] == 0x0A { index += 1 }
+                run = index
                 atLineStart = true
             }
+            flush(to: count)
         }
         if !atLineStart { out.writeStaticString(crlf) }
         out.writeStaticString(".\r\n")
     }
 }
 
-/// Bytes to write and the replies they are owed, in order.
+/// Bytes to write and the replies they are owed, in order: to promises, or to a `RelayRun`.
 struct RelayRequest: Sendable {
     var bytes: ByteBuffer
     var promises: [EventLoopPromise<RelayReply>]
+    var run: RelayRun?
+    var runReplies = 0
+
+    init(bytes: ByteBuffer, promises: [EventLoopPromise<RelayReply>]) {
+        self.bytes = bytes
+        self.promises = promises
+    }
+
+    init(bytes: ByteBuffer, run: RelayRun, replies: Int) {
+        self.bytes = bytes
+        self.promises = []
+        self.run = run
+        self.runReplies = replies
+    }
+}
+
+/// Who is owed the next reply.
+enum RelayWaiter {
+    case promise(EventLoopPromise<RelayReply>)
+    case run(RelayRun)
+
+    func answer(_ result: Result<RelayReply, any Error>) {
+        switch self {
+        case .promise(let promise): promise.completeWith(result)
+        case .run(let run): run.received(result)
+        }
+    }
 }
 
 /// Matches the downstream's replies to the requests' promises, in order; replies that arrive
@@ -468,30 +568,34 @@ final class RelayReplyHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     var parser = SMTPReplyParser()
-    var waiting: [EventLoopPromise<RelayReply>] = []
-    var early: [RelayReply] = []
+    var waiting = CircularBuffer<RelayWaiter>(initialCapacity: 8)
+    var early = CircularBuffer<RelayReply>(initialCapacity: 8)
     var failure: (any Error)?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         if let failure {
             for waiter in request.promises { waiter.fail(failure) }
+            if let run = request.run, request.runReplies > 0 { run.received(.failure(failure)) }
             promise?.fail(failure)
             return
         }
-        waiting += request.promises
-        match()
+        for waiter in request.promises { waiting.append(.promise(waiter)) }
+        if let run = request.run {
+            for _ in 0..<request.runReplies { waiting.append(.run(run)) }
+        }
         if request.bytes.readableBytes > 0 {
             context.write(wrapOutboundOut(request.bytes), promise: promise)
         } else {
             promise?.succeed()
         }
+        match()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         do {
-            early += try parser.feed(buffer.readableBytesView)
+            for reply in try parser.feed(buffer.readableBytesView) { early.append(reply) }
         } catch {
             fail(RelayError.malformed)
             context.close(promise: nil)
@@ -500,17 +604,20 @@ final class RelayReplyHandler: ChannelDuplexHandler {
         match()
     }
 
+    /// Hands the replies read so far to their waiters, in order. A waiter may write again (and
+    /// so come back here) before this returns: each reply is taken off before it is handed on.
     func match() {
         while !waiting.isEmpty && !early.isEmpty {
-            waiting.removeFirst().succeed(early.removeFirst())
+            let waiter = waiting.removeFirst()
+            waiter.answer(.success(early.removeFirst()))
         }
     }
 
     func fail(_ error: any Error) {
         if failure == nil { failure = error }
         let pending = waiting
-        waiting = []
-        for waiter in pending { waiter.fail(failure ?? error) }
+        waiting.removeAll()
+        for waiter in pending { waiter.answer(.failure(failure ?? error)) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

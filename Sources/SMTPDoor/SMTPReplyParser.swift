@@ -10,11 +10,50 @@ struct RelayReply: Sendable, Hashable {
     /// one, else the class's generic one (`2.0.0`, `4.0.0`, `5.0.0`).
     var smtpReply: SMTPReply {
         let last = lines.last ?? ""
+        return asciiSMTPReply(last) ?? characterSMTPReply(last)
+    }
+
+    /// `smtpReply` read as `Character`s (any last line).
+    func characterSMTPReply(_ last: String) -> SMTPReply {
         let words = last.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
         if let first = words.first, RelayReply.isEnhancedStatus(first, code: code) {
             return SMTPReply(code: code, enhancedStatus: String(first), text: words.count > 1 ? String(words[1]) : "")
         }
         return SMTPReply(code: code, enhancedStatus: "\(code / 100).0.0", text: last)
+    }
+
+    /// `smtpReply` for a last line of ASCII, read as bytes (the same result as the
+    /// `Character` reading above, without its cost); `nil` for any other line.
+    func asciiSMTPReply(_ last: String) -> SMTPReply? {
+        last.utf8.withContiguousStorageIfAvailable { bytes -> SMTPReply? in
+            guard !bytes.contains(where: { $0 >= 0x80 }) else { return nil }
+            let space = bytes.firstIndex(of: UInt8(ascii: " ")) ?? bytes.count
+            // `d.d.d`, each part 1 to 3 digits, the first the code's class.
+            var parts = 0
+            var digits = 0
+            var valid = space > 0 && code >= 0 && code < 1000
+            for byte in bytes[0..<space] where valid {
+                if byte == UInt8(ascii: ".") {
+                    valid = digits > 0
+                    parts += 1
+                    digits = 0
+                } else if byte >= 0x30 && byte <= 0x39 {
+                    if parts == 0 && (digits > 0 || Int(byte - 0x30) != code / 100) { valid = false }
+                    digits += 1
+                    if digits > 3 { valid = false }
+                } else {
+                    valid = false
+                }
+            }
+            guard valid && parts == 2 && digits > 0 else {
+                return SMTPReply(code: code, enhancedStatus: "\(code / 100).0.0", text: last)
+            }
+            let status = String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<space]), as: UTF8.self)
+            let text =
+                space < bytes.count
+                ? String(decoding: UnsafeBufferPointer(rebasing: bytes[(space + 1)...]), as: UTF8.self) : ""
+            return SMTPReply(code: code, enhancedStatus: status, text: text)
+        } ?? nil
     }
 
     static func isEnhancedStatus(_ word: Substring, code: Int) -> Bool {

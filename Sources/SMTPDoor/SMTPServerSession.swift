@@ -289,9 +289,20 @@ public struct SMTPServerSession: Sendable {
 
     mutating func command(_ bytes: ArraySlice<UInt8>, into actions: inout [Action]) {
         let text = String(decoding: bytes, as: UTF8.self)
-        let verbEnd = text.firstIndex(of: " ") ?? text.endIndex
+        let verbEnd: String.Index
+        let argument: Substring
+        if !bytes.contains(where: { $0 >= 0x80 }) {
+            // ASCII (every command a client sends in practice): the same split, read as bytes.
+            let utf8 = text.utf8
+            verbEnd = utf8.firstIndex(of: UInt8(ascii: " ")) ?? text.endIndex
+            var start = verbEnd
+            while start < utf8.endIndex && utf8[start] == UInt8(ascii: " ") { start = utf8.index(after: start) }
+            argument = text[start...]
+        } else {
+            verbEnd = text.firstIndex(of: " ") ?? text.endIndex
+            argument = text[verbEnd...].drop(while: { $0 == " " })
+        }
         let verb = text[..<verbEnd].uppercased()
-        let argument = text[verbEnd...].drop(while: { $0 == " " })
         switch verb {
         case "EHLO", "HELO":
             guard !argument.isEmpty, !argument.contains(" ") else {
@@ -444,6 +455,12 @@ public struct SMTPServerSession: Sendable {
     /// `FROM:<path> params` / `TO:<path> params` (RFC 5321 §4.1.2; a space after the colon is
     /// tolerated, as most servers do). Returns the address without brackets and the parameters.
     static func path(_ argument: Substring, keyword: String) -> (String, [Substring])? {
+        if let parsed = asciiPath(argument, keyword: keyword) { return parsed }
+        return characterPath(argument, keyword: keyword)
+    }
+
+    /// `path` read as `Character`s (any argument).
+    static func characterPath(_ argument: Substring, keyword: String) -> (String, [Substring])? {
         guard argument.count >= keyword.count, argument.prefix(keyword.count).uppercased() == keyword else {
             return nil
         }
@@ -457,6 +474,37 @@ public struct SMTPServerSession: Sendable {
         let after = rest[rest.index(after: close)...]
         guard after.isEmpty || after.first == " " else { return nil }
         return (String(address), after.split(separator: " "))
+    }
+
+    /// `path` for an all-ASCII argument and keyword, read as bytes (the same result as the
+    /// `Character` reading, without its cost). `nil`: not ASCII, or no path (then `path` decides).
+    static func asciiPath(_ argument: Substring, keyword: String) -> (String, [Substring])? {
+        let bytes = argument.utf8
+        let key = keyword.utf8
+        guard bytes.count >= key.count, !bytes.contains(where: { $0 >= 0x80 }), !key.contains(where: { $0 >= 0x80 })
+        else { return nil }
+        var index = bytes.startIndex
+        for expected in key {
+            var byte = bytes[index]
+            if byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") { byte -= 0x20 }
+            guard byte == expected else { return nil }
+            index = bytes.index(after: index)
+        }
+        while index < bytes.endIndex && bytes[index] == UInt8(ascii: " ") { index = bytes.index(after: index) }
+        guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "<"),
+            let close = bytes[index...].firstIndex(of: UInt8(ascii: ">"))
+        else { return nil }
+        var start = bytes.index(after: index)
+        // A source route (`<@a,@b:user@c>`) is obsolete; its addresses are ignored (§C).
+        if start < close && bytes[start] == UInt8(ascii: "@"),
+            let colon = bytes[start..<close].firstIndex(of: UInt8(ascii: ":"))
+        {
+            start = bytes.index(after: colon)
+        }
+        let after = bytes.index(after: close)
+        guard after == bytes.endIndex || bytes[after] == UInt8(ascii: " ") else { return nil }
+        let address = String(argument[start..<close])
+        return (address, after == bytes.endIndex ? [] : argument[after...].split(separator: " "))
     }
 
     static func addressRefusal(_ address: String, allowEmpty: Bool) -> SMTPReply? {
@@ -533,18 +581,25 @@ public struct SMTPServerSession: Sendable {
         var bare = dataHasBareLineEnd
         var atLineStart = dataAtLineStart
         buffer.withUnsafeBufferPointer { bytes in
-            for index in start..<end {
-                let byte = bytes[index]
-                if byte > 0x0D {  // neither CR nor LF: the common case
-                    if pendingCR { bare = true }
-                    pendingCR = false
-                    continue
-                }
-                if pendingCR && byte != 0x0A { bare = true }
-                if byte == 0x0A && !pendingCR { bare = true }
-                pendingCR = byte == 0x0D
+            guard end > start, let base = bytes.baseAddress else { return }
+            // A bare line end is a CR not followed by LF or an LF not preceded by CR, across
+            // calls (`pendingCR`: the previous piece ended with CR). Found with `memchr`: the
+            // bytes between line ends need no look.
+            if pendingCR && base[start] != 0x0A { bare = true }
+            var from = start
+            while !bare, let found = memchr(base + from, 0x0A, end - from) {
+                let lf = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                if lf > start ? base[lf - 1] != 0x0D : !pendingCR { bare = true }
+                from = lf + 1
             }
-            if end > start { atLineStart = bytes[end - 1] == 0x0A }
+            from = start
+            while !bare, let found = memchr(base + from, 0x0D, end - from) {
+                let cr = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                if cr + 1 < end && base[cr + 1] != 0x0A { bare = true }
+                from = cr + 1
+            }
+            pendingCR = base[end - 1] == 0x0D
+            atLineStart = base[end - 1] == 0x0A
         }
         dataPendingCR = pendingCR
         dataHasBareLineEnd = bare
@@ -583,7 +638,18 @@ public struct SMTPServerSession: Sendable {
     }
 
     func line(_ code: Int, _ status: String?, _ text: String) -> [UInt8] {
-        Array("\(code) \(status.map { $0 + " " } ?? "")\(text)\r\n".utf8)
+        // `"\(code) \(status) \(text)\r\n"`, written as bytes.
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 16)
+        out += String(code).utf8
+        out.append(UInt8(ascii: " "))
+        if let status {
+            out += status.utf8
+            out.append(UInt8(ascii: " "))
+        }
+        out += text.utf8
+        out += [0x0D, 0x0A]
+        return out
     }
 
     func line(_ reply: SMTPReply) -> [UInt8] {

@@ -43,6 +43,7 @@ extension SMTPDoorServerTests {
 
         // Rotated (renamed away): the next line goes to a new file at the path, not the old one.
         try FileManager.default.moveItem(atPath: rig.events, toPath: rig.events + ".1")
+        Thread.sleep(forTimeInterval: 0.6)  // the path is looked at again every 0.5 s
         #expect(try relayOne(client, to: "three@example.org")?.hasPrefix("250 2.0.0") == true)
         #expect(SMTPDoorServerTests.lines(rig.events + ".1").count == 2)
         let after = SMTPDoorServerTests.lines(rig.events)
@@ -51,8 +52,61 @@ extension SMTPDoorServerTests {
 
         // Deleted: created again.
         try FileManager.default.removeItem(atPath: rig.events)
+        Thread.sleep(forTimeInterval: 0.6)
         #expect(try relayOne(client, to: "four@example.org")?.hasPrefix("250 2.0.0") == true)
         #expect(SMTPDoorServerTests.lines(rig.events).map { $0.contains(#""rcpt_to":"four@example.org""#) } == [true])
+    }
+
+    /// The path is looked at again only once `recheckInterval` has passed: until then lines go
+    /// to the open (rotated) file, then to a new file at the path.
+    @Test func eventsFileLooksAtThePathAgainAfterItsInterval() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "events-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("events.jsonl").path
+        let file = EventsFile(path: path, recheckInterval: 300_000_000)
+        #expect(file.append(Array("one\n".utf8)) == nil)
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        #expect(file.append(Array("two\n".utf8)) == nil)  // within the interval: the open file
+        Thread.sleep(forTimeInterval: 0.4)
+        #expect(file.append(Array("three\n".utf8)) == nil)  // looked again: a new file
+        #expect(SMTPDoorServerTests.lines(path + ".1") == ["one", "two"])
+        #expect(SMTPDoorServerTests.lines(path) == ["three"])
+        // With no interval every append looks (as before the interval).
+        let eager = EventsFile(path: path, recheckInterval: 0)
+        #expect(eager.append(Array("four\n".utf8)) == nil)
+        try FileManager.default.removeItem(atPath: path)
+        #expect(eager.append(Array("five\n".utf8)) == nil)
+        #expect(SMTPDoorServerTests.lines(path) == ["five"])
+    }
+
+    /// A 421 in the middle of a run of copies (the relay closing) ends the run: the copies
+    /// before it stay delivered, the rest are not handed over, the client gets 451, and the
+    /// next message goes out over a new relay connection.
+    @Test(arguments: [false, true])
+    func a421InTheMiddleOfTheCopiesEndsTheRunAndTheNextMessageIsRelayed(prepareOnEventLoop: Bool) throws {
+        let message = try SMTPDoorServerTests.newsletter()
+        let probe = try SMTPDoorServerTests.engine().prepare(
+            message: message, envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]),
+            now: SMTPDoorServerTests.now, transmissionID: 1)
+        try #require(probe.copies.count == 4)
+        let closing = probe.copies[1].address
+        let rig = try rig(
+            refusals: [closing: "421 4.3.2 sink shutting down"], prepareOnEventLoop: prepareOnEventLoop)
+        defer { rig.stop() }
+        let client = try LineClient(port: rig.port)
+        _ = try client.reply()
+        try client.send("EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try client.reply() }
+        try client.send(SMTPDoorServerTests.dotStuffed(message))
+        let reply = try #require(try client.reply())
+        #expect(reply.hasPrefix("451 4.4.0 3 of 4 copies not accepted by the relay; <\(closing)>: 421 4.3.2"))
+        #expect(rig.sink.received.withLock { $0.map(\.recipients) } == [[probe.copies[0].address]])
+        #expect(!FileManager.default.fileExists(atPath: rig.events))
+        // The next message: every copy relayed (the closed connection is not reused).
+        #expect(try relayOne(client, to: "five@example.org")?.hasPrefix("250 2.0.0") == true)
+        #expect(rig.sink.received.withLock { $0.last?.recipients } == ["five@example.org"])
     }
 
     @Test(arguments: [false, true])
@@ -112,6 +166,54 @@ extension SMTPDoorServerTests {
             var buffer = ByteBuffer()
             RelayConnection.appendData(input, to: &buffer)
             #expect(Array(buffer.readableBytesView) == expected, "\(input)")
+        }
+    }
+
+    /// Lines that mostly end in CRLF (runs the relay framing copies at once), now and then with
+    /// a bare CR or LF, a line starting with ".", or no line end at the very end.
+    @Test func relayFramingOfMostlyCRLFLinesIsBatchSMTPsByteForByte() {
+        var generator = SystemRandomNumberGenerator()
+        let ends: [[UInt8]] = [[13, 10], [13, 10], [13, 10], [13, 10], [13], [10], [13, 13, 10], []]
+        for _ in 0..<2000 {
+            var input: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...12, using: &generator) {
+                if Int.random(in: 0..<4, using: &generator) == 0 { input.append(UInt8(ascii: ".")) }
+                input += Array("line text".utf8).prefix(Int.random(in: 0...9, using: &generator))
+                input += ends[Int.random(in: 0..<ends.count, using: &generator)]
+            }
+            var expected: [UInt8] = []
+            BatchSMTP.appendData(input, to: &expected)
+            var buffer = ByteBuffer()
+            RelayConnection.appendData(input, to: &buffer)
+            #expect(Array(buffer.readableBytesView) == expected, "\(input)")
+        }
+    }
+
+    /// Relay replies and MAIL/RCPT arguments are read as bytes when they are ASCII: the same
+    /// results as the `Character` readings.
+    @Test func byteReadingsOfRepliesAndPathsMatchTheCharacterReadings() {
+        var generator = SystemRandomNumberGenerator()
+        let replyPieces = ["2", "5", "0", "1", ".", " ", "x", "1234", "2.0.0", "5.7.1", "4.4.2", "", "..", "Ok"]
+        for code in [250, 550, 451, 354, 0, 999] {
+            for _ in 0..<300 {
+                let line = (0..<Int.random(in: 0...5, using: &generator)).map { _ in
+                    replyPieces[Int.random(in: 0..<replyPieces.count, using: &generator)]
+                }.joined()
+                let reply = RelayReply(code: code, lines: [line])
+                #expect(reply.smtpReply == reply.characterSMTPReply(line), "\(code) '\(line)'")
+            }
+        }
+        let pathPieces = ["FROM:", "from:", "To:", "TO:", "<", ">", " ", "@", ":", ",", "a", "b@c.d", "SIZE=10", "x"]
+        for keyword in ["FROM:", "TO:"] {
+            for _ in 0..<3000 {
+                let argument = (0..<Int.random(in: 0...7, using: &generator)).map { _ in
+                    pathPieces[Int.random(in: 0..<pathPieces.count, using: &generator)]
+                }.joined()
+                let fast = SMTPServerSession.path(Substring(argument), keyword: keyword)
+                let slow = SMTPServerSession.characterPath(Substring(argument), keyword: keyword)
+                #expect(fast?.0 == slow?.0, "\(keyword) '\(argument)'")
+                #expect(fast?.1 == slow?.1, "\(keyword) '\(argument)'")
+            }
         }
     }
 

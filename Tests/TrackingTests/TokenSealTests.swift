@@ -46,3 +46,37 @@ import Testing
         #expect(seen.allSatisfy { $0 })
     }
 }
+
+/// Nonces come from a pool filled 256 bytes at a time; no byte is handed out twice, and a fork
+/// (its generation bump) makes the pool refill before the next nonce.
+@Suite(.serialized) struct TokenRandomPoolTests {
+    #if canImport(Glibc)
+        @Test func poolHandsOutEveryByteOnceAndRefillsWhenEmpty() {
+            var pool = TokenRandom.Pool()
+            var seen = Set<[UInt8]>()
+            for _ in 0..<64 {
+                var nonce = [UInt8](repeating: 0, count: 16)
+                #expect(nonce.withUnsafeMutableBytes { pool.take(into: $0) })
+                seen.insert(nonce)
+            }
+            #expect(seen.count == 64)
+            #expect(pool.fills == 4)  // 256 bytes = 16 nonces a fill
+            // Handed-out bytes are zeroed in the pool.
+            #expect(pool.bytes[0..<pool.next].allSatisfy { $0 == 0 })
+        }
+
+        @Test func aForkMakesThePoolRefill() {
+            var pool = TokenRandom.Pool()
+            var nonce = [UInt8](repeating: 0, count: 16)
+            #expect(nonce.withUnsafeMutableBytes { pool.take(into: $0) })
+            #expect(pool.fills == 1)
+            #expect(nonce.withUnsafeMutableBytes { pool.take(into: $0) })
+            #expect(pool.fills == 1)
+            // What the child's fork handler does.
+            _ = TokenRandom.forkGeneration.add(1, ordering: .releasing)
+            #expect(nonce.withUnsafeMutableBytes { pool.take(into: $0) })
+            #expect(pool.fills == 2)
+            #expect(pool.next == 16)
+        }
+    #endif
+}
