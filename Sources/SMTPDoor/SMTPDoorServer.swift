@@ -152,25 +152,9 @@ extension SMTPDoorServer {
     /// per message than with one loop).
     public static let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: usableCPUCount())
 
-    /// The CPUs this process may run on: its affinity mask (`sched_getaffinity`) on Linux, at
-    /// most NIO's `System.coreCount` (which honours a cgroup's CPU quota); at least 1.
-    public static func usableCPUCount() -> Int {
-        let cores = max(1, System.coreCount)
-        #if os(Linux)
-            // glibc declares sched_getaffinity only with _GNU_SOURCE, which Swift's Glibc module
-            // is not built with: look it up.
-            typealias GetAffinity = @convention(c) (pid_t, Int, UnsafeMutableRawPointer?) -> Int32
-            guard let symbol = dlsym(nil, "sched_getaffinity") else { return cores }
-            let getAffinity = unsafeBitCast(symbol, to: GetAffinity.self)
-            var mask = [UInt64](repeating: 0, count: 16)  // cpu_set_t: 1024 CPUs
-            let status = mask.withUnsafeMutableBytes { getAffinity(0, $0.count, $0.baseAddress) }
-            guard status == 0 else { return cores }
-            let allowed = mask.reduce(0) { $0 + $1.nonzeroBitCount }
-            return max(1, min(allowed, cores))
-        #else
-            return cores
-        #endif
-    }
+    /// The CPUs this process may run on (``ProcessCPUs``), at most NIO's `System.coreCount`
+    /// (which honours a cgroup's CPU quota); at least 1.
+    public static func usableCPUCount() -> Int { ProcessCPUs.usable(cores: System.coreCount) }
 }
 
 /// The open client connections, for the connection limit and the shutdown.

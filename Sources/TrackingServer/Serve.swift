@@ -130,33 +130,10 @@ extension TrackingServer {
         try await loops.shutdownGracefully()
     }
 
-    /// Event-loop threads for `serve`: one per CPU this process may run on, its affinity mask
-    /// (`taskset`, systemd's `CPUAffinity=`) within NIO's count (which follows cgroup limits but
-    /// not the mask: a server pinned to one CPU would otherwise run a loop per CPU of the machine,
-    /// taking turns on the one, each waiting out the other's time slice).
-    public static func eventLoopThreads() -> Int {
-        var count = System.coreCount
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let allowed = allowedCPUs(status: status), allowed > 0
-        {
-            count = min(count, allowed)
-        }
-        return max(1, count)
-    }
-
-    /// The CPUs in the `Cpus_allowed:` mask of a `/proc/PID/status` text (hex words separated by
-    /// commas); nil when it has none.
-    static func allowedCPUs(status: String) -> Int? {
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
-            return nil
-        }
-        var count = 0
-        for character in line.dropFirst("Cpus_allowed:".count) where character != "," && !character.isWhitespace {
-            guard let digit = character.hexDigitValue else { return nil }
-            count += digit.nonzeroBitCount
-        }
-        return count
-    }
+    /// Event-loop threads for `serve`: one per CPU this process may run on (``ProcessCPUs``:
+    /// its affinity mask, within NIO's cgroup-aware count). Pinned to one CPU, NIO's own count
+    /// ran a loop per CPU of the machine, taking turns on the one.
+    public static func eventLoopThreads() -> Int { ProcessCPUs.usable(cores: System.coreCount) }
 
     /// The webhook delivery `webhook_url` asks for (nil when it is not set), reading `feed` (the
     /// PostgreSQL events table, which keeps the committed position itself) or else the journal

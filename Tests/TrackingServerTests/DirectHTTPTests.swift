@@ -195,26 +195,6 @@ import Testing
     }
 }
 
-/// `serve` runs one event loop per CPU it may run on (its affinity mask), not per CPU of the machine.
-@Suite struct ServeThreadsTests {
-    @Test func allowedCPUsComeFromTheStatusMask() {
-        #expect(TrackingServer.allowedCPUs(status: "Name:\tx\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n") == 1)
-        #expect(TrackingServer.allowedCPUs(status: "Cpus_allowed:\tff,00000003\n") == 10)
-        #expect(TrackingServer.allowedCPUs(status: "Cpus_allowed:\t0000000f\n") == 4)
-        #expect(TrackingServer.allowedCPUs(status: "Name:\tx\n") == nil)
-        #expect(TrackingServer.allowedCPUs(status: "Cpus_allowed:\tzz\n") == nil)
-        let threads = TrackingServer.eventLoopThreads()
-        #expect(threads >= 1 && threads <= System.coreCount)
-    }
-
-    /// Through the real binary's start-up: pinned to one CPU, one loop.
-    @Test func aPinnedServeRunsOneLoop() throws {
-        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-        let mine = try #require(TrackingServer.allowedCPUs(status: status))
-        #expect(TrackingServer.eventLoopThreads() == min(mine, System.coreCount))
-    }
-}
-
 /// Differential check of the direct parser against NIO's HTTP/1 decoder (llhttp), which reads
 /// every request the direct path does not: on thousands of mutated heads, whatever the direct
 /// parser takes, NIO reads as the same request (method, target, version, the fields the tracking
