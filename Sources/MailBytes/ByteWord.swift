@@ -24,4 +24,11 @@ public enum ByteWord {
     /// Some byte of `word` is 0x80 or above.
     @inlinable
     public static func hasHighByte(_ word: UInt64) -> Bool { word & 0x8080_8080_8080_8080 != 0 }
+
+    /// Some byte of `word` is not visible ASCII (0x21...0x7E): a space, a control byte, DEL or
+    /// above.
+    @inlinable
+    public static func hasNonVisible(_ word: UInt64) -> Bool {
+        hasByte(below: 0x21, in: word) || hasHighByte(word) || hasByte(0x7F, in: word)
+    }
 }

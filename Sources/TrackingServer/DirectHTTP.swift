@@ -54,7 +54,7 @@ struct DirectRequestHead {
         // Eight visible ASCII bytes at a time; the word with the space (or anything else) byte by byte.
         while index + 8 <= limit {
             let word = ByteWord.load(base, index)
-            if ByteWord.hasByte(below: 0x21, in: word) || ByteWord.hasHighByte(word) || ByteWord.hasByte(0x7F, in: word) {
+            if ByteWord.hasNonVisible(word) {
                 break
             }
             index += 8
@@ -205,7 +205,9 @@ struct DirectRequestHead {
         return true
     }
 
-    private static func matches(_ bytes: UnsafeRawBufferPointer, from start: Int, _ text: StaticString, upTo length: Int)
+    private static func matches(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, _ text: StaticString, upTo length: Int
+    )
         -> Bool
     {
         let expected = text.utf8Start

@@ -330,7 +330,7 @@ public struct TrackingServer: Sendable {
         var index = 0
         while index + 8 <= buffer.count {
             let word = ByteWord.load(base, index)
-            if ByteWord.hasByte(below: 0x21, in: word) || ByteWord.hasHighByte(word) || ByteWord.hasByte(0x7F, in: word) {
+            if ByteWord.hasNonVisible(word) {
                 return true
             }
             index += 8

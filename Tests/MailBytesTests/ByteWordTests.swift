@@ -18,6 +18,7 @@ import Testing
         let expected = naive(bytes)
         for (limit, any) in expected.below where ByteWord.hasByte(below: limit, in: word) != any { return false }
         for (byte, any) in expected.equal where ByteWord.hasByte(byte, in: word) != any { return false }
+        guard ByteWord.hasNonVisible(word) == bytes.contains(where: { $0 < 0x21 || $0 > 0x7E }) else { return false }
         return ByteWord.hasHighByte(word) == expected.high
     }
 

@@ -79,7 +79,8 @@ import Testing
         for text in refused { #expect(Self.isOther(text), "\(text.debugDescription)") }
         // The head limit, and the field count.
         #expect(Self.isOther("GET /f/" + String(repeating: "a", count: 100) + " HTTP/1.1\r\n\r\n", maxBytes: 64))
-        #expect(Self.isOther("GET /f/a HTTP/1.1\r\nX: " + String(repeating: "a", count: 100) + "\r\n\r\n", maxBytes: 64))
+        #expect(
+            Self.isOther("GET /f/a HTTP/1.1\r\nX: " + String(repeating: "a", count: 100) + "\r\n\r\n", maxBytes: 64))
         #expect(Self.head("GET /f/a HTTP/1.1\r\nX: " + String(repeating: "a", count: 30) + "\r\n\r\n") != nil)
         let fields = (0..<100).map { "X-\($0): 1\r\n" }.joined()
         #expect(Self.head("GET /f/a HTTP/1.1\r\n" + fields + "\r\n") != nil)
@@ -188,9 +189,12 @@ import Testing
         for statuses in results { #expect(statuses == expected) }
         let journal = Support.lines(setup.journalPath)
         #expect(journal.count == perConnection * connections)
-        #expect(Set(journal.compactMap { try? Support.json($0) }.compactMap { event -> String? in
-            ((event["msys"] as? [String: Any])?["track_event"] as? [String: Any])?["event_id"] as? String
-        }).count == perConnection * connections)
+        #expect(
+            Set(
+                journal.compactMap { try? Support.json($0) }.compactMap { event -> String? in
+                    ((event["msys"] as? [String: Any])?["track_event"] as? [String: Any])?["event_id"] as? String
+                }
+            ).count == perConnection * connections)
         await running.stop()
     }
 }
@@ -252,7 +256,8 @@ import Testing
             var bytes = Array(Self.heads[round % Self.heads.count].utf8)
             for _ in 0...(next() % 3) {
                 let at = next() % bytes.count
-                let byte = next() % 4 == 0 ? UInt8(truncatingIfNeeded: next()) : Self.alphabet[next() % Self.alphabet.count]
+                let byte =
+                    next() % 4 == 0 ? UInt8(truncatingIfNeeded: next()) : Self.alphabet[next() % Self.alphabet.count]
                 switch next() % 3 {
                 case 0: bytes[at] = byte
                 case 1: bytes.insert(byte, at: at)
