@@ -97,6 +97,9 @@ public enum Filter {
         defer { stream.close() }
         var framed: [UInt8] = []
         var rendered: [(Copy, [UInt8])] = []
+        // The fields every event of the transmission shares, serialized once (not per copy).
+        let eventWriter = eventsFile != nil || eventSink != nil ? Events.Writer(transmission) : nil
+        var line: [UInt8] = []
         for copy in transmission.copies {
             let bytes = try transmission.renderedBytes(copy)
             total += bytes.count
@@ -111,12 +114,18 @@ public enum Filter {
             case .sendmail, .relay:
                 rendered.append((copy, bytes))
             }
-            if eventsFile != nil || eventSink != nil {
-                events.append(Events.injection(transmission, copy: copy, messageSize: bytes.count))
+            if let eventWriter {
+                line.removeAll(keepingCapacity: true)
+                eventWriter.appendInjection(copy, messageSize: bytes.count, to: &line)
+                events.append(String(decoding: line, as: UTF8.self))
             }
         }
-        if eventsFile != nil || eventSink != nil {
-            for copy in transmission.suppressed { events.append(Events.policyRejection(transmission, copy: copy)) }
+        if let eventWriter {
+            for copy in transmission.suppressed {
+                line.removeAll(keepingCapacity: true)
+                eventWriter.appendPolicyRejection(copy, to: &line)
+                events.append(String(decoding: line, as: UTF8.self))
+            }
         }
 
         // 4. Events first (undone when publishing fails), then the copies.
