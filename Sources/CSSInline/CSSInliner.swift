@@ -119,7 +119,9 @@ public enum CSSInlineSkipReason: String, Sendable, Hashable, CaseIterable {
     case parserUnavailable = "parser_unavailable"
     /// Selector matching needed more than ``CSSLimits/maxMatchWork`` steps.
     case workLimit = "work_limit"
-    /// A style element whose end the HTML parser and the sheet scanner see differently.
+    /// Markup libxml2 reads otherwise than the HTML tokenizer does: a style element whose end the
+    /// parser and the sheet scanner see differently, or (checked by the pipeline) a document whose
+    /// links would not be the same after inlining.
     case inconsistentMarkup = "inconsistent_markup"
 }
 

@@ -76,6 +76,15 @@ struct BodyRewriter {
     static let openPixelHead = Array("<img border=\"0\" width=\"1\" height=\"1\" alt=\"\" src=\"".utf8)
     static let openPixelTail = Array("\">".utf8)
 
+    /// The same links, in order: targets, names, unsubscribe marks and sublinks.
+    static func sameLinks(_ a: [FoundLink], _ b: [FoundLink]) -> Bool {
+        a.count == b.count
+            && zip(a, b).allSatisfy {
+                $0.target == $1.target && $0.name == $1.name && $0.isUnsubscribe == $1.isUnsubscribe
+                    && $0.sublink == $1.sublink
+            }
+    }
+
     /// A sender-supplied token quoted in a reason: no control characters, at most 64 characters.
     static func quoted(_ token: String) -> String {
         let safe = Transmission.headerSafe(token)
@@ -125,7 +134,21 @@ struct BodyRewriter {
 
         var edits: [PendingEdit] = []
         if isHTML {
-            let scan = HTMLLinkScanner.scan(content, limits: scanLimits)
+            var scan = HTMLLinkScanner.scan(content, limits: scanLimits)
+            if inline, content != decoded {
+                // Inlining writes style attributes where libxml2 saw start tags. Where it reads
+                // broken markup otherwise than the HTML tokenizer does (a quote left open in an
+                // attribute, a fuzzer's find), an attribute could land inside what the link
+                // scanner reads as a link's target: a copy would then carry a target that is not
+                // in the message. The links must be the same with and without inlining, or the
+                // part goes out as written (`inline_css_skipped`).
+                let original = HTMLLinkScanner.scan(decoded, limits: scanLimits)
+                if !Self.sameLinks(original.links, scan.links) {
+                    content = decoded
+                    scan = original
+                    cssInlineSkipped = .inconsistentMarkup
+                }
+            }
             if open, options.initialPixel, let offset = scan.initialPixelOffset {
                 edits.append(
                     PendingEdit(
