@@ -86,21 +86,11 @@ extension SMTPDoorServerTests {
     /// next message goes out over a new relay connection.
     @Test(arguments: [false, true])
     func a421InTheMiddleOfTheCopiesEndsTheRunAndTheNextMessageIsRelayed(prepareOnEventLoop: Bool) throws {
-        let message = try SMTPDoorServerTests.newsletter()
-        let probe = try SMTPDoorServerTests.engine().prepare(
-            message: message, envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]),
-            now: SMTPDoorServerTests.now, transmissionID: 1)
-        try #require(probe.copies.count == 4)
-        let closing = probe.copies[1].address
-        let rig = try rig(
-            refusals: [closing: "421 4.3.2 sink shutting down"], prepareOnEventLoop: prepareOnEventLoop)
+        let sent = try newsletterWithSecondCopyRefused(prepareOnEventLoop: prepareOnEventLoop) { _ in
+            "421 4.3.2 sink shutting down"
+        }
+        let (probe, rig, closing, reply, client) = (sent.probe, sent.rig, sent.refused, sent.reply, sent.client)
         defer { rig.stop() }
-        let client = try LineClient(port: rig.port)
-        _ = try client.reply()
-        try client.send("EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
-        for _ in 0..<4 { _ = try client.reply() }
-        try client.send(SMTPDoorServerTests.dotStuffed(message))
-        let reply = try #require(try client.reply())
         #expect(reply.hasPrefix("451 4.4.0 3 of 4 copies not accepted by the relay; <\(closing)>: 421 4.3.2"))
         #expect(rig.sink.received.withLock { $0.map(\.recipients) } == [[probe.copies[0].address]])
         #expect(!FileManager.default.fileExists(atPath: rig.events))

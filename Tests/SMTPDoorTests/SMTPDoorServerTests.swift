@@ -185,20 +185,9 @@ import Tracking
     /// A copy refused in the middle of a message: the relay connection is reset and the copies
     /// after it are still handed over, in order, each byte for byte.
     @Test func aCopyRefusedInTheMiddleLeavesTheOthersIntact() throws {
-        let message = try SMTPDoorServerTests.newsletter()
-        let probe = try SMTPDoorServerTests.engine().prepare(
-            message: message, envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]),
-            now: SMTPDoorServerTests.now, transmissionID: 1)
-        try #require(probe.copies.count == 4)
-        let refused = probe.copies[1].address
-        let rig = try rig(refusals: [refused: "550 5.1.1 <\(refused)>: no such user"])
+        let sent = try newsletterWithSecondCopyRefused { "550 5.1.1 <\($0)>: no such user" }
+        let (probe, rig, refused, reply) = (sent.probe, sent.rig, sent.refused, sent.reply)
         defer { rig.stop() }
-        let client = try LineClient(port: rig.port)
-        _ = try client.reply()
-        try client.send("EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
-        for _ in 0..<4 { _ = try client.reply() }
-        try client.send(SMTPDoorServerTests.dotStuffed(message))
-        let reply = try #require(try client.reply())
         #expect(reply.hasPrefix("451 4.4.0 1 of 4 copies not accepted by the relay; <\(refused)>: 550 5.1.1"))
         let received = rig.sink.received.withLock { $0 }
         #expect(received.map(\.recipients) == [0, 2, 3].map { [probe.copies[$0].address] })
@@ -310,6 +299,37 @@ import Tracking
         #expect(try client.reply() == "421 4.3.2 door.test Service shutting down, try again later")
         #expect(try client.readsEndOfStream())
         #expect(throws: (any Error).self) { _ = try LineClient(port: rig.port) }
+    }
+}
+
+extension SMTPDoorServerTests {
+    /// The newsletter to reader@example.org (four copies) sent through a door whose relay answers
+    /// the second copy's content with `refusal(address)`: the engine's copies for it (transmission
+    /// id 1, as the door's), the rig (the caller stops it), that copy's address and the client's
+    /// reply to the content. `client` stays open for more.
+    func newsletterWithSecondCopyRefused(
+        prepareOnEventLoop: Bool = false, _ refusal: (String) -> String
+    ) throws -> (probe: Transmission, rig: Rig, refused: String, reply: String, client: LineClient) {
+        let message = try SMTPDoorServerTests.newsletter()
+        let probe = try SMTPDoorServerTests.engine().prepare(
+            message: message, envelope: Envelope(sender: "news@acme.example", recipients: ["reader@example.org"]),
+            now: SMTPDoorServerTests.now, transmissionID: 1)
+        try #require(probe.copies.count == 4)
+        let refused = probe.copies[1].address
+        let rig = try rig(refusals: [refused: refusal(refused)], prepareOnEventLoop: prepareOnEventLoop)
+        do {
+            let client = try LineClient(port: rig.port)
+            _ = try client.reply()
+            try client.send(
+                "EHLO app.test\r\nMAIL FROM:<news@acme.example>\r\nRCPT TO:<reader@example.org>\r\nDATA\r\n")
+            for _ in 0..<4 { _ = try client.reply() }
+            try client.send(SMTPDoorServerTests.dotStuffed(message))
+            let reply = try #require(try client.reply())
+            return (probe, rig, refused, reply, client)
+        } catch {
+            rig.stop()
+            throw error
+        }
     }
 }
 
