@@ -31,4 +31,16 @@ public enum ByteWord {
     public static func hasNonVisible(_ word: UInt64) -> Bool {
         hasByte(below: 0x21, in: word) || hasHighByte(word) || hasByte(0x7F, in: word)
     }
+
+    /// Skips whole eight-byte words from `start` while `plain` says a word holds none of the
+    /// bytes the caller looks for; returns where to go on one byte at a time (the first word that
+    /// may hold one, or the tail shorter than a word before `end`).
+    @inlinable
+    public static func skip(_ base: UnsafeRawPointer, from start: Int, to end: Int, while plain: (UInt64) -> Bool)
+        -> Int
+    {
+        var index = start
+        while index + 8 <= end, plain(load(base, index)) { index += 8 }
+        return index
+    }
 }

@@ -112,13 +112,8 @@ public enum TrackingDecoder {
             // `?` or `#` ends the path: eight bytes at a time (a click URL is ~400 token bytes).
             var i = start
             if let base = bytes.baseAddress {
-                let raw = UnsafeRawPointer(base)
-                while i + 8 <= end {
-                    let word = ByteWord.load(raw, i)
-                    if ByteWord.hasByte(UInt8(ascii: "?"), in: word) || ByteWord.hasByte(UInt8(ascii: "#"), in: word) {
-                        break
-                    }
-                    i += 8
+                i = ByteWord.skip(UnsafeRawPointer(base), from: i, to: end) {
+                    !ByteWord.hasByte(UInt8(ascii: "?"), in: $0) && !ByteWord.hasByte(UInt8(ascii: "#"), in: $0)
                 }
             }
             while i < end {

@@ -50,15 +50,8 @@ struct DirectRequestHead {
         // The target: visible ASCII up to the space, starting "/f/" or "/q/".
         let targetStart = index
         guard let base = bytes.baseAddress else { return .incomplete }
-        let limit = min(count, maxBytes + 1)
         // Eight visible ASCII bytes at a time; the word with the space (or anything else) byte by byte.
-        while index + 8 <= limit {
-            let word = ByteWord.load(base, index)
-            if ByteWord.hasNonVisible(word) {
-                break
-            }
-            index += 8
-        }
+        index = ByteWord.skip(base, from: index, to: min(count, maxBytes + 1)) { !ByteWord.hasNonVisible($0) }
         while index < count, bytes[index] != 0x20 {
             let byte = bytes[index]
             guard byte > 0x20, byte < 0x7F else { return .other }
@@ -106,11 +99,8 @@ struct DirectRequestHead {
             // The value: up to CRLF, no control bytes but HTAB; leading and trailing blanks trimmed.
             while index < count, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 }
             let valueStart = index
-            let valueLimit = min(count, maxBytes + 1)
-            while index + 8 <= valueLimit {
-                let word = ByteWord.load(base, index)
-                if ByteWord.hasByte(below: 0x20, in: word) || ByteWord.hasByte(0x7F, in: word) { break }
-                index += 8
+            index = ByteWord.skip(base, from: index, to: min(count, maxBytes + 1)) {
+                !ByteWord.hasByte(below: 0x20, in: $0) && !ByteWord.hasByte(0x7F, in: $0)
             }
             while index < count, bytes[index] != 0x0D {
                 let byte = bytes[index]

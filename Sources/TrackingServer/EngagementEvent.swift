@@ -227,22 +227,11 @@ public enum EngagementEvent {
         /// Some byte of `buffer` is `"`, `\\` or a control character.
         static func needsEscape(_ buffer: UnsafeRawBufferPointer) -> Bool {
             guard let base = buffer.baseAddress else { return false }
-            var index = 0
-            while index + 8 <= buffer.count {
-                let word = ByteWord.load(base, index)
-                if ByteWord.hasByte(below: 0x20, in: word) || ByteWord.hasByte(UInt8(ascii: "\""), in: word)
-                    || ByteWord.hasByte(UInt8(ascii: "\\"), in: word)
-                {
-                    return true
-                }
-                index += 8
+            let start = ByteWord.skip(base, from: 0, to: buffer.count) {
+                !ByteWord.hasByte(below: 0x20, in: $0) && !ByteWord.hasByte(UInt8(ascii: "\""), in: $0)
+                    && !ByteWord.hasByte(UInt8(ascii: "\\"), in: $0)
             }
-            while index < buffer.count {
-                let byte = buffer[index]
-                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return true }
-                index += 1
-            }
-            return false
+            return buffer[start...].contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
         }
 
         private mutating func escape(_ letter: UInt8) {

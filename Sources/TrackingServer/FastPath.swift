@@ -190,8 +190,7 @@ struct FastPathResponder: Sendable {
         }
     }
 
-    static let unavailablePage = Array(
-        TrackingServer.page(title: "Try again", body: "<p>Please try again shortly.</p>").utf8)
+    static let unavailablePage = Array(TrackingServer.tryAgainPage.utf8)
 }
 
 /// The `Date` header's text (IMF-fixdate), made once per second.

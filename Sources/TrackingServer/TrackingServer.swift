@@ -275,7 +275,7 @@ public struct TrackingServer: Sendable {
     }
 
     /// Logs and counts a journal or suppression list that could not be written.
-    func recordStoreFailure(_ error: StoreError) {
+    func recordStoreFailure(_ error: any Error) {
         logger.error("cannot record event", metadata: ["error": "\(error)"])
         Metrics.Counter(label: "linkstamp_store_failures_total", factory: metrics).increment()
     }
@@ -306,11 +306,10 @@ public struct TrackingServer: Sendable {
             return nil
         }
         // Most targets need no escaping: the same string.
-        if bytes.withContiguousStorageIfAvailable({ !Self.hasNonVisibleASCII(UnsafeRawBufferPointer($0)) }) == true
-            || !bytes.contains(where: { $0 <= 0x20 || $0 >= 0x7F })
-        {
-            return target
-        }
+        let needsEscape =
+            bytes.withContiguousStorageIfAvailable { Self.hasNonVisibleASCII(UnsafeRawBufferPointer($0)) }
+            ?? bytes.contains { $0 <= 0x20 || $0 >= 0x7F }
+        if !needsEscape { return target }
         var out = ""
         for byte in target.utf8 {
             if byte <= 0x20 || byte >= 0x7F {
@@ -323,21 +322,14 @@ public struct TrackingServer: Sendable {
         return out
     }
 
-    /// Whether `bytes` start with `prefix` (lowercase ASCII), ignoring ASCII case.
     /// Some byte of `buffer` is a space, a control byte or not ASCII (eight at a time).
     static func hasNonVisibleASCII(_ buffer: UnsafeRawBufferPointer) -> Bool {
         guard let base = buffer.baseAddress else { return false }
-        var index = 0
-        while index + 8 <= buffer.count {
-            let word = ByteWord.load(base, index)
-            if ByteWord.hasNonVisible(word) {
-                return true
-            }
-            index += 8
-        }
-        return buffer[index...].contains { $0 <= 0x20 || $0 >= 0x7F }
+        let start = ByteWord.skip(base, from: 0, to: buffer.count) { !ByteWord.hasNonVisible($0) }
+        return buffer[start...].contains { $0 <= 0x20 || $0 >= 0x7F }
     }
 
+    /// Whether `bytes` start with `prefix` (lowercase ASCII), ignoring ASCII case.
     static func hasPrefixIgnoringCase(_ bytes: String.UTF8View, _ prefix: StaticString) -> Bool {
         prefix.withUTF8Buffer { prefix in
             var index = bytes.startIndex
@@ -369,10 +361,8 @@ public struct TrackingServer: Sendable {
     }
 
     func unavailable(_ error: any Error) -> Response {
-        logger.error("cannot record event", metadata: ["error": "\(error)"])
-        Metrics.Counter(label: "linkstamp_store_failures_total", factory: metrics).increment()
-        var response = html(
-            .serviceUnavailable, Self.page(title: "Try again", body: "<p>Please try again shortly.</p>"))
+        recordStoreFailure(error)
+        var response = html(.serviceUnavailable, Self.tryAgainPage)
         response.headers[.retryAfter] = "30"
         return response
     }
@@ -394,6 +384,8 @@ public struct TrackingServer: Sendable {
         title: "Unsubscribe",
         body: "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
             + "<p>Stop receiving these emails?</p><button type=\"submit\">Unsubscribe</button></form>")
+    /// The page of a `503` (the journal or the suppression list could not be written).
+    static let tryAgainPage = page(title: "Try again", body: "<p>Please try again shortly.</p>")
     static let donePage = page(title: "Unsubscribed", body: "<p>You are unsubscribed.</p>")
 
     /// A transparent 1×1 GIF, 43 bytes.

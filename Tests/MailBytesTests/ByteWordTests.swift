@@ -45,4 +45,21 @@ import Testing
             }
         }
     }
+
+    /// `skip` stops at the first whole word that may hold the byte, or before a tail shorter
+    /// than a word, never past `end`.
+    @Test func skipStopsAtTheWordOrTheTail() {
+        for length in 0..<40 {
+            for target in -1..<length {
+                var bytes = [UInt8](repeating: 0x61, count: length)
+                if target >= 0 { bytes[target] = 0x3F }
+                let stop = bytes.withUnsafeBytes { raw -> Int in
+                    guard let base = raw.baseAddress else { return 0 }
+                    return ByteWord.skip(base, from: 0, to: length) { !ByteWord.hasByte(0x3F, in: $0) }
+                }
+                let expected = target >= 0 && target < length / 8 * 8 ? target / 8 * 8 : length / 8 * 8
+                #expect(stop == expected, "length \(length), ? at \(target)")
+            }
+        }
+    }
 }
